@@ -1,0 +1,225 @@
+import django_filters
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.models import ApiToken, ApprovalStatus, Role, User
+from accounts.permissions import IsAdmin
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "role",
+            "approval_status",
+            "is_active",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+
+class UserAdminSerializer(serializers.ModelSerializer):
+    """What an administrator may change on an account."""
+
+    class Meta:
+        model = User
+        fields = UserSerializer.Meta.fields + ["is_available", "max_open_tickets", "approval_note"]
+        read_only_fields = ["id", "username", "date_joined", "approval_note"]
+
+
+class RegisterSerializer(serializers.Serializer):
+    username = serializers.RegexField(
+        r"^[\w.@+-]{3,150}$",
+        error_messages={
+            "invalid": "Use 3–150 letters, digits and @/./+/-/_ only.",
+        },
+    )
+    email = serializers.EmailField()
+    password = serializers.CharField(write_only=True, style={"input_type": "password"})
+    role = serializers.ChoiceField(
+        choices=Role.choices,
+        error_messages={
+            "invalid_choice": '"{input}" is not a role; use admin, engineer or customer.'
+        },
+    )
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+
+    def validate_username(self, value):
+        if User.objects.filter(username__iexact=value).exists():
+            raise serializers.ValidationError("This username is taken; choose another.")
+        return value
+
+    def validate_email(self, value):
+        value = value.strip().lower()
+        if User.objects.filter(email__iexact=value).exists():
+            raise serializers.ValidationError("An account with this email already exists.")
+        return value
+
+    def validate(self, attrs):
+        probe = User(
+            username=attrs.get("username", ""),
+            email=attrs.get("email", ""),
+            first_name=attrs.get("first_name", ""),
+            last_name=attrs.get("last_name", ""),
+        )
+        try:
+            validate_password(attrs.get("password", ""), probe)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+        return attrs
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class DecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class LoginThrottle(AnonRateThrottle):
+    rate = "30/min"
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    def post(self, request):
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        request=LoginSerializer,
+        responses={
+            200: inline_serializer(
+                "LoginResponse",
+                {
+                    "token": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                    "user": UserSerializer(),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = services.user_authenticate(request=request._request, **serializer.validated_data)
+        except services.LoginRefused as refused:
+            return Response({"detail": str(refused), "code": refused.code}, status=refused.status)
+        issued = services.token_issue(user=user)
+        return Response(
+            {
+                "token": issued.key,
+                "expires_at": issued.token.expires_at,
+                "user": UserSerializer(user).data,
+            }
+        )
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        if isinstance(request.auth, ApiToken):
+            services.token_revoke(token=request.auth)
+        else:
+            from django.contrib.auth import logout
+
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=UserSerializer)
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class UserFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    approval_status = django_filters.ChoiceFilter(choices=ApprovalStatus.choices)
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = User
+        fields = ["role", "approval_status", "is_active"]
+
+
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsAdmin]
+    serializer_class = UserAdminSerializer
+    filterset_class = UserFilter
+    search_fields = ["username", "email", "first_name", "last_name"]
+    ordering_fields = ["date_joined", "username", "role"]
+    http_method_names = ["get", "patch", "post", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.user_list()
+
+    def perform_update(self, serializer):
+        user = serializer.instance
+        services.user_update(user=user, data=serializer.validated_data)
+
+    @extend_schema(request=DecisionSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._decide(request, approved=True)
+
+    @extend_schema(request=DecisionSerializer, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(request, approved=False)
+
+    def _decide(self, request, *, approved: bool):
+        user = self.get_object()
+        serializer = DecisionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_decide(
+            user=user,
+            approved=approved,
+            decided_by=request.user,
+            reason=serializer.validated_data.get("reason", ""),
+        )
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(responses=UserSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="registration-requests")
+    def registration_requests(self, request):
+        queryset = self.filter_queryset(selectors.registration_requests())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(UserSerializer(page, many=True).data)

@@ -1,0 +1,101 @@
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    ENGINEER = "engineer", "Engineer"
+    CUSTOMER = "customer", "Customer"
+
+
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class ProactiveUserManager(UserManager):
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", Role.ADMIN)
+        extra_fields.setdefault("approval_status", ApprovalStatus.APPROVED)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
+    approval_status = models.CharField(
+        max_length=16, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING
+    )
+    approval_note = models.TextField(blank=True)
+    approved_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # Ticket assignment: an engineer takes new tickets while available and
+    # under their limit of open tickets.
+    is_available = models.BooleanField(default=True)
+    max_open_tickets = models.PositiveIntegerField(default=10)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProactiveUserManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["role", "approval_status"])]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN and self.is_approved
+
+    @property
+    def is_engineer(self) -> bool:
+        return self.role == Role.ENGINEER and self.is_approved
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role == Role.CUSTOMER
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approval_status == ApprovalStatus.APPROVED
+
+    @property
+    def is_staff_member(self) -> bool:
+        """Admin or approved engineer: may use the directory, notifications and tickets."""
+        return self.is_active and self.is_approved and self.role in (Role.ADMIN, Role.ENGINEER)
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API key, stored only as its SHA-256 hash, valid until `expires_at`."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return _hash_key(key)
+
+    @staticmethod
+    def new_key() -> str:
+        return secrets.token_urlsafe(32)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -1,0 +1,15 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from accounts import api
+
+router = SimpleRouter()
+router.register("users", api.UserViewSet, basename="user")
+
+urlpatterns = [
+    path("register/", api.RegisterView.as_view(), name="register"),
+    path("login/", api.LoginView.as_view(), name="login"),
+    path("logout/", api.LogoutView.as_view(), name="logout"),
+    path("me/", api.MeView.as_view(), name="me"),
+    *router.urls,
+]
