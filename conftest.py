@@ -143,3 +143,131 @@ def pytest_sessionfinish(session, exitstatus):
                 red=True,
             )
         session.exitstatus = 1
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the test database this run is using, for a worker or server
+    started in another process (needs a transactional test)."""
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{cfg['NAME']}"
+    host = cfg.get("HOST") or "127.0.0.1"
+    port = cfg.get("PORT") or 5432
+    user = cfg.get("USER") or "postgres"
+    password = f":{cfg['PASSWORD']}" if cfg.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{host}:{port}/{cfg['NAME']}"
+
+
+class WorkerProcess:
+    """A real Celery worker in a subprocess, on the test database and the given broker."""
+
+    def __init__(self, *, broker_url: str, data_dir, concurrency: int = 1, extra_env=None):
+        import subprocess
+        import sys
+
+        self.broker_url = broker_url
+        self.data_dir = data_dir
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": database_url_for_subprocess(),
+                "CELERY_BROKER_URL": broker_url,
+                "PROACTIVE_DATA_DIR": str(data_dir),
+                "DJANGO_ENV": "test",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.pop("PROACTIVE_REQUIRE_INTEGRATION", None)
+        env.update(extra_env or {})
+        self.log_path = data_dir / "worker.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "-l",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def connection(self):
+        from kombu import Connection
+
+        options = {}
+        if self.broker_url.startswith("filesystem://"):
+            folder = str(self.data_dir / "broker" / "queue")
+            options = {"data_folder_in": folder, "data_folder_out": folder}
+        return Connection(self.broker_url, transport_options=options)
+
+    def send(self, task_name: str, *args, **kwargs):
+        from config.celery import app
+
+        with self.connection() as conn:
+            return app.send_task(task_name, args=args, kwargs=kwargs, connection=conn)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except Exception:
+                self.process.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Factory: start_worker(broker_url=...) → WorkerProcess, stopped after the test."""
+    workers: list[WorkerProcess] = []
+
+    def start(*, broker_url: str | None = None, **kwargs) -> WorkerProcess:
+        (tmp_path / "broker" / "queue").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "broker" / "processed").mkdir(parents=True, exist_ok=True)
+        worker = WorkerProcess(
+            broker_url=broker_url or "filesystem://", data_dir=tmp_path, **kwargs
+        )
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
+    """Poll until predicate() is truthy; return its value or fail with a message."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests hash thousands of times. Production
+    settings keep Argon2 first (asserted in accounts/tests/test_settings.py)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

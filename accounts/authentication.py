@@ -22,6 +22,8 @@ class ExpiringTokenAuthentication(TokenAuthentication):
         user = token.user
         if not user.is_active:
             raise exceptions.AuthenticationFailed("This account has been deactivated.")
+        if not user.is_approved:
+            raise exceptions.AuthenticationFailed("This account is not approved; sign in again.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

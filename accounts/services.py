@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.signals import user_logged_in
 from django.core.mail import send_mail
 from django.db import transaction
 from django.http import HttpRequest
@@ -92,6 +93,9 @@ def user_authenticate(*, request: HttpRequest, username: str, password: str) -> 
         raise LoginRefused(
             LOGIN_MESSAGES["approval_rejected"], code="approval_rejected", status=403
         )
+    # A successful sign-in clears the failure history (django-axes listens)
+    # and records last_login, for token sign-ins as for sessions.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return user
 
 
@@ -109,7 +113,6 @@ def token_issue(*, user: User) -> IssuedToken:
         prefix=key[:8],
         expires_at=timezone.now() + settings.API_TOKEN_LIFETIME,
     )
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     return IssuedToken(key=key, token=token)
 
 

@@ -262,6 +262,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.escalate_overdue_tickets",
         "schedule": env_float("ESCALATION_INTERVAL_SECONDS", 60.0),
     },
+    "purge-expired-tokens": {
+        "task": "accounts.tasks.purge_expired_tokens",
+        "schedule": env_float("TOKEN_PURGE_INTERVAL_SECONDS", 3600.0),
+    },
     "assign-waiting-tickets": {
         "task": "tickets.tasks.assign_waiting_tickets",
         "schedule": env_float("ASSIGNMENT_INTERVAL_SECONDS", 60.0),
