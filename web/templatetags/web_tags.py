@@ -1,0 +1,44 @@
+"""Small presentation helpers for the website's templates."""
+
+from django import template
+from django.http import QueryDict
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def nav_link(context, url: str, label: str, exact: bool = False):
+    """A navigation link that tells assistive technology which page is current."""
+    path = context["request"].path
+    current = path == url if exact else path.startswith(url)
+    if current:
+        return format_html('<a href="{}" aria-current="page">{}</a>', url, label)
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters replaced (for pagers and sorting)."""
+    query: QueryDict = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            query.pop(key, None)
+        else:
+            query[key] = value
+    encoded = query.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.filter
+def badge(value) -> str:
+    text = str(value or "—")
+    return format_html('<span class="badge {}">{}</span>', text, text.replace("_", " "))
+
+
+@register.filter
+def percent(part, whole) -> int:
+    try:
+        return round(100 * int(part) / int(whole)) if int(whole) else 0
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,132 @@
+"""Sign in, sign out, sign up, registration requests and the users list."""
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.api import RegisterSerializer
+from accounts.models import Role, User
+from web.forms import DecisionForm, LoginForm, SignupForm
+from web.permissions import admin_required
+
+
+def _home_for(user) -> str:
+    return "/portal/tickets/" if user.is_customer else "/"
+
+
+def _safe_next(request) -> str | None:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
+
+
+def login_view(request):
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(_home_for(request.user))
+    form = LoginForm(request.POST or None)
+    refusal = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_authenticate(request=request, **form.cleaned_data)
+        except services.LoginRefused as refused:
+            refusal, status = refused, refused.status
+        else:
+            login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
+            return redirect(_safe_next(request) or _home_for(user))
+    context = {"form": form, "refusal": refusal, "next": _safe_next(request) or ""}
+    return render(request, "web/accounts/login.html", context, status=status)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    messages.success(request, "You are signed out.")
+    return redirect("/login/")
+
+
+def signup_view(request):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.validate_with(RegisterSerializer):
+        user = services.user_register(**form.cleaned_data)
+        if user.role == Role.CUSTOMER:
+            login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
+            messages.success(request, "Welcome! Your account is ready.")
+            return redirect("/portal/tickets/")
+        return render(request, "web/accounts/signup_pending.html", {"applicant": user})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/accounts/signup.html", {"form": form}, status=status)
+
+
+@admin_required
+def requests_view(request):
+    pending = selectors.registration_requests()
+    return render(
+        request, "web/accounts/requests.html", {"pending": pending, "form": DecisionForm()}
+    )
+
+
+@admin_required
+@require_POST
+def request_decide_view(request, user_id: int, decision: str):
+    if decision not in ("approve", "reject"):
+        raise Http404("Decide with approve or reject.")
+    applicant = get_object_or_404(selectors.registration_requests(), pk=user_id)
+    form = DecisionForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    approved = decision == "approve"
+    services.user_decide(user=applicant, approved=approved, decided_by=request.user, reason=reason)
+    verb = "approved" if approved else "rejected"
+    messages.success(request, f"{applicant.username} is {verb}; they have been emailed.")
+    return redirect("/users/requests/")
+
+
+@admin_required
+def users_view(request):
+    users = selectors.user_list()
+    role = request.GET.get("role", "")
+    if role in Role.values:
+        users = users.filter(role=role)
+    search = request.GET.get("search", "").strip()
+    if search:
+        from django.db.models import Q
+
+        users = users.filter(
+            Q(username__icontains=search)
+            | Q(email__icontains=search)
+            | Q(first_name__icontains=search)
+            | Q(last_name__icontains=search)
+        )
+    page = Paginator(users, 50).get_page(request.GET.get("page"))
+    context = {"page": page, "roles": Role.choices, "role": role, "search": search}
+    return render(request, "web/accounts/users.html", context)
+
+
+@admin_required
+@require_POST
+def user_update_view(request, user_id: int):
+    target = get_object_or_404(User, pk=user_id)
+    data = {}
+    if request.POST.get("role") in Role.values:
+        data["role"] = request.POST["role"]
+    if "is_active" in request.POST:
+        data["is_active"] = request.POST["is_active"] == "true"
+    if "is_available" in request.POST:
+        data["is_available"] = request.POST["is_available"] == "true"
+    if target == request.user and (
+        data.get("is_active") is False or data.get("role", Role.ADMIN) != Role.ADMIN
+    ):
+        messages.error(
+            request, "You cannot demote or deactivate your own account; ask another administrator."
+        )
+        return redirect("/users/")
+    services.user_update(user=target, data=data)
+    messages.success(request, f"{target.username} is updated.")
+    return redirect("/users/")
