@@ -1,8 +1,197 @@
-"""Directory writes."""
+"""Directory writes: sites, service types, tags and customers."""
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat, Substr
+from rest_framework.exceptions import ValidationError
 
-from customers.models import Customer
+from config.exceptions import Conflict
+from customers.models import Customer, ServiceType, Site, Tag
+
+# --------------------------------------------------------------------- sites
+
+
+def _site_path(*, site_id: int, parent: Site | None) -> str:
+    return f"{parent.path if parent else '/'}{site_id}/"
+
+
+@transaction.atomic
+def site_create(*, code: str, name: str, location: str = "", parent: Site | None = None) -> Site:
+    if Site.objects.filter(code=code).exists():
+        raise ValidationError({"code": [f"A site with code {code!r} already exists."]})
+    site = Site.objects.create(code=code, name=name, location=location, parent=parent)
+    site.path = _site_path(site_id=site.pk, parent=parent)
+    site.depth = parent.depth + 1 if parent else 0
+    site.save(update_fields=["path", "depth"])
+    return site
+
+
+def site_tree_bulk_create(*, sites: list[Site]) -> list[Site]:
+    """Create many sites at once; each site's parent must come earlier in the
+    list (or already exist). Used by the demo seed and imports of networks."""
+    created: list[Site] = []
+    level = [s for s in sites if s.parent is None or s.parent.pk is not None]
+    pending = [s for s in sites if s not in level]
+    while level:
+        Site.objects.bulk_create(level, batch_size=500)
+        for site in level:
+            site.path = _site_path(site_id=site.pk, parent=site.parent)
+            site.depth = site.parent.depth + 1 if site.parent else 0
+        Site.objects.bulk_update(level, ["path", "depth"], batch_size=500)
+        created.extend(level)
+        level = [s for s in pending if s.parent.pk is not None]
+        pending = [s for s in pending if s.parent.pk is None]
+    return created
+
+
+@transaction.atomic
+def site_move(*, site: Site, parent: Site | None) -> Site:
+    """Hang a site (and everything beneath it) under another parent. The
+    paths and depths of the whole subtree change in one UPDATE."""
+    site.refresh_from_db(fields=["path", "depth", "parent"])
+    if parent is not None:
+        parent.refresh_from_db(fields=["path", "depth"])
+        if parent.path.startswith(site.path):
+            raise ValidationError(
+                {"parent": [f"Site {parent.code} lies beneath {site.code}; choose another parent."]}
+            )
+    old_path, old_depth = site.path, site.depth
+    new_path = _site_path(site_id=site.pk, parent=parent)
+    new_depth = parent.depth + 1 if parent else 0
+    Site.objects.filter(pk=site.pk).update(parent=parent)
+    Site.objects.filter(path__startswith=old_path).update(
+        path=Concat(Value(new_path), Substr("path", len(old_path) + 1)),
+        depth=F("depth") + (new_depth - old_depth),
+    )
+    site.refresh_from_db()
+    return site
+
+
+@transaction.atomic
+def site_update(*, site: Site, data: dict) -> Site:
+    """Change a site's code, name, location and (if given) its parent."""
+    code = data.get("code")
+    if code and code != site.code and Site.objects.filter(code=code).exists():
+        raise ValidationError({"code": [f"A site with code {code!r} already exists."]})
+    fields = [f for f in ("code", "name", "location") if f in data]
+    for field in fields:
+        setattr(site, field, data[field])
+    if fields:
+        site.save(update_fields=fields)
+    if "parent" in data and data["parent"] != site.parent:
+        site = site_move(site=site, parent=data["parent"])
+    return site
+
+
+@transaction.atomic
+def site_delete(*, site: Site) -> None:
+    customers = Customer.objects.filter(last_mile_site__path__startswith=site.path).count()
+    if customers:
+        raise Conflict(
+            detail=(
+                f"Site {site.code} cannot be deleted: {customers} customers are attached to it "
+                "or to sites beneath it; move them first."
+            ),
+            code="site_in_use",
+        )
+    children = site.children.count()
+    if children:
+        raise Conflict(
+            detail=(
+                f"Site {site.code} cannot be deleted: it has {children} child sites; "
+                "move or delete them first."
+            ),
+            code="site_has_children",
+        )
+    site.delete()
+
+
+# ------------------------------------------------------------- service types
+
+
+@transaction.atomic
+def service_type_delete(*, service_type: ServiceType) -> None:
+    customers = service_type.customers.count()
+    if customers:
+        raise Conflict(
+            detail=(
+                f"Service type {service_type.code} cannot be deleted: {customers} customers "
+                "use it; change their service type first."
+            ),
+            code="service_type_in_use",
+        )
+    service_type.delete()
+
+
+# ---------------------------------------------------------------------- tags
+
+
+def tag_ids_for_names(*, names: set[str]) -> dict[str, int]:
+    """Tag name → id, creating the tags that do not exist yet."""
+    if not names:
+        return {}
+    existing = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+    missing = names - existing.keys()
+    if missing:
+        Tag.objects.bulk_create([Tag(name=n) for n in missing], ignore_conflicts=True)
+        existing.update(Tag.objects.filter(name__in=missing).values_list("name", "id"))
+    return existing
+
+
+def customer_set_tags(*, customer: Customer, names: list[str]) -> None:
+    ids = tag_ids_for_names(names=set(names))
+    customer.tags.set(list(ids.values()))
+
+
+# ----------------------------------------------------------------- customers
+
+
+def _unique_errors(*, data: dict, exclude_pk: int | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    others = Customer.objects.exclude(pk=exclude_pk) if exclude_pk else Customer.objects.all()
+    account = data.get("account_number")
+    if account and others.filter(account_number=account).exists():
+        errors["account_number"] = [f"Account number {account} is already used by a customer."]
+    email = data.get("email")
+    if email and others.filter(email=email).exists():
+        errors["email"] = [f"Email {email} is already used by another customer."]
+    return errors
+
+
+def _save_customer(*, customer: Customer, data: dict) -> Customer:
+    errors = _unique_errors(data=data, exclude_pk=customer.pk)
+    if errors:
+        raise ValidationError(errors)
+    tags = data.pop("tags", None)
+    for field, value in data.items():
+        setattr(customer, field, value)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:  # a concurrent write took the number or email
+        raise ValidationError(
+            {"non_field_errors": ["Account number or email is already used; reload and retry."]}
+        ) from exc
+    if tags is not None:
+        customer_set_tags(customer=customer, names=tags)
+    return customer
+
+
+@transaction.atomic
+def customer_create(*, data: dict) -> Customer:
+    """Create a customer from validated data (see customers.validation)."""
+    return _save_customer(customer=Customer(), data=dict(data))
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, data: dict) -> Customer:
+    """Apply validated changes to a customer."""
+    return _save_customer(customer=customer, data=dict(data))
+
+
+@transaction.atomic
+def customer_delete(*, customer: Customer) -> None:
+    customer.delete()
 
 
 @transaction.atomic
