@@ -1,0 +1,95 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against pytest-django's
+live server. The SQLite test database is a file, so the live server thread (and
+any worker process a test starts) sees the same data."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import unavailable
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
+    # tests make around it are plain synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server, transactional_db):
+    """A fresh browser tab; the test fails if any page logged a console error."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    context = chromium.new_context(viewport=DESKTOP, base_url=live_server.url)
+    tab = context.new_page()
+    errors: list[str] = []
+    documents: set[str] = set()
+
+    def on_response(response):
+        if response.request.resource_type == "document":
+            documents.add(response.url)
+
+    def on_console(msg):
+        # A form answered with 400/403 is the page itself, shown on purpose; any
+        # other failed resource or script error is a defect.
+        if msg.type == "error" and msg.location.get("url") not in documents:
+            errors.append(f"{msg.text} ({msg.location.get('url')})")
+
+    tab.on("response", on_response)
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def sign_in(tab, username: str, password: str = PASSWORD) -> None:
+    tab.goto("/login/")
+    tab.get_by_label("Username").fill(username)
+    tab.get_by_label("Password").fill(password)
+    tab.get_by_role("button", name="Sign in").click()
+
+
+def check_landmarks(tab) -> None:
+    """Every page has a title and exactly one h1."""
+    from playwright.sync_api import expect
+
+    expect(tab).to_have_title(re.compile(r".+ — Proactive$"))
+    expect(tab.locator("h1")).to_have_count(1)
+
+
+def screenshot(tab, name: str) -> None:
+    """Save the current page at desktop and phone widths under test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    size = tab.viewport_size
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        tab.set_viewport_size(viewport)
+        tab.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
+    tab.set_viewport_size(size)
