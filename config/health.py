@@ -1,9 +1,11 @@
+import os
+
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from config.celery import app as celery_app
+from kombu import Connection
 
 
 def _database_ok() -> bool:
@@ -16,8 +18,13 @@ def _database_ok() -> bool:
 
 
 def _broker_ok() -> bool:
+    url = settings.CELERY_BROKER_URL
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    if url.startswith("filesystem://"):
+        folder = options.get("data_folder_in", "")
+        return os.path.isdir(folder) and os.access(folder, os.W_OK)
     try:
-        with celery_app.connection_for_write() as conn:
+        with Connection(url, transport_options=options, connect_timeout=2) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True
     except Exception:
