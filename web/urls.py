@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import accounts, dashboard
+from web.views import accounts, dashboard, directory, outbox
 
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
@@ -15,4 +15,7 @@ urlpatterns = [
         accounts.request_decide_view,
         name="web-request-decide",
     ),
+    path("sites/", directory.sites_view, name="web-sites"),
+    path("outbox/", outbox.outbox_view, name="web-outbox"),
+    path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),
 ]
