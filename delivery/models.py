@@ -1,0 +1,123 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+
+
+class MessageStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEFERRED = "deferred", "Deferred"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+# Rows a worker may still pick up; `next_attempt_at` is when: the start for
+# pending rows, the retry or window time for deferred rows, and the lease
+# deadline for sending rows (a row whose lease passed is due again).
+OPEN_STATUSES = (MessageStatus.PENDING, MessageStatus.DEFERRED, MessageStatus.SENDING)
+
+
+class Message(models.Model):
+    """One email or SMS to one address: the unit of the delivery queue.
+
+    A notification's messages have `notification` and `customer` set, and
+    their content is rendered from the notification at send time. Standalone
+    (transactional) messages carry their own subject/body/html.
+    """
+
+    # Indexed by message_notification_status and the unique constraint.
+    notification = models.ForeignKey(
+        "notifications.Notification",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
+    )
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to_address = models.CharField(max_length=254, blank=True)
+    subject = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=MessageStatus.choices, default=MessageStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=255, blank=True)
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "customer", "channel"],
+                condition=Q(notification__isnull=False, customer__isnull=False),
+                name="message_one_per_recipient_channel",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "deferred", "sending"]),
+                name="message_due_idx",
+            ),
+            models.Index(fields=["notification", "status"], name="message_notification_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.pk} to {self.to_address or '-'} ({self.status})"
+
+
+class OutboxMessage(models.Model):
+    """An email or SMS captured instead of sent (no SMTP server or SMS gateway
+    configured), so staff can read exactly what would have gone out."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    to = models.CharField(max_length=1000)
+    subject = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox_copies"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to}: {self.subject or self.body[:40]}"
+
+
+class DispatchTicket(models.Model):
+    """A drain task the dispatcher has enqueued and no worker has started yet.
+
+    Counting these keeps the dispatcher at one task per batch of due rows; a
+    ticket older than its time to live is presumed lost with its broker
+    message and forgotten, so the rows it covered are dispatched again.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"dispatch ticket #{self.pk}"

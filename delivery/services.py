@@ -1,0 +1,563 @@
+"""The delivery pipeline: the database is the queue, Celery only says "there
+is work". See "The delivery pipeline" in the design notes.
+
+dispatch (beat, every few seconds) → tickets + drain tasks → claim a batch →
+per message: check (end, window, opt-out, cancel), render, send over one
+connection, record."""
+
+import datetime
+import logging
+import math
+import random
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from delivery.channels import Outgoing, TransportError
+from delivery.channels.email import EmailTransport
+from delivery.channels.sms import sms_size, sms_transport
+from delivery.models import (
+    OPEN_STATUSES,
+    Channel,
+    DispatchTicket,
+    Message,
+    MessageStatus,
+)
+from delivery.windows import window_next_opening
+
+logger = logging.getLogger("proactive.delivery")
+
+# The dispatcher keeps at most this many drain tasks waiting in the broker.
+MAX_QUEUED_BATCHES = 50
+
+
+def _log(message: Message, event: str, **extra) -> None:
+    logger.info(
+        "message %s",
+        event,
+        extra={
+            "message_id": message.pk,
+            "notification_id": message.notification_id,
+            "customer_id": message.customer_id,
+            "channel": message.channel,
+            **extra,
+        },
+    )
+
+
+def _nudge_dispatcher() -> None:
+    """Ask for a dispatch now rather than at the next beat. Losing this
+    signal (broker down) costs only latency: the beat sweep finds the rows."""
+    from delivery.tasks import dispatch_due_messages
+
+    try:
+        dispatch_due_messages.delay()
+    except Exception as exc:
+        logger.warning("could not signal the dispatcher: %s", exc)
+
+
+def message_nudge_on_commit() -> None:
+    transaction.on_commit(_nudge_dispatcher)
+
+
+# --- enqueueing -----------------------------------------------------------
+
+
+def transactional_email_enqueue(
+    *, to: str, subject: str, body: str, html: str = "", customer=None
+) -> Message:
+    """Queue one email that belongs to no notification (ticket updates,
+    account approval, reports). It goes through the same pipeline: retried on
+    transient errors, no contact window."""
+    now = timezone.now()
+    message = Message.objects.create(
+        customer=customer,
+        channel=Channel.EMAIL,
+        to_address=to,
+        subject=subject.replace("\r", " ").replace("\n", " "),
+        body=body,
+        html=html,
+        status=MessageStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    _log(message, "queued", status=message.status, to=to)
+    message_nudge_on_commit()
+    return message
+
+
+def transactional_sms_enqueue(*, to: str, text: str, customer=None) -> Message:
+    now = timezone.now()
+    message = Message.objects.create(
+        customer=customer,
+        channel=Channel.SMS,
+        to_address=to,
+        body=text,
+        status=MessageStatus.PENDING,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    _log(message, "queued", status=message.status, to=to)
+    message_nudge_on_commit()
+    return message
+
+
+_ADDRESS_COLUMN = {Channel.EMAIL: "email", Channel.SMS: "phone"}
+_OPT_IN_COLUMN = {Channel.EMAIL: "email_opt_in", Channel.SMS: "sms_opt_in"}
+SUPPRESSED_INACTIVE = "The customer is inactive."
+SUPPRESSED_NO_ADDRESS = {
+    Channel.EMAIL: "The customer has no email address.",
+    Channel.SMS: "The customer has no phone number.",
+}
+SUPPRESSED_OPTED_OUT = {
+    Channel.EMAIL: "The customer opted out of email.",
+    Channel.SMS: "The customer opted out of SMS.",
+}
+
+
+def messages_materialise(*, notification, customers: QuerySet, channels: list[str]) -> int:
+    """Write one Message row per (customer, channel) with a single
+    INSERT … SELECT per channel; rows that already exist are left alone.
+    Opted-out customers, inactive ones and missing addresses get
+    `suppressed` rows so the statistics account for everyone. Returns the
+    number of rows written."""
+    from customers.models import Customer
+
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    qn = connection.ops.quote_name
+    subquery, sub_params = customers.order_by().values("pk").query.sql_with_params()
+    customer_table = qn(Customer._meta.db_table)
+    written = 0
+    for channel in channels:
+        address = f"COALESCE(c.{qn(_ADDRESS_COLUMN[channel])}, '')"
+        opt_in = f"c.{qn(_OPT_IN_COLUMN[channel])}"
+        deliverable = f"(c.{qn('is_active')} AND {address} <> '' AND {opt_in})"
+        # Only quoted identifiers are interpolated; every value is a parameter.
+        sql = f"""
+            INSERT INTO {qn(Message._meta.db_table)}
+                (notification_id, customer_id, channel, to_address, subject, body, html,
+                 status, attempts, last_error, next_attempt_at, sent_at, provider_id,
+                 segments, created_at, updated_at)
+            SELECT %s, c.id, %s, {address}, '', '', '',
+                CASE WHEN {deliverable} THEN %s ELSE %s END,
+                0,
+                CASE WHEN NOT c.{qn("is_active")} THEN %s
+                     WHEN {address} = '' THEN %s
+                     WHEN NOT {opt_in} THEN %s
+                     ELSE '' END,
+                CASE WHEN {deliverable} THEN %s ELSE NULL END,
+                NULL, '', NULL, %s, %s
+            FROM {customer_table} c
+            WHERE c.id IN ({subquery})
+            ON CONFLICT DO NOTHING
+        """  # noqa: S608
+        params = [
+            notification.pk,
+            channel,
+            MessageStatus.PENDING,
+            MessageStatus.SUPPRESSED,
+            SUPPRESSED_INACTIVE,
+            SUPPRESSED_NO_ADDRESS[channel],
+            SUPPRESSED_OPTED_OUT[channel],
+            adapt(now),
+            adapt(now),
+            adapt(now),
+            *sub_params,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            written += max(cursor.rowcount, 0)
+    logger.info(
+        "messages materialised",
+        extra={"notification_id": notification.pk, "written": written, "channels": channels},
+    )
+    message_nudge_on_commit()
+    return written
+
+
+# --- dispatch ---------------------------------------------------------------
+
+
+def _due(now: datetime.datetime) -> QuerySet:
+    return Message.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=now)
+
+
+def _dispatcher_lock() -> None:
+    # SQLite transactions here are IMMEDIATE: one writer at a time already.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [0x5052_4F41])
+
+
+def message_dispatch_due(*, now: datetime.datetime | None = None) -> int:
+    """Enqueue one drain task per batch of due rows not already covered by a
+    waiting task. Returns how many tasks were enqueued."""
+    from delivery.tasks import drain_messages
+
+    now = now or timezone.now()
+    batch = settings.DELIVERY_BATCH_SIZE
+    ticket_ttl = datetime.timedelta(seconds=max(5, settings.DELIVERY_LEASE_SECONDS // 2))
+    with transaction.atomic():
+        _dispatcher_lock()
+        DispatchTicket.objects.filter(created_at__lt=now - ticket_ttl).delete()
+        waiting = DispatchTicket.objects.count()
+        due = _due(now).values("pk")[: MAX_QUEUED_BATCHES * batch].count()
+        wanted = min(math.ceil(due / batch), MAX_QUEUED_BATCHES) - waiting
+        if wanted <= 0:
+            return 0
+        tickets = DispatchTicket.objects.bulk_create(
+            [DispatchTicket(created_at=now) for _ in range(wanted)]
+        )
+        ticket_ids = [t.pk for t in tickets]
+
+        def enqueue() -> None:
+            for ticket_id in ticket_ids:
+                drain_messages.delay(ticket_id=ticket_id)
+
+        transaction.on_commit(enqueue)
+    logger.info("dispatched drain tasks", extra={"tasks": wanted, "due": due})
+    return wanted
+
+
+def dispatch_ticket_consume(*, ticket_id: int | None) -> None:
+    if ticket_id is not None:
+        DispatchTicket.objects.filter(pk=ticket_id).delete()
+
+
+# --- claim ----------------------------------------------------------------
+
+
+def message_claim_batch(*, limit: int | None = None, now: datetime.datetime | None = None):
+    """Atomically take up to `limit` due rows: status `sending`, a lease
+    deadline, one more attempt. PostgreSQL skips rows other workers hold."""
+    now = now or timezone.now()
+    limit = limit or settings.DELIVERY_BATCH_SIZE
+    lease_until = now + datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    with transaction.atomic():
+        due = _due(now).order_by("next_attempt_at")
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if ids:
+            Message.objects.filter(pk__in=ids).update(
+                status=MessageStatus.SENDING,
+                attempts=F("attempts") + 1,
+                next_attempt_at=lease_until,
+                updated_at=now,
+            )
+    return ids
+
+
+# --- check, render, send, record ------------------------------------------
+
+
+def retry_delay(*, attempts: int) -> datetime.timedelta:
+    """Exponential backoff with jitter: half the delay fixed, half random."""
+    base = settings.DELIVERY_RETRY_BASE_SECONDS
+    delay = min(settings.DELIVERY_RETRY_MAX_SECONDS, base * 2 ** max(attempts - 1, 0))
+    return datetime.timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))
+
+
+def _record(message: Message, status: str, *, event: str | None = None, **fields) -> bool:
+    """Move a claimed row to its outcome, only if it is still ours (a cancel
+    may have taken it meanwhile)."""
+    now = timezone.now()
+    updated = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        status=status, updated_at=now, **fields
+    )
+    if updated:
+        message.status = status
+        for name, value in fields.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(message, name, value)
+        _log(message, event or status, status=status, error=fields.get("last_error", ""))
+    return bool(updated)
+
+
+@dataclass
+class Transports:
+    """Connections opened on first use and kept for the whole batch."""
+
+    _email: EmailTransport | None = None
+    _sms: object | None = None
+
+    def for_channel(self, channel: str):
+        if channel == Channel.EMAIL:
+            if self._email is None:
+                self._email = EmailTransport()
+            return self._email
+        if self._sms is None:
+            self._sms = sms_transport()
+        return self._sms
+
+    def close(self) -> None:
+        for transport in (self._email, self._sms):
+            if transport is not None:
+                transport.close()
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    notification_ids: set[int] = field(default_factory=set)
+
+
+class _Renderer:
+    """Compiles each notification's templates once per batch."""
+
+    def __init__(self):
+        self._compiled: dict[int, object] = {}
+
+    def outgoing(self, message: Message) -> Outgoing:
+        from notifications import templating
+
+        notification = message.notification
+        if notification is None:
+            return Outgoing(
+                message_id=message.pk,
+                to=message.to_address,
+                subject=message.subject,
+                text=message.body,
+                html=message.html,
+            )
+        compiled = self._compiled.get(notification.pk)
+        if compiled is None:
+            compiled = templating.notification_compile(
+                title=notification.title, body=notification.body, body_html=notification.body_html
+            )
+            self._compiled[notification.pk] = compiled
+        customer = templating.customer_values(message.customer)
+        context = templating.render_context(
+            customer=customer,
+            start_at=notification.start_at or notification.started_at,
+            end_at=notification.end_at,
+        )
+        rendered = templating.render(compiled, context)
+        return Outgoing(
+            message_id=message.pk,
+            to=message.to_address,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        )
+
+
+def _precheck(message: Message, now: datetime.datetime) -> bool:
+    """The checks before sending, in the design's order. Returns True when
+    the message should be sent now; otherwise it has been recorded."""
+    notification = message.notification
+    customer = message.customer
+    not_attempted = {"attempts": F("attempts") - 1}
+    if notification is not None:
+        if notification.end_at and now >= notification.end_at:
+            _record(
+                message,
+                MessageStatus.EXPIRED,
+                last_error="The notification ended before this message could be delivered.",
+                next_attempt_at=None,
+                **not_attempted,
+            )
+            return False
+        if customer is None:
+            _record(
+                message,
+                MessageStatus.SUPPRESSED,
+                last_error="The customer was deleted.",
+                next_attempt_at=None,
+                **not_attempted,
+            )
+            return False
+        if notification.respect_contact_window:
+            opening = window_next_opening(
+                now=now,
+                tz_name=customer.timezone,
+                start=customer.contact_window_start,
+                end=customer.contact_window_end,
+            )
+            if opening is not None:
+                if notification.end_at and opening >= notification.end_at:
+                    _record(
+                        message,
+                        MessageStatus.EXPIRED,
+                        last_error="The customer's contact window opens only after the end.",
+                        next_attempt_at=None,
+                        **not_attempted,
+                    )
+                else:
+                    _record(
+                        message,
+                        MessageStatus.DEFERRED,
+                        event="deferred to the contact window",
+                        last_error="Outside the customer's contact window.",
+                        next_attempt_at=opening,
+                        **not_attempted,
+                    )
+                return False
+        is_email = message.channel == Channel.EMAIL
+        opted_in = customer.email_opt_in if is_email else customer.sms_opt_in
+        if not opted_in or not customer.is_active:
+            reason = SUPPRESSED_OPTED_OUT[message.channel] if not opted_in else SUPPRESSED_INACTIVE
+            _record(
+                message,
+                MessageStatus.SUPPRESSED,
+                last_error=reason,
+                next_attempt_at=None,
+                **not_attempted,
+            )
+            return False
+    if not message.to_address:
+        _record(
+            message,
+            MessageStatus.SUPPRESSED,
+            last_error=SUPPRESSED_NO_ADDRESS[message.channel],
+            next_attempt_at=None,
+            **not_attempted,
+        )
+        return False
+    return True
+
+
+def _record_failure(message: Message, error: TransportError) -> None:
+    if error.permanent:
+        _record(message, MessageStatus.FAILED, last_error=error.message, next_attempt_at=None)
+    elif message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        _record(
+            message,
+            MessageStatus.FAILED,
+            event="failed: retries exhausted",
+            last_error=f"{error.message} (gave up after {message.attempts} attempts)",
+            next_attempt_at=None,
+        )
+    else:
+        retry_at = timezone.now() + retry_delay(attempts=message.attempts)
+        end_at = message.notification.end_at if message.notification else None
+        if end_at and retry_at >= end_at:
+            _record(
+                message,
+                MessageStatus.EXPIRED,
+                last_error=f"{error.message} (the notification ends before the next retry)",
+                next_attempt_at=None,
+            )
+        else:
+            _record(
+                message,
+                MessageStatus.DEFERRED,
+                event="deferred after a transient error",
+                last_error=error.message,
+                next_attempt_at=retry_at,
+            )
+
+
+def _still_ours(message: Message) -> bool:
+    """Lock the row and confirm nobody (a cancel) took it since the claim.
+    The lock is held until the send is recorded, so a cancel that commits
+    after this check waits for the send instead of racing it."""
+    query = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING)
+    if connection.vendor == "postgresql":
+        query = query.select_for_update()
+    return bool(list(query.values_list("pk", flat=True)))
+
+
+def _send_one(message: Message, transports: Transports, renderer: _Renderer) -> None:
+    try:
+        outgoing = renderer.outgoing(message)
+    except Exception as exc:
+        _record(
+            message,
+            MessageStatus.FAILED,
+            last_error=f"The message could not be rendered: {exc}",
+            next_attempt_at=None,
+        )
+        return
+    segments = sms_size(outgoing.text).segments if message.channel == Channel.SMS else None
+    # On PostgreSQL the row stays locked from the check to the record; on
+    # SQLite (one writer, the embedded default) holding the database lock
+    # across a network call would stall everyone, so the check is unlocked.
+    guard = transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
+    with guard:
+        if not _still_ours(message):
+            _log(message, "skipped: no longer ours (cancelled)")
+            return
+        try:
+            provider_id = transports.for_channel(message.channel).send(outgoing)
+        except TransportError as error:
+            _record_failure(message, error)
+            return
+        _record(
+            message,
+            MessageStatus.SENT,
+            sent_at=timezone.now(),
+            provider_id=provider_id[:255],
+            last_error="",
+            next_attempt_at=None,
+            segments=segments,
+        )
+
+
+def _load(ids: list[int]) -> list[Message]:
+    return list(
+        Message.objects.filter(pk__in=ids)
+        .select_related(
+            "notification", "customer", "customer__last_mile_site", "customer__service_type"
+        )
+        .order_by("pk")
+    )
+
+
+def message_batch_deliver(*, limit: int | None = None) -> BatchResult:
+    """Claim one batch and deliver it: the body of a drain task."""
+    result = BatchResult()
+    ids = message_claim_batch(limit=limit)
+    result.claimed = len(ids)
+    if not ids:
+        return result
+    messages = _load(ids)
+    logger.info("batch claimed", extra={"claimed": len(ids), "first_id": ids[0]})
+    transports = Transports()
+    renderer = _Renderer()
+    try:
+        for message in messages:
+            if message.notification_id:
+                result.notification_ids.add(message.notification_id)
+            if message.attempts > settings.DELIVERY_MAX_ATTEMPTS:
+                _record(
+                    message,
+                    MessageStatus.FAILED,
+                    last_error=f"Gave up after {message.attempts - 1} attempts.",
+                    next_attempt_at=None,
+                )
+            elif _precheck(message, timezone.now()):
+                _send_one(message, transports, renderer)
+            result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
+    finally:
+        transports.close()
+    if result.notification_ids:
+        from notifications.services import notification_finish_if_done
+
+        notification_finish_if_done(notification_ids=sorted(result.notification_ids))
+    return result
+
+
+def message_deliver_now(*, message: Message) -> Message:
+    """Send one freshly written message at once, in the caller's process
+    (test sends): same checks, transports and recording as a batch."""
+    Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING).update(
+        status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
+    message.refresh_from_db()
+    transports = Transports()
+    try:
+        if _precheck(message, timezone.now()):
+            _send_one(message, transports, _Renderer())
+    finally:
+        transports.close()
+    message.refresh_from_db()
+    return message
