@@ -3,9 +3,9 @@ targets customers."""
 
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from customers.models import Customer, Site
+from customers.models import Customer, ServiceType, Site
 
 AUDIENCE_FIELDS = ("location", "last_mile_site", "service_type", "tag", "operator_code")
 
@@ -52,3 +52,44 @@ def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
     if ids:
         filters |= Q(pk__in=ids)
     return active.filter(filters)
+
+
+def customer_list() -> QuerySet[Customer]:
+    """Every customer with what the API shows about it, in one query plus tags."""
+    return Customer.objects.select_related("last_mile_site", "service_type").prefetch_related(
+        "tags"
+    )
+
+
+def _grouped(queryset: QuerySet[Customer], field: str) -> dict:
+    rows = queryset.order_by().values_list(field).annotate(n=Count("id"))
+    return {key: n for key, n in rows}
+
+
+def audience_preview(*, audience: dict | None, sample_size: int = 10) -> dict:
+    """Who an audience reaches: the count, how many can be emailed or texted,
+    breakdowns by last-mile site, service type and time zone (customers with
+    none are under ""), and a few of them."""
+    from customers.api import CustomerSerializer
+
+    queryset = customer_audience(audience=audience)
+    totals = queryset.order_by().aggregate(
+        count=Count("id"),
+        email=Count("id", filter=~Q(email="") & Q(email_opt_in=True)),
+        sms=Count("id", filter=~Q(phone="") & Q(sms_opt_in=True)),
+    )
+    sites = dict(Site.objects.values_list("id", "code"))
+    services = dict(ServiceType.objects.values_list("id", "code"))
+    by_site = {sites.get(key, ""): n for key, n in _grouped(queryset, "last_mile_site_id").items()}
+    by_service = {
+        services.get(key, ""): n for key, n in _grouped(queryset, "service_type_id").items()
+    }
+    sample = customer_list().filter(pk__in=queryset.order_by("id").values("id")[:sample_size])
+    return {
+        "count": totals["count"],
+        "reachable": {"email": totals["email"], "sms": totals["sms"]},
+        "by_site": dict(sorted(by_site.items(), key=lambda kv: -kv[1])),
+        "by_service_type": dict(sorted(by_service.items(), key=lambda kv: -kv[1])),
+        "by_timezone": dict(sorted(_grouped(queryset, "timezone").items(), key=lambda kv: -kv[1])),
+        "sample": CustomerSerializer(sample.order_by("id"), many=True).data,
+    }

@@ -1,0 +1,96 @@
+"""List filters of the directory; each accepts several comma-separated values."""
+
+import django_filters
+from django.db.models import QuerySet
+from rest_framework.filters import OrderingFilter
+
+from customers.models import Customer, Site
+from customers.selectors import site_subtree_q
+
+
+def split_values(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+class CommaFilter(django_filters.CharFilter):
+    """`?field=a,b` → field IN (a, b)."""
+
+    def __init__(self, *args, lookup: str, **kwargs):
+        self.lookup = lookup
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: str) -> QuerySet:
+        values = split_values(value or "")
+        if not values:
+            return qs
+        return qs.filter(**{f"{self.lookup}__in": values})
+
+
+class CustomerFilter(django_filters.FilterSet):
+    location = CommaFilter(lookup="location", help_text="Locations, comma-separated.")
+    last_mile_site = django_filters.CharFilter(
+        method="filter_site",
+        help_text="Site codes, comma-separated; includes customers of every site beneath them.",
+    )
+    service_type = CommaFilter(lookup="service_type__code", help_text="Service type codes.")
+    tag = django_filters.CharFilter(method="filter_tag", help_text="Tag names, comma-separated.")
+    operator_code = CommaFilter(lookup="operator_code", help_text="Operator codes, e.g. 900,903.")
+    timezone = CommaFilter(lookup="timezone", help_text="IANA time zones, comma-separated.")
+    is_active = django_filters.CharFilter(method="filter_active", help_text="true or false.")
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def filter_site(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        codes = split_values(value)
+        return qs.filter(site_subtree_q(codes)) if codes else qs
+
+    def filter_tag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        names = split_values(value)
+        if not names:
+            return qs
+        tagged = Customer.tags.through.objects.filter(tag__name__in=names).values("customer_id")
+        return qs.filter(pk__in=tagged)
+
+    def filter_active(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        wanted = set()
+        for v in split_values(value.lower()):
+            if v in ("true", "1", "yes"):
+                wanted.add(True)
+            elif v in ("false", "0", "no"):
+                wanted.add(False)
+        return qs.filter(is_active__in=wanted) if wanted else qs
+
+
+class SiteFilter(django_filters.FilterSet):
+    location = CommaFilter(lookup="location", help_text="Locations, comma-separated.")
+    parent = django_filters.CharFilter(
+        method="filter_parent", help_text="Parent site code; 'none' for the top of the tree."
+    )
+    beneath = django_filters.CharFilter(
+        method="filter_beneath", help_text="A site code: that site and every site beneath it."
+    )
+
+    class Meta:
+        model = Site
+        fields = ["depth"]
+
+    def filter_parent(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        if value.lower() in ("none", "null", ""):
+            return qs.filter(parent__isnull=True)
+        return qs.filter(parent__code__in=split_values(value))
+
+    def filter_beneath(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(site_subtree_q(split_values(value), prefix=""))
+
+
+class TieBreakOrderingFilter(OrderingFilter):
+    """Adds the id as the last ordering key so pages never overlap."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        if not any(o.lstrip("-") == "id" for o in ordering):
+            descending = bool(ordering) and ordering[-1].startswith("-")
+            ordering.append("-id" if descending else "id")
+        return ordering

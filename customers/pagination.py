@@ -1,0 +1,125 @@
+"""Pagination for the customer list, which may hold millions of rows.
+
+Page numbers (`?page=`) work for the first MAX_ROWS rows of any list; the
+`count` is exact up to EXACT_COUNT_LIMIT and above that the database's
+estimate (`count_is_estimate: true`), so neither COUNT(*) nor OFFSET ever
+walks a million rows. To go through a whole list, pass `?cursor=` (empty to
+start) and follow `next`: keyset pagination, as fast on the last page as on
+the first.
+"""
+
+import json
+
+from django.core.paginator import InvalidPage
+from django.db import connection
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+EXACT_COUNT_LIMIT = 10_000
+MAX_ROWS = 10_000
+
+
+def estimated_count(queryset: QuerySet) -> tuple[int, bool]:
+    """(count, is_estimate): exact when small, the planner's estimate when
+    large on PostgreSQL, exact on SQLite (the embedded, small setup)."""
+    exact = queryset.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+    if exact <= EXACT_COUNT_LIMIT or connection.vendor != "postgresql":
+        return (exact if exact <= EXACT_COUNT_LIMIT else queryset.count()), False
+    sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return max(int(plan[0]["Plan"]["Plan Rows"]), exact), True
+
+
+class CustomerCursorPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = ("name", "id")
+
+
+class CustomerPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.cursor = None
+        if "cursor" in request.query_params:
+            self.cursor = CustomerCursorPagination()
+            return self.cursor.paginate_queryset(queryset, request, view)
+        page_size = self.get_page_size(request)
+        try:
+            self.number = int(request.query_params.get(self.page_query_param, 1))
+            if self.number < 1:
+                raise InvalidPage
+        except (TypeError, ValueError, InvalidPage):
+            raise NotFound("Invalid page; give a page number of 1 or more.") from None
+        offset = (self.number - 1) * page_size
+        if offset + page_size > MAX_ROWS and self.number > 1:
+            raise ValidationError(
+                {
+                    "page": [
+                        f"Page numbers reach the first {MAX_ROWS} customers only; narrow the "
+                        "filters or page with ?cursor= and the next links."
+                    ]
+                }
+            )
+        rows = list(queryset[offset : offset + page_size + 1])
+        self.has_next = len(rows) > page_size and offset + 2 * page_size <= MAX_ROWS
+        self.count, self.count_is_estimate = estimated_count(queryset)
+        if self.number > 1 and not rows:
+            raise NotFound("Invalid page; this list has fewer pages.")
+        return rows[:page_size]
+
+    def get_next_link(self):
+        if not self.has_next:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.page_query_param, self.number + 1)
+
+    def get_previous_link(self):
+        if self.number <= 1:
+            return None
+        url = self.request.build_absolute_uri()
+        if self.number == 2:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, self.number - 1)
+
+    def get_paginated_response(self, data):
+        if self.cursor is not None:
+            return self.cursor.get_paginated_response(data)
+        return Response(
+            {
+                "count": self.count,
+                "count_is_estimate": self.count_is_estimate,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count_is_estimate"] = {"type": "boolean"}
+        return response
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        parameters.append(
+            {
+                "name": "cursor",
+                "required": False,
+                "in": "query",
+                "description": "Keyset pagination: pass it (empty to start) and follow `next`.",
+                "schema": {"type": "string"},
+            }
+        )
+        return parameters
