@@ -1,0 +1,124 @@
+"""Every email about a ticket leaves through `ticket_email_send`, so the way
+it is delivered can change in one place.
+
+With the delivery pipeline installed, the email becomes a Message row that
+the dispatcher sends with retries; otherwise it is handed to Django's email
+framework after the transaction commits. Either way nothing is sent inside
+the request's transaction, and a rolled-back change sends nothing.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+try:  # the delivery pipeline's transactional email channel
+    from delivery.services import transactional_email_enqueue
+except ImportError:  # pragma: no cover - depends on which apps are installed
+    transactional_email_enqueue = None
+
+
+def ticket_email_send(*, to: Iterable[str], subject: str, body: str, customer=None) -> None:
+    recipients = sorted({address for address in to if address})
+    if not recipients:
+        return
+    if transactional_email_enqueue is not None:
+        for address in recipients:
+            transactional_email_enqueue(to=address, subject=subject, body=body, customer=customer)
+        return
+
+    def _send() -> None:
+        try:
+            send_mail(subject, body, None, recipients)
+        except Exception:  # a mail server problem must not fail the ticket change
+            logger.exception("ticket email failed", extra={"subject": subject})
+
+    transaction.on_commit(_send)
+
+
+def _link(ticket: Ticket) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/tickets/{ticket.pk}/"
+
+
+def _customer_address(ticket: Ticket) -> str:
+    customer = ticket.customer
+    if customer.email:
+        return customer.email
+    return customer.user.email if customer.user_id else ""
+
+
+def _assignee_address(ticket: Ticket) -> str:
+    return ticket.assignee.email if ticket.assignee_id else ""
+
+
+def _send(
+    ticket: Ticket, subject: str, text: str, *, customer: bool = False, staff: Iterable[str] = ()
+) -> None:
+    """To the ticket's customer (when `customer`) and to staff addresses. Only
+    the customer's copy is linked to their directory record."""
+    body = f"{text}\n\n{ticket.number}: {ticket.title}\n{_link(ticket)}\n"
+    subject = f"[{ticket.number}] {subject}"
+    if customer:
+        ticket_email_send(
+            to=[_customer_address(ticket)], subject=subject, body=body, customer=ticket.customer
+        )
+    ticket_email_send(to=staff, subject=subject, body=body)
+
+
+def email_ticket_created(*, ticket: Ticket) -> None:
+    _send(
+        ticket,
+        "We received your request",
+        f"Your request was registered. We aim to resolve it by {ticket.due_at:%Y-%m-%d %H:%M} UTC.",
+        customer=True,
+    )
+    if ticket.assignee_id:
+        email_ticket_assigned(ticket=ticket)
+
+
+def email_ticket_assigned(*, ticket: Ticket) -> None:
+    _send(
+        ticket,
+        "A ticket was assigned to you",
+        f"Priority {ticket.priority}, due {ticket.due_at:%Y-%m-%d %H:%M} UTC."
+        f"\n\n{ticket.description}",
+        staff=[_assignee_address(ticket)],
+    )
+
+
+def email_status_changed(*, ticket: Ticket, old: str, note: str = "") -> None:
+    text = f"The status changed from {old} to {ticket.status}."
+    if note:
+        text += f"\n\n{note}"
+    _send(ticket, "Status changed", text, customer=True, staff=[_assignee_address(ticket)])
+
+
+def email_ticket_resolved(*, ticket: Ticket) -> None:
+    _send(ticket, "Your request is resolved", f"Resolution:\n{ticket.resolution}", customer=True)
+
+
+def email_public_comment(*, ticket: Ticket, author_id: int | None, body: str) -> None:
+    """A public comment goes to the other side: the customer, or the assignee."""
+    staff = [_assignee_address(ticket)] if ticket.assignee_id not in (None, author_id) else []
+    _send(
+        ticket,
+        "New comment",
+        body,
+        customer=ticket.customer.user_id != author_id,
+        staff=staff,
+    )
+
+
+def email_ticket_escalated(*, ticket: Ticket, admin_addresses: Iterable[str]) -> None:
+    _send(
+        ticket,
+        f"Overdue ticket escalated to {ticket.priority}",
+        f"The ticket passed its due time and is now {ticket.priority} priority.",
+        staff=[_assignee_address(ticket), *admin_addresses],
+    )

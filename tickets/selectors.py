@@ -1,0 +1,173 @@
+"""Ticket reads: who sees which tickets, search, engineers' load and
+interaction statistics (computed by the database)."""
+
+import re
+from datetime import datetime
+
+from django.db.models import Avg, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import ApprovalStatus, Role, User
+from customers.models import Customer
+from tickets.models import ACTIVE_STATUSES, Attachment, Comment, Interaction, Ticket, TicketEvent
+
+_NUMBER = re.compile(r"^\s*(?:T-?)?0*(\d{1,12})\s*$", re.IGNORECASE)
+# Enough customers for any sensible name search; a broader term is refined by
+# typing more, not served by an unbounded IN list.
+_CUSTOMER_MATCH_LIMIT = 500
+
+
+def _customer_id(user: User) -> int | None:
+    return Customer.objects.filter(user=user).values_list("pk", flat=True).first()
+
+
+def ticket_visible(*, user: User) -> QuerySet[Ticket]:
+    """Every ticket the user may open: customers their own, staff all."""
+    if user.is_staff_member:
+        return Ticket.objects.all()
+    if user.is_customer and user.is_active:
+        customer_id = _customer_id(user)
+        if customer_id is not None:
+            return Ticket.objects.filter(customer_id=customer_id)
+    return Ticket.objects.none()
+
+
+def ticket_list(*, user: User, scope: str = "") -> QuerySet[Ticket]:
+    """The default list: engineers see theirs plus unassigned ones unless
+    they ask for `scope=all`; everyone else sees what they may open."""
+    tickets = ticket_visible(user=user)
+    if user.is_engineer and scope != "all":
+        tickets = tickets.filter(Q(assignee=user) | Q(assignee__isnull=True))
+    return tickets
+
+
+def ticket_search(tickets: QuerySet[Ticket], *, term: str) -> QuerySet[Ticket]:
+    """Title, description, number, and the customer's name or account."""
+    term = term.strip()
+    if not term:
+        return tickets
+    query = Q(title__icontains=term) | Q(description__icontains=term)
+    number = _NUMBER.match(term)
+    if number:
+        query |= Q(pk=int(number.group(1)))
+    customer_ids = list(
+        Customer.objects.filter(Q(name__icontains=term) | Q(account_number__icontains=term))
+        .order_by()
+        .values_list("pk", flat=True)[:_CUSTOMER_MATCH_LIMIT]
+    )
+    if customer_ids:
+        query |= Q(customer_id__in=customer_ids)
+    return tickets.filter(query)
+
+
+def ticket_overdue_q(*, now: datetime | None = None) -> Q:
+    return Q(status__in=ACTIVE_STATUSES, due_at__lt=now or timezone.now())
+
+
+def ticket_comments(*, ticket: Ticket, user: User) -> QuerySet[Comment]:
+    comments = Comment.objects.filter(ticket=ticket).select_related("author")
+    return comments if user.is_staff_member else comments.filter(internal=False)
+
+
+def ticket_attachments(*, ticket: Ticket) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(ticket=ticket).select_related("uploaded_by")
+
+
+def ticket_events(*, ticket: Ticket, user: User) -> QuerySet[TicketEvent]:
+    events = (
+        TicketEvent.objects.filter(ticket=ticket)
+        .select_related("actor")
+        .prefetch_related("changes")
+    )
+    return events if user.is_staff_member else events.filter(internal=False)
+
+
+# --- engineers ----------------------------------------------------------------------
+
+
+def engineer_list() -> QuerySet[User]:
+    """Approved engineers with `open_tickets`, their current load."""
+    load = (
+        Ticket.objects.filter(assignee=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+        .order_by()
+        .values("assignee")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        User.objects.filter(role=Role.ENGINEER, approval_status=ApprovalStatus.APPROVED)
+        .annotate(open_tickets=Coalesce(Subquery(load, output_field=IntegerField()), 0))
+        .order_by("open_tickets", F("last_assigned_at").asc(nulls_first=True), "id")
+    )
+
+
+def engineer_available_list() -> QuerySet[User]:
+    return engineer_list().filter(
+        is_active=True, is_available=True, open_tickets__lt=F("max_open_tickets")
+    )
+
+
+# --- interactions ----------------------------------------------------------------------
+
+
+def interaction_list() -> QuerySet[Interaction]:
+    return Interaction.objects.select_related("created_by")
+
+
+def _summary(rows: QuerySet) -> QuerySet:
+    return rows.annotate(
+        count=Count("id"),
+        total_duration_seconds=Coalesce(Sum("duration_seconds"), 0),
+        average_duration_seconds=Avg("duration_seconds"),
+    )
+
+
+def _rounded(value: float | None) -> float:
+    return round(float(value or 0), 1)
+
+
+def interaction_stats(*, since: datetime, until: datetime | None = None) -> dict:
+    """Counts and total/average duration by kind and by engineer, by the
+    database's GROUP BY."""
+    rows = Interaction.objects.filter(created_at__gte=since).order_by()
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    total = rows.aggregate(
+        count=Count("id"),
+        total_duration_seconds=Coalesce(Sum("duration_seconds"), 0),
+        average_duration_seconds=Avg("duration_seconds"),
+    )
+    by_kind = {
+        kind: {"count": 0, "total_duration_seconds": 0, "average_duration_seconds": 0.0}
+        for kind in Interaction.Kind.values
+    }
+    for row in _summary(rows.values("kind")):
+        by_kind[row["kind"]] = {
+            "count": row["count"],
+            "total_duration_seconds": row["total_duration_seconds"],
+            "average_duration_seconds": _rounded(row["average_duration_seconds"]),
+        }
+    by_engineer = [
+        {
+            "engineer": row["created_by"],
+            "username": row["created_by__username"],
+            "count": row["count"],
+            "total_duration_seconds": row["total_duration_seconds"],
+            "average_duration_seconds": _rounded(row["average_duration_seconds"]),
+        }
+        for row in _summary(rows.values("created_by", "created_by__username")).order_by(
+            "-count", "created_by"
+        )
+    ]
+    return {
+        "since": since,
+        "until": until,
+        "total": {
+            "count": total["count"],
+            "total_duration_seconds": total["total_duration_seconds"],
+            "average_duration_seconds": _rounded(total["average_duration_seconds"]),
+        },
+        "by_kind": by_kind,
+        "by_engineer": by_engineer,
+    }

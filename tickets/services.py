@@ -1,0 +1,492 @@
+"""Ticket rules: creation with automatic assignment, the state machine,
+edits, comments, attachments, escalation and interactions. Every change is
+recorded as a TicketEvent with its field changes."""
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied, ValidationError
+
+from accounts.models import ApprovalStatus, Role, User
+from config.exceptions import Conflict
+from customers.models import Customer, ServiceType
+from tickets import emails
+from tickets.models import (
+    ACTIVE_STATUSES,
+    CUSTOMER_EDITABLE_STATUSES,
+    FINISHED_STATUSES,
+    Attachment,
+    Comment,
+    Interaction,
+    Status,
+    Ticket,
+    TicketEscalation,
+    TicketEvent,
+    TicketFieldChange,
+)
+from tickets.sla import priority_raised, sla_due_at, sla_target
+from tickets.transitions import allowed_from, transition_check
+from tickets.uploads import upload_check
+
+logger = logging.getLogger(__name__)
+
+STAFF_EDITABLE_FIELDS = ("title", "description", "priority", "service_type")
+CUSTOMER_EDITABLE_FIELDS = ("title", "description")
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+# --- the audit trail ---------------------------------------------------------
+
+
+def _display(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, User):
+        return value.username
+    if isinstance(value, ServiceType):
+        return value.code
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _record(
+    ticket: Ticket,
+    *,
+    kind: str,
+    actor: User | None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+    note: str = "",
+    internal: bool = False,
+) -> TicketEvent:
+    event = TicketEvent.objects.create(
+        ticket=ticket, kind=kind, actor=actor, note=note, internal=internal
+    )
+    if changes:
+        TicketFieldChange.objects.bulk_create(
+            TicketFieldChange(
+                event=event, field=field, old_value=_display(old), new_value=_display(new)
+            )
+            for field, (old, new) in changes.items()
+        )
+    return event
+
+
+def _set(ticket: Ticket, changes: dict[str, tuple[Any, Any]], field: str, value: Any) -> None:
+    """Set a field, remembering the old and new value when it really changes."""
+    old = getattr(ticket, field)
+    if old != value:
+        changes[field] = (old, value)
+        setattr(ticket, field, value)
+
+
+# --- assignment ----------------------------------------------------------------
+
+
+def engineers_assignable():
+    return User.objects.filter(
+        role=Role.ENGINEER,
+        approval_status=ApprovalStatus.APPROVED,
+        is_active=True,
+        is_available=True,
+    )
+
+
+def _lock_engineers() -> list[User]:
+    """Lock every engineer who could take a ticket, in id order so that
+    concurrent assignments queue instead of deadlocking. On PostgreSQL this is
+    SELECT ... FOR UPDATE; SQLite's single writer already serialises."""
+    return list(engineers_assignable().select_for_update().order_by("pk"))
+
+
+def _loads(engineer_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Ticket.objects.filter(assignee_id__in=engineer_ids, status__in=ACTIVE_STATUSES)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["assignee_id"]: row["n"] for row in rows}
+
+
+def _pick(engineers: list[User], loads: dict[int, int]) -> User | None:
+    """Least loaded; ties go to the one idle longest (never assigned first)."""
+    eligible = [e for e in engineers if loads.get(e.pk, 0) < e.max_open_tickets]
+    return min(
+        eligible,
+        key=lambda e: (loads.get(e.pk, 0), e.last_assigned_at or _NEVER, e.pk),
+        default=None,
+    )
+
+
+def _give(ticket: Ticket, *, engineer: User, actor: User | None, now: datetime) -> None:
+    changes: dict[str, tuple[Any, Any]] = {}
+    _set(ticket, changes, "assignee", engineer)
+    _set(ticket, changes, "status", Status.ASSIGNED.value)
+    ticket.accepted_at = None
+    ticket.save(update_fields=["assignee", "status", "accepted_at", "updated_at"])
+    User.objects.filter(pk=engineer.pk).update(last_assigned_at=now)
+    engineer.last_assigned_at = now
+    _record(ticket, kind=TicketEvent.Kind.ASSIGNED, actor=actor, changes=changes)
+
+
+def _assign_automatically(ticket: Ticket, *, now: datetime) -> User | None:
+    engineers = _lock_engineers()
+    chosen = _pick(engineers, _loads([e.pk for e in engineers]))
+    if chosen is not None:
+        _give(ticket, engineer=chosen, actor=None, now=now)
+    return chosen
+
+
+def tickets_assign_waiting() -> int:
+    """Give waiting (open, unassigned) tickets to engineers with room, the
+    earliest due first. Returns how many were assigned."""
+    assigned = 0
+    with transaction.atomic():
+        engineers = _lock_engineers()
+        loads = _loads([e.pk for e in engineers])
+        room = sum(max(0, e.max_open_tickets - loads.get(e.pk, 0)) for e in engineers)
+        if room == 0:
+            return 0
+        waiting = Ticket.objects.filter(status=Status.OPEN, assignee__isnull=True).order_by(
+            "due_at", "id"
+        )
+        now = timezone.now()
+        for ticket in waiting.select_related("customer")[:room]:
+            chosen = _pick(engineers, loads)
+            if chosen is None:
+                break
+            claimed = Ticket.objects.filter(
+                pk=ticket.pk, status=Status.OPEN, assignee__isnull=True
+            ).update(status=Status.ASSIGNED, assignee=chosen, updated_at=now)
+            if claimed != 1:
+                continue
+            ticket.status, ticket.assignee = Status.ASSIGNED, chosen
+            User.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
+            chosen.last_assigned_at = now
+            loads[chosen.pk] = loads.get(chosen.pk, 0) + 1
+            _record(
+                ticket,
+                kind=TicketEvent.Kind.ASSIGNED,
+                actor=None,
+                changes={"assignee": (None, chosen), "status": (Status.OPEN, Status.ASSIGNED)},
+            )
+            emails.email_ticket_assigned(ticket=ticket)
+            assigned += 1
+    if assigned:
+        logger.info("waiting tickets assigned", extra={"count": assigned})
+    return assigned
+
+
+def _after_load_freed() -> None:
+    transaction.on_commit(tickets_assign_waiting)
+
+
+# --- creation and edits -----------------------------------------------------------
+
+
+def ticket_create(
+    *,
+    actor: User,
+    customer: Customer,
+    title: str,
+    description: str = "",
+    service_type: ServiceType | None = None,
+    priority: str = "medium",
+) -> Ticket:
+    """Open a ticket and give it at once to the least-loaded available
+    engineer; with nobody available it waits, `open`."""
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            title=title,
+            description=description,
+            customer=customer,
+            service_type=service_type,
+            priority=priority,
+            status=Status.OPEN,
+            due_at=sla_due_at(priority=priority, created_at=now),
+            created_by=actor,
+            created_at=now,
+        )
+        _record(ticket, kind=TicketEvent.Kind.CREATED, actor=actor)
+        _assign_automatically(ticket, now=now)
+        emails.email_ticket_created(ticket=ticket)
+    logger.info("ticket created", extra={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id})
+    return ticket
+
+
+def _ensure_engineer_may_work_on(ticket: Ticket, actor: User) -> None:
+    if actor.is_engineer and ticket.assignee_id not in (None, actor.pk):
+        raise PermissionDenied("This ticket is assigned to another engineer.")
+
+
+def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any]) -> Ticket:
+    """Edit fields. Customers: title and description of their own ticket,
+    before work starts. Staff: title, description, priority and service type
+    until the ticket is closed or cancelled."""
+    if actor.is_customer:
+        forbidden = sorted(set(data) - set(CUSTOMER_EDITABLE_FIELDS))
+        if forbidden:
+            raise PermissionDenied(
+                f"Customers may change only the title and description, not {', '.join(forbidden)}."
+            )
+        if ticket.status not in CUSTOMER_EDITABLE_STATUSES:
+            raise Conflict(
+                f"A {ticket.status} ticket can no longer be edited; add a comment instead.",
+                code="ticket_locked",
+            )
+    else:
+        _ensure_engineer_may_work_on(ticket, actor)
+        if ticket.status in (Status.CLOSED, Status.CANCELLED):
+            raise Conflict(
+                f"A {ticket.status} ticket can no longer be edited.", code="ticket_locked"
+            )
+    with transaction.atomic():
+        changes: dict[str, tuple[Any, Any]] = {}
+        for field in STAFF_EDITABLE_FIELDS:
+            if field in data:
+                _set(ticket, changes, field, data[field])
+        if "priority" in changes:
+            _set(
+                ticket,
+                changes,
+                "due_at",
+                sla_due_at(priority=ticket.priority, created_at=ticket.created_at),
+            )
+        if changes:
+            ticket.save()
+            _record(ticket, kind=TicketEvent.Kind.UPDATED, actor=actor, changes=changes)
+    return ticket
+
+
+def ticket_assign(*, ticket: Ticket, actor: User, assignee: User) -> Ticket:
+    """An administrator gives the ticket to an engineer (also over their limit)."""
+    if not (assignee.role == Role.ENGINEER and assignee.is_approved and assignee.is_active):
+        raise ValidationError(
+            {"assignee": ["Choose an active, approved engineer to assign the ticket to."]}
+        )
+    if ticket.status in FINISHED_STATUSES:
+        raise Conflict(
+            f"A {ticket.status} ticket cannot be assigned; reopen it first.",
+            code="illegal_transition",
+        )
+    if ticket.assignee_id == assignee.pk:
+        return ticket
+    had_assignee = ticket.assignee_id is not None
+    with transaction.atomic():
+        _give(ticket, engineer=assignee, actor=actor, now=timezone.now())
+        emails.email_ticket_assigned(ticket=ticket)
+        if had_assignee:
+            _after_load_freed()
+    return ticket
+
+
+def _change_status(
+    ticket: Ticket, *, actor: User, target: str, note: str = "", resolution: str | None = None
+) -> Ticket:
+    old_status = ticket.status
+    now = timezone.now()
+    changes: dict[str, tuple[Any, Any]] = {}
+    with transaction.atomic():
+        if target == Status.IN_PROGRESS:
+            if ticket.assignee_id is None:
+                if not actor.is_engineer:
+                    raise ValidationError(
+                        {"status": ["Assign an engineer before work on the ticket starts."]}
+                    )
+                _set(ticket, changes, "assignee", actor)
+            if ticket.accepted_at is None:
+                _set(ticket, changes, "accepted_at", now)
+            if old_status == Status.RESOLVED:
+                _set(ticket, changes, "resolved_at", None)
+        if target == Status.RESOLVED:
+            _set(ticket, changes, "resolved_at", now)
+            if resolution is not None:
+                _set(ticket, changes, "resolution", resolution)
+        _set(ticket, changes, "status", target)
+        ticket.save()
+        kind = {
+            Status.RESOLVED: TicketEvent.Kind.RESOLVED,
+        }.get(target, TicketEvent.Kind.STATUS_CHANGED)
+        if target == Status.IN_PROGRESS and old_status in (Status.OPEN, Status.ASSIGNED):
+            kind = TicketEvent.Kind.ACCEPTED
+        _record(ticket, kind=kind, actor=actor, changes=changes, note=note)
+        if target == Status.RESOLVED:
+            emails.email_ticket_resolved(ticket=ticket)
+        else:
+            emails.email_status_changed(ticket=ticket, old=old_status, note=note)
+        if target in FINISHED_STATUSES and old_status in ACTIVE_STATUSES and ticket.assignee_id:
+            _after_load_freed()
+    return ticket
+
+
+def ticket_status_change(*, ticket: Ticket, actor: User, status: str, note: str = "") -> Ticket:
+    """Move a ticket through the state machine. Customers may only cancel
+    their own ticket before work starts."""
+    if actor.is_customer:
+        if status != Status.CANCELLED:
+            raise PermissionDenied("Customers may only cancel a ticket.")
+        allowed = [Status.CANCELLED.value] if ticket.status in CUSTOMER_EDITABLE_STATUSES else []
+        transition_check(current=ticket.status, target=status, allowed=allowed)
+    else:
+        _ensure_engineer_may_work_on(ticket, actor)
+        transition_check(current=ticket.status, target=status)
+    resolution = note if status == Status.RESOLVED else None
+    return _change_status(ticket, actor=actor, target=status, note=note, resolution=resolution)
+
+
+def ticket_accept(*, ticket: Ticket, actor: User) -> Ticket:
+    """The assignee (or any engineer, when nobody is) starts work."""
+    _ensure_engineer_may_work_on(ticket, actor)
+    transition_check(current=ticket.status, target=Status.IN_PROGRESS)
+    return _change_status(ticket, actor=actor, target=Status.IN_PROGRESS)
+
+
+def ticket_resolve(*, ticket: Ticket, actor: User, resolution: str) -> Ticket:
+    _ensure_engineer_may_work_on(ticket, actor)
+    transition_check(current=ticket.status, target=Status.RESOLVED)
+    return _change_status(ticket, actor=actor, target=Status.RESOLVED, resolution=resolution)
+
+
+def allowed_transitions_for(*, ticket: Ticket, user: User) -> list[str]:
+    if user.is_customer:
+        return [Status.CANCELLED.value] if ticket.status in CUSTOMER_EDITABLE_STATUSES else []
+    return allowed_from(ticket.status)
+
+
+# --- comments and attachments ------------------------------------------------------
+
+
+def comment_create(*, ticket: Ticket, author: User, body: str, internal: bool = False) -> Comment:
+    if internal and not author.is_staff_member:
+        raise PermissionDenied("Only engineers and administrators may write internal notes.")
+    with transaction.atomic():
+        comment = Comment.objects.create(ticket=ticket, author=author, body=body, internal=internal)
+        _record(
+            ticket,
+            kind=TicketEvent.Kind.COMMENTED,
+            actor=author,
+            note="Internal note added." if internal else "Comment added.",
+            internal=internal,
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+        if not internal:
+            emails.email_public_comment(ticket=ticket, author_id=author.pk, body=body)
+    return comment
+
+
+def attachment_create(*, ticket: Ticket, uploaded_by: User, upload) -> Attachment:
+    """Store an upload under a random name, after checking its size and its
+    type by content. A rejected upload leaves nothing behind."""
+    checked = upload_check(upload=upload)
+    attachment = Attachment(
+        ticket=ticket,
+        uploaded_by=uploaded_by,
+        original_name=checked.original_name,
+        content_type=checked.content_type,
+        size=checked.size,
+    )
+    attachment.file.save(checked.stored_name, upload, save=False)
+    try:
+        with transaction.atomic():
+            attachment.save()
+            _record(
+                ticket,
+                kind=TicketEvent.Kind.ATTACHED,
+                actor=uploaded_by,
+                changes={"attachment": (None, checked.original_name)},
+            )
+    except Exception:
+        attachment.file.delete(save=False)
+        raise
+    return attachment
+
+
+# --- escalation ------------------------------------------------------------------
+
+
+def tickets_escalate_overdue(*, now: datetime | None = None) -> int:
+    """Escalate every active ticket past its due time; each level once."""
+    now = now or timezone.now()
+    overdue = (
+        Ticket.objects.filter(status__in=ACTIVE_STATUSES, due_at__lt=now)
+        .exclude(priority="critical", escalations__level="critical")
+        .order_by("due_at")
+        .values_list("pk", flat=True)
+    )
+    escalated = sum(1 for pk in list(overdue) if ticket_escalate(ticket_id=pk, now=now))
+    if escalated:
+        logger.info("overdue tickets escalated", extra={"count": escalated})
+    return escalated
+
+
+def ticket_escalate(*, ticket_id: int, now: datetime | None = None) -> bool:
+    """Raise an overdue ticket's priority one step and tell the assignee and
+    the administrators. A level already reached is never escalated again.
+    The raised priority's response target becomes the new due time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("customer", "assignee")
+            .filter(pk=ticket_id)
+            .first()
+        )
+        if ticket is None or ticket.status not in ACTIVE_STATUSES or ticket.due_at >= now:
+            return False
+        raised = priority_raised(ticket.priority)
+        level = raised or ticket.priority
+        _, created = TicketEscalation.objects.get_or_create(ticket=ticket, level=level)
+        if not created:
+            return False
+        changes: dict[str, tuple[Any, Any]] = {}
+        if raised:
+            _set(ticket, changes, "priority", raised)
+            _set(ticket, changes, "due_at", now + sla_target(priority=raised).response)
+        ticket.escalation_level += 1
+        ticket.save()
+        _record(
+            ticket,
+            kind=TicketEvent.Kind.ESCALATED,
+            actor=None,
+            changes=changes,
+            note=f"Overdue: escalated to {level}.",
+        )
+        admins = User.objects.filter(
+            role=Role.ADMIN, approval_status=ApprovalStatus.APPROVED, is_active=True
+        ).values_list("email", flat=True)
+        emails.email_ticket_escalated(ticket=ticket, admin_addresses=list(admins))
+    return True
+
+
+# --- interactions ----------------------------------------------------------------
+
+
+def interaction_create(
+    *,
+    actor: User,
+    kind: str,
+    customer: Customer | None = None,
+    ticket: Ticket | None = None,
+    duration_seconds: int = 0,
+    notes: str = "",
+) -> Interaction:
+    if ticket is not None and customer is None:
+        customer = ticket.customer
+    if customer is None:
+        raise ValidationError({"customer": ["Name the customer or the ticket of the interaction."]})
+    if ticket is not None and ticket.customer_id != customer.pk:
+        raise ValidationError({"ticket": ["The ticket belongs to another customer."]})
+    return Interaction.objects.create(
+        customer=customer,
+        ticket=ticket,
+        kind=kind,
+        duration_seconds=duration_seconds,
+        notes=notes,
+        created_by=actor,
+    )
