@@ -193,7 +193,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "MessageStatusEnum": "delivery.models.MessageStatus",
+        "ChannelEnum": "delivery.models.Channel",
+    },
 }
 
 # Email: EMAIL_URL (smtp://user:pass@host:587/?tls=True), or an anymail

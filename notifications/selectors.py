@@ -1,0 +1,62 @@
+"""Notification reads: lists and statistics, each computed with grouped
+queries (never a Python loop over messages)."""
+
+from django.db.models import Count, Max, Min, QuerySet
+
+from delivery.models import Channel, Message, MessageStatus
+from notifications.models import Notification
+
+STATUSES = [choice.value for choice in MessageStatus]
+CHANNELS = [choice.value for choice in Channel]
+
+
+def notification_list() -> QuerySet[Notification]:
+    return Notification.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def _empty_by_status() -> dict[str, int]:
+    return dict.fromkeys(STATUSES, 0)
+
+
+def notification_totals(*, notification_ids: list[int]) -> dict[int, dict]:
+    """{notification id: {"total": n, "by_status": {status: n}}} in one query."""
+    totals = {pk: {"total": 0, "by_status": _empty_by_status()} for pk in notification_ids}
+    rows = (
+        Message.objects.filter(notification_id__in=notification_ids)
+        .values_list("notification_id", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for notification_id, status, n in rows:
+        entry = totals[notification_id]
+        entry["by_status"][status] = n
+        entry["total"] += n
+    return totals
+
+
+def notification_stats(*, notification: Notification) -> dict:
+    """The detailed statistics of one notification."""
+    messages = Message.objects.filter(notification=notification)
+    by_status = _empty_by_status()
+    by_channel = {channel: _empty_by_status() for channel in notification.channels or CHANNELS}
+    total = 0
+    rows = messages.values_list("channel", "status").annotate(n=Count("pk")).order_by()
+    for channel, status, n in rows:
+        by_status[status] += n
+        by_channel.setdefault(channel, _empty_by_status())[status] = n
+        total += n
+    times = messages.filter(status=MessageStatus.SENT).aggregate(
+        first=Min("sent_at"), last=Max("sent_at")
+    )
+    return {
+        "id": notification.pk,
+        "total": total,
+        "by_status": by_status,
+        "by_channel": by_channel,
+        "first_sent_at": times["first"],
+        "last_sent_at": times["last"],
+    }
+
+
+def notification_messages(*, notification: Notification) -> QuerySet[Message]:
+    return Message.objects.filter(notification=notification).order_by("pk")

@@ -1,0 +1,379 @@
+"""Notification rules: editing, scheduling, starting (materialising the
+audience into Message rows), cancelling, finishing, test sends, the daily
+report."""
+
+import datetime
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Count, Exists, OuterRef
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from config.exceptions import Conflict
+from customers.models import Customer
+from customers.selectors import customer_audience
+from delivery import services as delivery
+from delivery.models import OPEN_STATUSES, Channel, Message, MessageStatus
+from notifications import templating
+from notifications.models import Notification
+
+logger = logging.getLogger("proactive.notifications")
+
+# Audiences up to this size are written inside the request (a few ms);
+# larger ones by a task, so "send" always answers at once.
+INLINE_MATERIALISE_LIMIT = 2000
+
+Status = Notification.Status
+EDITABLE_FIELDS = (
+    "title",
+    "body",
+    "body_html",
+    "kind",
+    "channels",
+    "audience",
+    "start_at",
+    "end_at",
+    "respect_contact_window",
+)
+
+
+def _log(notification: Notification, event: str, **extra) -> None:
+    logger.info(
+        "notification %s",
+        event,
+        extra={"notification_id": notification.pk, "status": notification.status, **extra},
+    )
+
+
+def notification_validate_templates(*, title: str, body: str, body_html: str = "") -> None:
+    try:
+        templating.notification_compile(title=title, body=body, body_html=body_html)
+    except templating.TemplateInvalid as exc:
+        raise ValidationError({exc.field: [exc.message]}) from exc
+
+
+def notification_create(*, created_by, **fields) -> Notification:
+    notification_validate_templates(
+        title=fields["title"], body=fields["body"], body_html=fields.get("body_html", "")
+    )
+    notification = Notification.objects.create(created_by=created_by, **fields)
+    _log(notification, "created", user_id=getattr(created_by, "pk", None))
+    return notification
+
+
+def notification_require_editable(*, notification: Notification, action: str) -> None:
+    if notification.status not in Notification.EDITABLE_STATUSES:
+        raise Conflict(
+            f"A {notification.status} notification cannot be {action}; "
+            "only drafts and scheduled notifications can."
+        )
+
+
+@transaction.atomic
+def notification_update(*, notification: Notification, **fields) -> Notification:
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    notification_require_editable(notification=notification, action="edited")
+    for name, value in fields.items():
+        if name in EDITABLE_FIELDS:
+            setattr(notification, name, value)
+    notification_validate_templates(
+        title=notification.title, body=notification.body, body_html=notification.body_html
+    )
+    notification.save()
+    _log(notification, "updated", fields=sorted(fields))
+    return notification
+
+
+@transaction.atomic
+def notification_delete(*, notification: Notification) -> None:
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    notification_require_editable(notification=notification, action="deleted")
+    _log(notification, "deleted")
+    notification.delete()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    notification: Notification
+    queued: int
+
+
+def _start(notification: Notification, *, now: datetime.datetime) -> None:
+    notification.status = Status.SENDING
+    notification.started_at = now
+    notification.save(update_fields=["status", "started_at", "updated_at"])
+    _log(notification, "started")
+
+
+@transaction.atomic
+def notification_send(*, notification: Notification) -> SendResult:
+    """Send to the notification's own audience: at `start_at` if that is in
+    the future, else now."""
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    notification_require_editable(notification=notification, action="sent again")
+    now = timezone.now()
+    if notification.end_at and notification.end_at <= now:
+        raise Conflict("The notification's end time has passed; move end_at before sending.")
+    queued = customer_audience(audience=notification.audience).count()
+    if notification.start_at and notification.start_at > now:
+        notification.status = Status.SCHEDULED
+        notification.save(update_fields=["status", "updated_at"])
+        _log(notification, "scheduled", start_at=notification.start_at.isoformat())
+        return SendResult(notification=notification, queued=queued)
+    _start(notification, now=now)
+    if queued <= INLINE_MATERIALISE_LIMIT:
+        notification_materialise(notification=notification)
+    else:
+        from notifications.tasks import materialise_notification
+
+        transaction.on_commit(lambda: _enqueue(materialise_notification, notification.pk))
+    return SendResult(notification=notification, queued=queued)
+
+
+def _enqueue(task, notification_id: int) -> None:
+    # If the broker is down, start_due_notifications picks the notification
+    # up on its next sweep, so losing this signal only costs time.
+    try:
+        task.delay(notification_id)
+    except Exception as exc:
+        logger.warning(
+            "could not enqueue materialisation: %s", exc, extra={"notification_id": notification_id}
+        )
+
+
+@transaction.atomic
+def notification_send_to_customers(
+    *, notification: Notification, customer_ids: list[int]
+) -> SendResult:
+    """The seed's call: send this notification to exactly these customers,
+    now. Customers already told are not told twice."""
+    wanted = list(dict.fromkeys(int(i) for i in customer_ids))
+    known = set(Customer.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    unknown = [i for i in wanted if i not in known]
+    if unknown:
+        raise ValidationError(
+            {"customers": [f"Unknown customer ids: {', '.join(map(str, unknown))}."]}
+        )
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if notification.status in (Status.CANCELLED, Status.EXPIRED):
+        raise Conflict(f"A {notification.status} notification cannot be sent.")
+    now = timezone.now()
+    if notification.end_at and notification.end_at <= now:
+        raise Conflict("The notification's end time has passed; move end_at before sending.")
+    if notification.status != Status.SENDING:
+        if notification.status in Notification.EDITABLE_STATUSES:
+            notification.audience = {"customer_ids": wanted}
+        _start(notification, now=now)
+        notification.materialized_at = now
+        notification.save(update_fields=["audience", "materialized_at", "updated_at"])
+    delivery.messages_materialise(
+        notification=notification,
+        customers=Customer.objects.filter(pk__in=wanted),
+        channels=notification.channels,
+    )
+    return SendResult(notification=notification, queued=len(wanted))
+
+
+def notification_materialise(*, notification: Notification) -> int:
+    """Freeze the audience into Message rows (set-based; idempotent)."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification.pk)
+        if notification.status != Status.SENDING or notification.materialized_at:
+            return 0
+        written = delivery.messages_materialise(
+            notification=notification,
+            customers=customer_audience(audience=notification.audience),
+            channels=notification.channels,
+        )
+        notification.materialized_at = timezone.now()
+        notification.save(update_fields=["materialized_at", "updated_at"])
+        _log(notification, "materialised", messages=written)
+    notification_finish_if_done(notification_ids=[notification.pk])
+    return written
+
+
+@transaction.atomic
+def notification_cancel(*, notification: Notification) -> Notification:
+    """Stop it: every undelivered message becomes `cancelled`. A batch in
+    progress re-checks each row before sending, so nothing leaves after this
+    commits."""
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if notification.status == Status.CANCELLED:
+        return notification
+    if notification.status in (Status.COMPLETED, Status.EXPIRED):
+        raise Conflict(f"The notification is already {notification.status}; nothing to cancel.")
+    now = timezone.now()
+    cancelled = Message.objects.filter(notification=notification, status__in=OPEN_STATUSES).update(
+        status=MessageStatus.CANCELLED,
+        next_attempt_at=None,
+        last_error="The notification was cancelled.",
+        updated_at=now,
+    )
+    notification.status = Status.CANCELLED
+    notification.finished_at = now
+    notification.save(update_fields=["status", "finished_at", "updated_at"])
+    _log(notification, "cancelled", messages_cancelled=cancelled)
+    return notification
+
+
+def notification_finish_if_done(*, notification_ids: list[int]) -> None:
+    """A started notification with nothing left to send becomes `completed`,
+    or `expired` when its end cut some messages off."""
+    now = timezone.now()
+    open_messages = Message.objects.filter(notification=OuterRef("pk"), status__in=OPEN_STATUSES)
+    expired_messages = Message.objects.filter(
+        notification=OuterRef("pk"), status=MessageStatus.EXPIRED
+    )
+    finished = (
+        Notification.objects.filter(
+            pk__in=notification_ids, status=Status.SENDING, materialized_at__isnull=False
+        )
+        .annotate(has_open=Exists(open_messages), has_expired=Exists(expired_messages))
+        .filter(has_open=False)
+        .values_list("pk", "has_expired")
+    )
+    for pk, has_expired in list(finished):
+        status = Status.EXPIRED if has_expired else Status.COMPLETED
+        updated = Notification.objects.filter(pk=pk, status=Status.SENDING).update(
+            status=status, finished_at=now, updated_at=now
+        )
+        if updated:
+            logger.info("notification %s", status, extra={"notification_id": pk, "status": status})
+
+
+def notification_start_due(*, now: datetime.datetime | None = None) -> int:
+    """Beat: start scheduled notifications whose time has come, redo
+    materialisations whose task was lost, expire what passed its end, and
+    finish what is done. Returns how many notifications were started."""
+    now = now or timezone.now()
+    due_ids = list(
+        Notification.objects.filter(status=Status.SCHEDULED, start_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    started = 0
+    for pk in due_ids:
+        with transaction.atomic():
+            if not Notification.objects.filter(pk=pk, status=Status.SCHEDULED).update(
+                status=Status.SENDING, started_at=now, updated_at=now
+            ):
+                continue  # another sweep took it
+        notification = Notification.objects.get(pk=pk)
+        _log(notification, "started", scheduled_for=notification.start_at.isoformat())
+        notification_materialise(notification=notification)
+        started += 1
+    stale = now - datetime.timedelta(seconds=60)
+    for notification in Notification.objects.filter(
+        status=Status.SENDING, materialized_at__isnull=True, started_at__lt=stale
+    ):
+        notification_materialise(notification=notification)
+    notification_expire_ended(now=now)
+    sending = list(Notification.objects.filter(status=Status.SENDING).values_list("pk", flat=True))
+    notification_finish_if_done(notification_ids=sending)
+    return started
+
+
+def notification_expire_ended(*, now: datetime.datetime) -> int:
+    """Undelivered messages of notifications whose end has passed become
+    `expired` in one statement (rows being sent right now are left to their
+    worker, which checks the end itself)."""
+    expired = Message.objects.filter(
+        notification__status=Status.SENDING,
+        notification__end_at__lte=now,
+        status__in=(MessageStatus.PENDING, MessageStatus.DEFERRED),
+    ).update(
+        status=MessageStatus.EXPIRED,
+        next_attempt_at=None,
+        last_error="The notification ended before this message could be delivered.",
+        updated_at=now,
+    )
+    if expired:
+        logger.info("messages expired at the notification's end", extra={"messages": expired})
+    return expired
+
+
+def notification_test_send(
+    *, notification: Notification, email: str = "", phone: str = "", customer=None
+) -> list[Message]:
+    """One rendered copy per channel to the given addresses, now, outside the
+    statistics (the rows belong to no notification)."""
+    compiled = templating.notification_compile(
+        title=notification.title, body=notification.body, body_html=notification.body_html
+    )
+    values = templating.customer_values(customer) if customer else templating.SAMPLE_CUSTOMER
+    context = templating.render_context(
+        customer=values,
+        start_at=notification.start_at or timezone.now(),
+        end_at=notification.end_at,
+    )
+    rendered = templating.render(compiled, context)
+    prefix = "[Test] "
+    messages = []
+    targets = {Channel.EMAIL: email, Channel.SMS: phone}
+    for channel in notification.channels:
+        if not targets.get(channel):
+            continue
+        message = Message.objects.create(
+            channel=channel,
+            to_address=targets[channel],
+            subject=prefix + rendered.subject,
+            body=rendered.text,
+            html=rendered.html if channel == Channel.EMAIL else "",
+            status=MessageStatus.PENDING,
+            next_attempt_at=timezone.now(),
+        )
+        _log(notification, "test copy", message_id=message.pk, channel=channel)
+        messages.append(delivery.message_deliver_now(message=message))
+    return messages
+
+
+def daily_report_text(*, now: datetime.datetime) -> tuple[str, str]:
+    """The last 24 h in a few lines: notifications started, messages by
+    status and channel, the most common failures."""
+    since = now - datetime.timedelta(hours=24)
+    started = Notification.objects.filter(started_at__gte=since)
+    by_status = dict(started.values_list("status").annotate(n=Count("pk")).order_by())
+    recent = Message.objects.filter(updated_at__gte=since)
+    counts = recent.values_list("channel", "status").annotate(n=Count("pk")).order_by()
+    failures = (
+        recent.filter(status=MessageStatus.FAILED)
+        .values_list("last_error")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:5]
+    )
+    lines = [
+        f"Proactive report for the 24 hours up to {now:%Y-%m-%d %H:%M} UTC.",
+        "",
+        f"Notifications started: {sum(by_status.values())}"
+        + (
+            " (" + ", ".join(f"{k} {v}" for k, v in sorted(by_status.items())) + ")"
+            if by_status
+            else ""
+        ),
+        "",
+        "Messages by channel and status:",
+    ]
+    lines += [f"  {channel} {status}: {n}" for channel, status, n in sorted(counts)] or ["  none"]
+    lines += ["", "Most common failures:"]
+    lines += [f"  {n} × {error or '(no reply recorded)'}" for error, n in failures] or ["  none"]
+    subject = f"Proactive daily report {now:%Y-%m-%d}"
+    return subject, "\n".join(lines) + "\n"
+
+
+def daily_report_send(*, now: datetime.datetime | None = None) -> list[Message]:
+    from accounts.models import ApprovalStatus, Role, User
+
+    now = now or timezone.now()
+    subject, body = daily_report_text(now=now)
+    admins = User.objects.filter(
+        role=Role.ADMIN, approval_status=ApprovalStatus.APPROVED, is_active=True
+    ).exclude(email="")
+    with transaction.atomic():
+        sent = [
+            delivery.transactional_email_enqueue(to=admin.email, subject=subject, body=body)
+            for admin in admins
+        ]
+    logger.info("daily report queued", extra={"recipients": len(sent)})
+    return sent
