@@ -53,3 +53,95 @@ class SignupForm(forms.Form):
 
 class DecisionForm(forms.Form):
     reason = forms.CharField(max_length=2000, required=False, widget=forms.TextInput)
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment", widget=forms.Textarea(attrs={"rows": 4}), max_length=20000
+    )
+    internal = forms.BooleanField(
+        required=False, label="Internal note (never shown to the customer)"
+    )
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label="File", help_text="PNG, JPEG, GIF, PDF, plain text or CSV.")
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label="New status", choices=())
+    note = forms.CharField(label="Note", required=False, max_length=5000, widget=forms.TextInput)
+
+    def __init__(self, *args, allowed: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [(s, s.replace("_", " ")) for s in allowed]
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(
+        label="Resolution", widget=forms.Textarea(attrs={"rows": 3}), max_length=20000
+    )
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label="Engineer", queryset=None, empty_label=None)
+
+    def __init__(self, *args, engineers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = engineers
+        self.fields["assignee"].label_from_instance = lambda u: (
+            f"{u.get_full_name() or u.username} — {getattr(u, 'open_tickets', 0)} open"
+        )
+
+
+class InteractionForm(forms.Form):
+    kind = forms.ChoiceField(label="Kind", choices=())
+    duration_minutes = forms.IntegerField(
+        label="Duration (minutes)", min_value=0, max_value=24 * 60, initial=0
+    )
+    notes = forms.CharField(
+        label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=20000
+    )
+
+    def __init__(self, *args, **kwargs):
+        from tickets.models import Interaction
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = Interaction.Kind.choices
+
+
+class TicketForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(
+        label="What happened?",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        max_length=20000,
+    )
+    service_type = forms.ModelChoiceField(
+        label="Service", queryset=None, required=False, empty_label="Not sure"
+    )
+    priority = forms.ChoiceField(label="Priority", choices=(), initial="medium")
+
+    def __init__(self, *args, **kwargs):
+        from customers.models import ServiceType
+        from tickets.models import Priority
+
+        super().__init__(*args, **kwargs)
+        self.fields["service_type"].queryset = ServiceType.objects.order_by("name")
+        self.fields["priority"].choices = Priority.choices
+
+
+class TicketEditForm(forms.Form):
+    priority = forms.ChoiceField(label="Priority", choices=())
+    service_type = forms.ModelChoiceField(
+        label="Service", queryset=None, required=False, empty_label="None"
+    )
+
+    def __init__(self, *args, **kwargs):
+        from customers.models import ServiceType
+        from tickets.models import Priority
+
+        super().__init__(*args, **kwargs)
+        self.fields["service_type"].queryset = ServiceType.objects.order_by("name")
+        self.fields["priority"].choices = Priority.choices

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import accounts, dashboard, directory, outbox
+from web.views import accounts, dashboard, directory, outbox, portal, tickets
 
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
@@ -18,4 +18,31 @@ urlpatterns = [
     path("sites/", directory.sites_view, name="web-sites"),
     path("outbox/", outbox.outbox_view, name="web-outbox"),
     path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),
+    # Tickets (staff)
+    path("tickets/", tickets.ticket_list_view, name="web-tickets"),
+    path("tickets/<int:ticket_id>/", tickets.ticket_detail_view, name="web-ticket"),
+    path("tickets/<int:ticket_id>/accept/", tickets.ticket_accept_view),
+    path("tickets/<int:ticket_id>/status/", tickets.ticket_status_view),
+    path("tickets/<int:ticket_id>/resolve/", tickets.ticket_resolve_view),
+    path("tickets/<int:ticket_id>/assign/", tickets.ticket_assign_view),
+    path("tickets/<int:ticket_id>/edit/", tickets.ticket_edit_view),
+    path("tickets/<int:ticket_id>/interaction/", tickets.ticket_interaction_view),
+    path("tickets/<int:ticket_id>/comment/", tickets.ticket_comment_view),
+    path("tickets/<int:ticket_id>/attach/", tickets.ticket_attach_view),
+    path(
+        "tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        tickets.ticket_attachment_view,
+    ),
+    # The customer portal
+    path("portal/", portal.portal_home_view, name="web-portal"),
+    path("portal/tickets/", portal.portal_tickets_view, name="web-portal-tickets"),
+    path("portal/tickets/new/", portal.portal_ticket_new_view, name="web-portal-ticket-new"),
+    path("portal/tickets/<int:ticket_id>/", portal.portal_ticket_view, name="web-portal-ticket"),
+    path("portal/tickets/<int:ticket_id>/comment/", portal.portal_ticket_comment_view),
+    path("portal/tickets/<int:ticket_id>/attach/", portal.portal_ticket_attach_view),
+    path("portal/tickets/<int:ticket_id>/cancel/", portal.portal_ticket_cancel_view),
+    path(
+        "portal/tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
+        portal.portal_attachment_view,
+    ),
 ]

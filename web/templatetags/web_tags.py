@@ -42,3 +42,11 @@ def percent(part, whole) -> int:
         return round(100 * int(part) / int(whole)) if int(whole) else 0
     except (TypeError, ValueError):
         return 0
+
+
+@register.filter
+def person(user, fallback: str = "Proactive") -> str:
+    """A user's display name, or the fallback for automatic actions."""
+    if user is None:
+        return fallback
+    return user.get_full_name() or user.username

@@ -3,9 +3,9 @@ never see staff pages, engineers never see admin pages, staff never use the port
 
 import pytest
 
-STAFF_PAGES = ["/", "/sites/", "/outbox/"]
+STAFF_PAGES = ["/", "/sites/", "/outbox/", "/tickets/"]
 ADMIN_PAGES = ["/users/", "/users/requests/"]
-PORTAL_PAGES: list[str] = []
+PORTAL_PAGES = ["/portal/tickets/", "/portal/tickets/new/"]
 
 
 @pytest.mark.django_db

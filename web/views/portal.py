@@ -1,0 +1,104 @@
+"""The customer portal: my tickets, a new ticket, my details, what I was sent."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from customers.models import Customer
+from tickets import selectors, services
+from tickets.models import Status
+from web.errors import attempt
+from web.forms import TicketForm
+from web.permissions import customer_required
+from web.templatetags.web_tags import person
+from web.views import ticket_common
+
+
+def _my_customer(request) -> Customer | None:
+    return Customer.objects.filter(user=request.user).first()
+
+
+@customer_required
+def portal_home_view(request):
+    return redirect("/portal/tickets/")
+
+
+@customer_required
+def portal_tickets_view(request):
+    tickets = selectors.ticket_visible(user=request.user).select_related("assignee", "service_type")
+    page = Paginator(tickets.order_by("-id"), 25).get_page(request.GET.get("page"))
+    return render(request, "web/portal/tickets.html", {"page": page})
+
+
+@customer_required
+def portal_ticket_new_view(request):
+    customer = _my_customer(request)
+    form = TicketForm(request.POST or None)
+    if customer is None:
+        messages.error(request, "Your account has no customer record yet; contact support.")
+    elif request.method == "POST" and form.is_valid():
+        ticket = attempt(
+            request,
+            services.ticket_create,
+            actor=request.user,
+            customer=customer,
+            **form.cleaned_data,
+        )
+        if ticket:
+            who = person(ticket.assignee, "")
+            messages.success(
+                request,
+                f"Ticket {ticket.number} is raised"
+                + (f" and assigned to {who}." if who else "; an engineer will pick it up soon."),
+            )
+            return redirect(f"/portal/tickets/{ticket.pk}/")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "web/portal/ticket_new.html", {"form": form}, status=status)
+
+
+@customer_required
+def portal_ticket_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    context = ticket_common.ticket_context(request, ticket) | {
+        "portal": True,
+        "can_cancel": Status.CANCELLED
+        in services.allowed_transitions_for(ticket=ticket, user=request.user),
+    }
+    return render(request, "web/tickets/detail.html", context)
+
+
+@customer_required
+@require_POST
+def portal_ticket_comment_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.comment_add(request, ticket, f"/portal/tickets/{ticket.pk}/")
+
+
+@customer_required
+@require_POST
+def portal_ticket_attach_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.attachment_add(request, ticket, f"/portal/tickets/{ticket.pk}/")
+
+
+@customer_required
+@require_POST
+def portal_ticket_cancel_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    attempt(
+        request,
+        services.ticket_status_change,
+        success="The ticket is cancelled.",
+        ticket=ticket,
+        actor=request.user,
+        status=Status.CANCELLED,
+        note=request.POST.get("note", "")[:2000],
+    )
+    return redirect(f"/portal/tickets/{ticket.pk}/")
+
+
+@customer_required
+def portal_attachment_view(request, ticket_id: int, attachment_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.attachment_download(request, ticket, attachment_id)

@@ -1,0 +1,229 @@
+"""The engineers' ticket queue and ticket page."""
+
+from django.core.paginator import Paginator
+from django.db.models import BooleanField, Case, When
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from customers.models import ServiceType
+from tickets import selectors, services
+from tickets.models import ACTIVE_STATUSES, Priority, Status
+from web.errors import attempt
+from web.forms import AssignForm, InteractionForm, ResolveForm, StatusForm, TicketEditForm
+from web.permissions import admin_required, staff_required
+from web.views import ticket_common
+
+SCOPES = [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")]
+
+
+def _queue(request):
+    user = request.user
+    scope = request.GET.get("scope") or ("mine" if user.is_engineer else "all")
+    tickets = selectors.ticket_list(user=user, scope="all")
+    if scope == "mine":
+        tickets = tickets.filter(assignee=user)
+    elif scope == "unassigned":
+        tickets = tickets.filter(assignee__isnull=True)
+    params = request.GET
+    if params.get("status") in Status.values:
+        tickets = tickets.filter(status=params["status"])
+    elif params.get("active", "true") == "true":
+        tickets = tickets.filter(status__in=ACTIVE_STATUSES)
+    if params.get("priority") in Priority.values:
+        tickets = tickets.filter(priority=params["priority"])
+    if params.get("service_type"):
+        tickets = tickets.filter(service_type__code=params["service_type"])
+    if params.get("assignee", "").isdigit():
+        tickets = tickets.filter(assignee_id=int(params["assignee"]))
+    if params.get("overdue") == "true":
+        tickets = tickets.filter(selectors.ticket_overdue_q())
+    tickets = selectors.ticket_search(tickets, term=params.get("search", ""))
+    overdue = Case(
+        When(selectors.ticket_overdue_q(), then=True), default=False, output_field=BooleanField()
+    )
+    return scope, tickets.annotate(is_overdue=overdue).select_related(
+        "customer", "assignee", "service_type"
+    )
+
+
+@staff_required
+def ticket_list_view(request):
+    scope, tickets = _queue(request)
+    page = Paginator(tickets.order_by("-id"), 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "scope": scope,
+        "scopes": SCOPES,
+        "statuses": Status.choices,
+        "priorities": Priority.choices,
+        "service_types": ServiceType.objects.order_by("name"),
+        "engineers": selectors.engineer_list(),
+        "params": request.GET,
+        "active": request.GET.get("active", "true"),
+    }
+    return render(request, "web/tickets/list.html", context)
+
+
+@staff_required
+def ticket_detail_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    allowed = services.allowed_transitions_for(ticket=ticket, user=request.user)
+    context = ticket_common.ticket_context(request, ticket) | {
+        "status_form": StatusForm(allowed=[s for s in allowed if s != Status.RESOLVED]),
+        "can_resolve": Status.RESOLVED in allowed,
+        "can_accept": Status.IN_PROGRESS in allowed
+        and request.user.is_engineer
+        and ticket.assignee_id in (None, request.user.pk)
+        and ticket.status in (Status.OPEN, Status.ASSIGNED),
+        "resolve_form": ResolveForm(),
+        "assign_form": AssignForm(engineers=selectors.engineer_list().filter(is_active=True)),
+        "edit_form": TicketEditForm(
+            initial={"priority": ticket.priority, "service_type": ticket.service_type}
+        ),
+        "interaction_form": InteractionForm(),
+        "interactions": ticket.interactions.select_related("created_by").order_by("-created_at"),
+        "is_overdue": ticket.is_active and ticket.due_at < timezone.now(),
+        "portal": False,
+    }
+    return render(request, "web/tickets/detail.html", context)
+
+
+def _back(ticket) -> str:
+    return f"/tickets/{ticket.pk}/"
+
+
+@staff_required
+@require_POST
+def ticket_accept_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    attempt(
+        request,
+        services.ticket_accept,
+        success="You accepted the ticket; it is in progress.",
+        ticket=ticket,
+        actor=request.user,
+    )
+    return redirect(_back(ticket))
+
+
+@staff_required
+@require_POST
+def ticket_status_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    allowed = services.allowed_transitions_for(ticket=ticket, user=request.user)
+    form = StatusForm(request.POST, allowed=allowed)
+    if form.is_valid():
+        attempt(
+            request,
+            services.ticket_status_change,
+            success=f"The ticket is now {form.cleaned_data['status'].replace('_', ' ')}.",
+            ticket=ticket,
+            actor=request.user,
+            status=form.cleaned_data["status"],
+            note=form.cleaned_data["note"],
+        )
+    else:
+        from django.contrib import messages
+
+        names = ", ".join(allowed) or "none"
+        messages.error(request, f"Choose one of the allowed statuses: {names}.")
+    return redirect(_back(ticket))
+
+
+@staff_required
+@require_POST
+def ticket_resolve_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            services.ticket_resolve,
+            success="The ticket is resolved.",
+            ticket=ticket,
+            actor=request.user,
+            resolution=form.cleaned_data["resolution"],
+        )
+    else:
+        from django.contrib import messages
+
+        messages.error(request, "Describe the resolution before resolving the ticket.")
+    return redirect(_back(ticket))
+
+
+@admin_required
+@require_POST
+def ticket_assign_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    engineer = get_object_or_404(User, pk=request.POST.get("assignee") or 0)
+    attempt(
+        request,
+        services.ticket_assign,
+        success=f"The ticket is assigned to {engineer.get_full_name() or engineer.username}.",
+        ticket=ticket,
+        actor=request.user,
+        assignee=engineer,
+    )
+    return redirect(_back(ticket))
+
+
+@staff_required
+@require_POST
+def ticket_edit_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    form = TicketEditForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            services.ticket_update,
+            success="The ticket is updated.",
+            ticket=ticket,
+            actor=request.user,
+            data=form.cleaned_data,
+        )
+    return redirect(_back(ticket))
+
+
+@staff_required
+@require_POST
+def ticket_interaction_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            services.interaction_create,
+            success="The interaction is logged.",
+            actor=request.user,
+            ticket=ticket,
+            kind=form.cleaned_data["kind"],
+            duration_seconds=form.cleaned_data["duration_minutes"] * 60,
+            notes=form.cleaned_data["notes"],
+        )
+    else:
+        from django.contrib import messages
+
+        messages.error(request, "Give the kind and a duration in whole minutes.")
+    return redirect(_back(ticket))
+
+
+@staff_required
+@require_POST
+def ticket_comment_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.comment_add(request, ticket, _back(ticket))
+
+
+@staff_required
+@require_POST
+def ticket_attach_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.attachment_add(request, ticket, _back(ticket))
+
+
+@staff_required
+def ticket_attachment_view(request, ticket_id: int, attachment_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.attachment_download(request, ticket, attachment_id)
