@@ -145,3 +145,90 @@ class TicketEditForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["service_type"].queryset = ServiceType.objects.order_by("name")
         self.fields["priority"].choices = Priority.choices
+
+
+class CustomerForm(forms.Form):
+    """The shape of the customer form; the values are checked by the API's
+    CustomerSerializer (customers.validation), the same rules as the API and import."""
+
+    account_number = forms.CharField(label="Account number", max_length=64)
+    name = forms.CharField(label="Name", max_length=200)
+    email = forms.CharField(label="Email", required=False, widget=forms.EmailInput)
+    phone = forms.CharField(
+        label="Phone",
+        required=False,
+        widget=forms.TextInput(attrs={"type": "tel"}),
+        help_text="Any common format, e.g. +7 900 123-45-67 or 79001234567.",
+    )
+    operator_code = forms.CharField(
+        label="Operator code",
+        required=False,
+        help_text="Leave empty to derive it from the phone number.",
+    )
+    location = forms.CharField(label="Location", required=False)
+    last_mile_site = forms.CharField(label="Last-mile site code", required=False)
+    service_type = forms.CharField(label="Service type code", required=False)
+    tags = forms.CharField(label="Tags", required=False, help_text="Separate tags with commas.")
+    timezone = forms.CharField(
+        label="Time zone", initial="UTC", help_text="IANA name, e.g. Europe/Moscow."
+    )
+    contact_window_start = forms.CharField(
+        label="Contact from",
+        initial="08:00",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "HH:MM"}),
+    )
+    contact_window_end = forms.CharField(
+        label="Contact until",
+        initial="22:00",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "HH:MM"}),
+        help_text="A window may cross midnight, e.g. 22:00–06:00.",
+    )
+    email_opt_in = forms.BooleanField(label="Receives email", required=False, initial=True)
+    sms_opt_in = forms.BooleanField(label="Receives SMS", required=False, initial=True)
+    is_active = forms.BooleanField(label="Active", required=False, initial=True)
+
+    def payload(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["tags"] = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
+        for code in ("last_mile_site", "service_type"):
+            data[code] = data[code] or None
+        return data
+
+    def validated_serializer(self, make_serializer):
+        """The API serializer built by `make_serializer(data)` once it accepts the
+        form's values; None (with the errors on the form) otherwise."""
+        if not self.is_valid():
+            return None
+        serializer = make_serializer(self.payload())
+        if serializer.is_valid():
+            return serializer
+        self.add_errors(serializer.errors)
+        return None
+
+    def add_errors(self, errors: dict) -> None:
+        for field, messages in errors.items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(field if field in self.fields else None, str(message))
+
+
+class ProfileForm(forms.Form):
+    email = forms.EmailField(label="Email", required=False)
+    phone = forms.CharField(
+        label="Phone", required=False, widget=forms.TextInput(attrs={"type": "tel"})
+    )
+    timezone = forms.CharField(label="Time zone", help_text="IANA name, e.g. Europe/Moscow.")
+    contact_window_start = forms.CharField(
+        label="Contact me from", help_text="HH:MM, your local time."
+    )
+    contact_window_end = forms.CharField(
+        label="Contact me until", help_text="HH:MM; may cross midnight."
+    )
+    email_opt_in = forms.BooleanField(label="Send me notifications by email", required=False)
+    sms_opt_in = forms.BooleanField(label="Send me notifications by SMS", required=False)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, header row with the customer field names; tags separated by ';'.",
+    )

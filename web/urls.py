@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web.views import accounts, dashboard, directory, outbox, portal, tickets
+from web.views import accounts, customers, dashboard, directory, outbox, portal, tickets
 
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
@@ -15,6 +15,12 @@ urlpatterns = [
         accounts.request_decide_view,
         name="web-request-decide",
     ),
+    path("customers/", customers.customer_list_view, name="web-customers"),
+    path("customers/new/", customers.customer_form_view, name="web-customer-new"),
+    path("customers/import/", customers.customer_import_route, name="web-customer-import"),
+    path("customers/import/report.csv", customers.customer_import_report_view),
+    path("customers/<int:customer_id>/", customers.customer_detail_view, name="web-customer"),
+    path("customers/<int:customer_id>/edit/", customers.customer_form_view),
     path("sites/", directory.sites_view, name="web-sites"),
     path("outbox/", outbox.outbox_view, name="web-outbox"),
     path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),

@@ -3,7 +3,15 @@ never see staff pages, engineers never see admin pages, staff never use the port
 
 import pytest
 
-STAFF_PAGES = ["/", "/sites/", "/outbox/", "/tickets/"]
+STAFF_PAGES = [
+    "/",
+    "/sites/",
+    "/outbox/",
+    "/tickets/",
+    "/customers/",
+    "/customers/new/",
+    "/customers/import/",
+]
 ADMIN_PAGES = ["/users/", "/users/requests/"]
 PORTAL_PAGES = ["/portal/tickets/", "/portal/tickets/new/"]
 

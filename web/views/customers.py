@@ -1,0 +1,178 @@
+"""Customers: the list (fast at a million rows), detail, create/edit, CSV import and export."""
+
+import csv
+import io
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
+
+from customers import csv_io, selectors
+from customers.api import CustomerSerializer, CustomerViewSet
+from customers.filters import CustomerFilter
+from customers.models import Customer, ServiceType
+from customers.pagination import estimated_count
+from delivery.models import Message
+from tickets.models import Ticket
+from web.errors import error_sentences
+from web.forms import CustomerForm, ImportForm
+from web.permissions import staff_required
+
+PAGE_SIZE = 50
+FILTERS = (
+    "search",
+    "location",
+    "last_mile_site",
+    "service_type",
+    "tag",
+    "operator_code",
+    "timezone",
+    "is_active",
+)
+REPORT_SESSION_KEY = "web_import_rejected"
+REPORT_LIMIT = 20_000
+
+
+def filtered_customers(request):
+    """The API's own filters and search over the directory, so the page, the API
+    and the export always agree."""
+    queryset = CustomerFilter(request.GET, queryset=selectors.customer_list()).qs
+    return SearchFilter().filter_queryset(Request(request), queryset, CustomerViewSet)
+
+
+def _keyset_page(queryset, after: str):
+    """Name order with keyset paging: as fast on the thousandth page as on the first."""
+    queryset = queryset.order_by("name", "id")
+    if after.isdigit():
+        anchor = Customer.objects.filter(pk=int(after)).values_list("name", flat=True).first()
+        if anchor is not None:
+            queryset = queryset.filter(Q(name__gt=anchor) | Q(name=anchor, id__gt=int(after)))
+    rows = list(queryset[: PAGE_SIZE + 1])
+    return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None)
+
+
+@staff_required
+def customer_list_view(request):
+    queryset = filtered_customers(request)
+    rows, next_after = _keyset_page(queryset, request.GET.get("after", ""))
+    count, estimate = estimated_count(queryset)
+    context = {
+        "customers": rows,
+        "next_after": next_after,
+        "count": count,
+        "count_is_estimate": estimate,
+        "params": request.GET,
+        "service_types": ServiceType.objects.order_by("name"),
+        "export_query": request.GET.urlencode(),
+        "filtering": any(request.GET.get(f) for f in FILTERS),
+        "import_form": ImportForm(),
+    }
+    template = "web/customers/_rows.html" if request.htmx else "web/customers/list.html"
+    return render(request, template, context)
+
+
+@staff_required
+def customer_detail_view(request, customer_id: int):
+    customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
+    messages_sent = (
+        Message.objects.filter(customer=customer)
+        .select_related("notification")
+        .order_by("-created_at", "-id")[:100]
+    )
+    context = {
+        "customer": customer,
+        "tickets": Ticket.objects.filter(customer=customer)
+        .select_related("assignee")
+        .order_by("-id")[:50],
+        "interactions": customer.interactions.select_related("created_by", "ticket").order_by(
+            "-created_at"
+        )[:50],
+        "messages_sent": messages_sent,
+    }
+    return render(request, "web/customers/detail.html", context)
+
+
+def _initial(customer: Customer) -> dict:
+    data = CustomerSerializer(customer).data
+    data["tags"] = ", ".join(data["tags"])
+    return data
+
+
+@staff_required
+def customer_form_view(request, customer_id: int | None = None):
+    customer = None
+    if customer_id is not None:
+        customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
+    if request.method == "POST":
+        form = CustomerForm(request.POST)
+        serializer = form.validated_serializer(
+            lambda data: CustomerSerializer(instance=customer, data=data)
+        )
+        if serializer is not None:
+            try:
+                saved = serializer.save()
+            except ValidationError as exc:
+                form.add_errors(exc.detail if isinstance(exc.detail, dict) else {None: exc.detail})
+            else:
+                messages.success(request, f"{saved.name} is saved.")
+                return redirect(f"/customers/{saved.pk}/")
+        status = 400
+    else:
+        form = CustomerForm(initial=_initial(customer) if customer else None)
+        status = 200
+    return render(
+        request, "web/customers/form.html", {"form": form, "customer": customer}, status=status
+    )
+
+
+def customer_import_route(request):
+    if request.method == "POST":
+        return customer_import_view(request)
+    return customer_import_page_view(request)
+
+
+@staff_required
+@require_POST
+def customer_import_view(request):
+    form = ImportForm(request.POST, request.FILES)
+    context = {"import_form": form}
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        upload.seek(0)
+        try:
+            result = csv_io.customer_import(stream=upload.file)
+        except ValidationError as exc:
+            context["failure"] = " ".join(error_sentences(exc.detail))
+        else:
+            context["result"] = result
+            request.session[REPORT_SESSION_KEY] = result.rejected[:REPORT_LIMIT]
+    status = 400 if ("failure" in context or not form.is_valid()) else 200
+    template = "web/customers/_import_result.html" if request.htmx else "web/customers/import.html"
+    return render(request, template, context, status=200 if request.htmx else status)
+
+
+@staff_required
+def customer_import_page_view(request):
+    return render(request, "web/customers/import.html", {"import_form": ImportForm()})
+
+
+@staff_required
+def customer_import_report_view(request):
+    rejected = request.session.get(REPORT_SESSION_KEY)
+    if rejected is None:
+        raise Http404("No import report in this session; import a file first.")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["row", "field", "error"])
+    for item in rejected:
+        for field, errors in item["errors"].items():
+            for error in errors:
+                writer.writerow([item["row"], field, error])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="rejected-rows.csv"'
+    return response
