@@ -29,7 +29,7 @@ from tickets.models import (
     TicketFieldChange,
 )
 from tickets.sla import priority_raised, sla_due_at, sla_target
-from tickets.transitions import allowed_from, transition_check
+from tickets.transitions import IllegalTransition, allowed_from, transition_check
 from tickets.uploads import upload_check
 
 logger = logging.getLogger(__name__)
@@ -343,6 +343,11 @@ def ticket_status_change(*, ticket: Ticket, actor: User, status: str, note: str 
 def ticket_accept(*, ticket: Ticket, actor: User) -> Ticket:
     """The assignee (or any engineer, when nobody is) starts work."""
     _ensure_engineer_may_work_on(ticket, actor)
+    if ticket.status == Status.RESOLVED:
+        # Reopening is a status change with a reason, not an acceptance.
+        raise IllegalTransition(
+            current=ticket.status, target="accepted", allowed=allowed_from(ticket.status)
+        )
     transition_check(current=ticket.status, target=Status.IN_PROGRESS)
     return _change_status(ticket, actor=actor, target=Status.IN_PROGRESS)
 
