@@ -1,0 +1,309 @@
+"""The pipeline on the embedded default (outbox transports): claim, the
+checks before sending, recording, finishing."""
+
+import datetime
+import logging
+
+import pytest
+from django.utils import timezone
+
+from customers.models import Customer
+from delivery import services
+from delivery.models import DispatchTicket, Message, MessageStatus, OutboxMessage
+from delivery.tests.conftest import started
+from notifications.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+S = MessageStatus
+
+
+def materialise(notification, customers=None):
+    customers = customers if customers is not None else Customer.objects.all()
+    return services.messages_materialise(
+        notification=notification, customers=customers, channels=notification.channels
+    )
+
+
+def test_a_transactional_email_is_queued_then_delivered_to_the_outbox():
+    message = services.transactional_email_enqueue(
+        to="ann@example.com", subject="Ticket T-1\nupdated", body="Hello", html="<p>Hello</p>"
+    )
+    assert message.status == S.PENDING and message.notification is None
+    result = services.message_batch_deliver()
+    message.refresh_from_db()
+    assert result.claimed == 1
+    assert message.status == S.SENT and message.attempts == 1 and message.sent_at
+    outbox = OutboxMessage.objects.get()
+    assert (outbox.to, outbox.subject, outbox.body, outbox.html) == (
+        "ann@example.com",
+        "Ticket T-1 updated",
+        "Hello",
+        "<p>Hello</p>",
+    )
+    assert outbox.message_id == message.pk
+    assert message.provider_id.startswith("<") and f".m{message.pk}@" in message.provider_id
+
+
+def test_a_transactional_sms_goes_to_the_outbox():
+    message = services.transactional_sms_enqueue(to="+79001234567", text="Code 1234")
+    services.message_batch_deliver()
+    message.refresh_from_db()
+    assert message.status == S.SENT and message.segments is None or message.segments == 1
+    assert OutboxMessage.objects.get(channel="sms").body == "Code 1234"
+
+
+def test_materialising_writes_one_row_per_customer_and_channel_and_suppresses_the_unreachable(
+    make_customer, make_notification
+):
+    reachable = make_customer()
+    no_phone = make_customer(phone="")
+    opted_out = make_customer(email_opt_in=False)
+    inactive = make_customer(is_active=False)
+    notification = make_notification(channels=["email", "sms"])
+    assert materialise(notification) == 8
+    rows = {(m.customer_id, m.channel): m for m in Message.objects.all()}
+    assert rows[(reachable.pk, "email")].status == S.PENDING
+    assert rows[(reachable.pk, "email")].to_address == reachable.email
+    assert rows[(reachable.pk, "sms")].to_address == reachable.phone
+    assert rows[(no_phone.pk, "sms")].status == S.SUPPRESSED
+    assert rows[(no_phone.pk, "sms")].last_error == "The customer has no phone number."
+    assert rows[(no_phone.pk, "email")].status == S.PENDING
+    assert rows[(opted_out.pk, "email")].status == S.SUPPRESSED
+    assert rows[(opted_out.pk, "email")].last_error == "The customer opted out of email."
+    assert rows[(inactive.pk, "sms")].status == S.SUPPRESSED
+    assert rows[(reachable.pk, "email")].next_attempt_at is not None
+    assert rows[(no_phone.pk, "sms")].next_attempt_at is None
+
+
+def test_materialising_twice_never_duplicates_a_recipient(make_customer, make_notification):
+    make_customer()
+    make_customer()
+    notification = make_notification(channels=["email", "sms"])
+    assert materialise(notification) == 4
+    assert materialise(notification) == 0
+    assert Message.objects.count() == 4
+
+
+def test_materialising_is_one_statement_per_channel_whatever_the_audience(
+    make_customer, make_notification, django_assert_max_num_queries
+):
+    for _ in range(50):
+        make_customer()
+    notification = make_notification(channels=["email", "sms"])
+    with django_assert_max_num_queries(2):
+        materialise(notification)
+    assert Message.objects.count() == 100
+
+
+def test_the_database_refuses_a_second_row_for_the_same_recipient_and_channel(
+    make_customer, make_notification
+):
+    from django.db import IntegrityError, transaction
+
+    customer = make_customer()
+    notification = make_notification()
+    Message.objects.create(notification=notification, customer=customer, channel="email")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Message.objects.create(notification=notification, customer=customer, channel="email")
+
+
+def test_a_claim_takes_at_most_a_batch_and_leases_it(settings, make_customer, make_notification):
+    settings.DELIVERY_BATCH_SIZE = 3
+    settings.DELIVERY_LEASE_SECONDS = 60
+    for _ in range(5):
+        make_customer()
+    materialise(make_notification())
+    before = timezone.now()
+    ids = services.message_claim_batch()
+    assert len(ids) == 3
+    claimed = Message.objects.filter(pk__in=ids)
+    assert {m.status for m in claimed} == {S.SENDING}
+    assert {m.attempts for m in claimed} == {1}
+    assert all(m.next_attempt_at >= before + datetime.timedelta(seconds=59) for m in claimed)
+    assert len(services.message_claim_batch()) == 2
+    assert services.message_claim_batch() == []
+
+
+def test_a_row_whose_lease_expired_is_claimed_again(make_customer, make_notification):
+    make_customer()
+    materialise(make_notification())
+    [first] = services.message_claim_batch()
+    assert services.message_claim_batch() == []
+    later = timezone.now() + datetime.timedelta(hours=1)
+    assert services.message_claim_batch(now=later) == [first]
+    assert Message.objects.get().attempts == 2
+
+
+def test_a_notification_message_is_rendered_for_its_customer(
+    make_customer, make_notification, site
+):
+    customer = make_customer(name="Ann <Lee>", last_mile_site=site, timezone="Europe/Moscow")
+    end = datetime.datetime(2036, 11, 22, 9, 0, tzinfo=datetime.UTC)
+    notification = started(make_notification(end_at=end))
+    materialise(notification)
+    services.message_batch_deliver()
+    outbox = OutboxMessage.objects.get()
+    assert outbox.to == customer.email
+    assert outbox.subject == "Outage at North node"
+    assert outbox.body == "Dear Ann <Lee>, service is down until 2036-11-22 12:00 MSK."
+    assert "Ann &lt;Lee&gt;" in outbox.html
+    assert Message.objects.get().status == S.SENT
+
+
+def test_a_message_past_the_end_expires_without_sending(make_customer, make_notification):
+    make_customer()
+    notification = started(make_notification())
+    materialise(notification)
+    Notification.objects.filter(pk=notification.pk).update(
+        end_at=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    services.message_batch_deliver()
+    message = Message.objects.get()
+    assert message.status == S.EXPIRED and message.attempts == 0
+    assert not OutboxMessage.objects.exists()
+    assert Notification.objects.get().status == Notification.Status.EXPIRED
+
+
+def test_a_customer_outside_the_window_is_deferred_to_the_next_opening(
+    make_customer, make_notification
+):
+    now = timezone.now()
+    # A one-hour window that opened an hour ago... and so is closed now.
+    start = (now - datetime.timedelta(hours=2)).time().replace(second=0, microsecond=0)
+    end = (now - datetime.timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    make_customer(contact_window_start=start, contact_window_end=end)
+    materialise(started(make_notification()))
+    services.message_batch_deliver()
+    message = Message.objects.get()
+    assert message.status == S.DEFERRED and message.attempts == 0
+    delay = message.next_attempt_at - now
+    assert datetime.timedelta(hours=21) < delay < datetime.timedelta(hours=23)
+    assert not OutboxMessage.objects.exists()
+    assert Notification.objects.get().status == Notification.Status.SENDING
+
+
+def test_the_window_is_ignored_when_the_notification_says_so(make_customer, make_notification):
+    now = timezone.now()
+    start = (now - datetime.timedelta(hours=2)).time()
+    end = (now - datetime.timedelta(hours=1)).time()
+    make_customer(contact_window_start=start, contact_window_end=end)
+    materialise(started(make_notification(respect_contact_window=False)))
+    services.message_batch_deliver()
+    assert Message.objects.get().status == S.SENT
+
+
+def test_a_window_that_opens_only_after_the_end_expires_the_message(
+    make_customer, make_notification
+):
+    now = timezone.now()
+    start = (now - datetime.timedelta(hours=2)).time()
+    end = (now - datetime.timedelta(hours=1)).time()
+    make_customer(contact_window_start=start, contact_window_end=end)
+    materialise(started(make_notification(end_at=now + datetime.timedelta(hours=3))))
+    services.message_batch_deliver()
+    assert Message.objects.get().status == S.EXPIRED
+    assert Notification.objects.get().status == Notification.Status.EXPIRED
+
+
+def test_a_customer_who_opted_out_after_the_start_is_suppressed_at_send_time(
+    make_customer, make_notification
+):
+    customer = make_customer()
+    materialise(started(make_notification()))
+    Customer.objects.filter(pk=customer.pk).update(email_opt_in=False)
+    services.message_batch_deliver()
+    message = Message.objects.get()
+    assert message.status == S.SUPPRESSED and message.attempts == 0
+    assert not OutboxMessage.objects.exists()
+    assert Notification.objects.get().status == Notification.Status.COMPLETED
+
+
+def test_a_row_cancelled_after_the_claim_is_not_sent(make_customer, make_notification):
+    make_customer()
+    notification = started(make_notification())
+    materialise(notification)
+    ids = services.message_claim_batch()
+    Message.objects.filter(pk__in=ids).update(status=S.CANCELLED)
+    [message] = services._load(ids)
+    services._send_one(message, services.Transports(), services._Renderer())
+    assert not OutboxMessage.objects.exists()
+    assert Message.objects.get().status == S.CANCELLED
+
+
+def test_a_message_that_failed_too_often_after_worker_crashes_is_failed(
+    settings, make_customer, make_notification
+):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    make_customer()
+    materialise(started(make_notification()))
+    Message.objects.update(attempts=2)
+    services.message_batch_deliver()
+    message = Message.objects.get()
+    assert message.status == S.FAILED and "Gave up after 2 attempts" in message.last_error
+
+
+def test_the_notification_completes_when_nothing_is_left(make_customer, make_notification):
+    make_customer()
+    make_customer()
+    notification = started(make_notification())
+    materialise(notification)
+    services.message_batch_deliver()
+    notification.refresh_from_db()
+    assert notification.status == Notification.Status.COMPLETED and notification.finished_at
+
+
+def test_retry_delays_grow_exponentially_with_jitter_up_to_the_cap(settings):
+    settings.DELIVERY_RETRY_BASE_SECONDS = 10
+    settings.DELIVERY_RETRY_MAX_SECONDS = 100
+    for attempts, full in ((1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (12, 100)):
+        delays = {services.retry_delay(attempts=attempts).total_seconds() for _ in range(20)}
+        assert all(full / 2 <= d <= full for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+def test_every_state_change_is_logged_with_the_ids(make_customer, make_notification, caplog):
+    customer = make_customer()
+    notification = started(make_notification())
+    materialise(notification)
+    with caplog.at_level(logging.INFO, logger="proactive.delivery"):
+        services.message_batch_deliver()
+    message = Message.objects.get()
+    [record] = [r for r in caplog.records if r.getMessage() == "message sent"]
+    assert (record.message_id, record.notification_id, record.customer_id) == (
+        message.pk,
+        notification.pk,
+        customer.pk,
+    )
+
+
+def test_the_dispatcher_enqueues_one_task_per_batch_and_not_again_while_they_wait(
+    settings, make_customer, make_notification, django_capture_on_commit_callbacks
+):
+    settings.DELIVERY_BATCH_SIZE = 2
+    for _ in range(5):
+        make_customer()
+    materialise(make_notification())
+    assert services.message_dispatch_due() == 3
+    assert DispatchTicket.objects.count() == 3
+    assert services.message_dispatch_due() == 0
+    services.dispatch_ticket_consume(ticket_id=DispatchTicket.objects.first().pk)
+    services.message_batch_deliver()  # that task's batch: 2 rows leave the due set
+    assert services.message_dispatch_due() == 0  # 3 due rows are covered by 2 waiting tasks
+
+
+def test_the_dispatcher_forgets_tickets_whose_task_was_lost(
+    settings, make_customer, make_notification
+):
+    settings.DELIVERY_LEASE_SECONDS = 20
+    make_customer()
+    materialise(make_notification())
+    assert services.message_dispatch_due() == 1
+    later = timezone.now() + datetime.timedelta(seconds=11)
+    assert services.message_dispatch_due(now=later) == 1
+    assert DispatchTicket.objects.count() == 1
+
+
+def test_the_dispatcher_does_nothing_when_nothing_is_due(make_customer, make_notification):
+    assert services.message_dispatch_due() == 0
+    assert not DispatchTicket.objects.exists()

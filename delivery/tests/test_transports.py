@@ -1,0 +1,236 @@
+"""Email through a real local SMTP server and SMS through a real local HTTP
+gateway: one connection per batch, transient vs permanent errors, retries."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from customers.models import Customer
+from delivery import services
+from delivery.channels import Outgoing, TransportError
+from delivery.channels.email import EmailTransport, classify_error
+from delivery.channels.sms import GatewaySmsTransport
+from delivery.models import Message, MessageStatus
+from delivery.tests.conftest import started
+from delivery.tests.sinks import SmsGatewaySink, SmtpSink, free_port
+
+pytestmark = pytest.mark.django_db
+S = MessageStatus
+
+
+@pytest.fixture
+def smtp(settings):
+    def start(**behaviour) -> SmtpSink:
+        sink = SmtpSink(**behaviour).__enter__()
+        for name, value in sink.settings().items():
+            setattr(settings, name, value)
+        started_sinks.append(sink)
+        return sink
+
+    started_sinks: list[SmtpSink] = []
+    yield start
+    for sink in started_sinks:
+        sink.__exit__(None, None, None)
+
+
+@pytest.fixture
+def gateway(settings):
+    def start(**behaviour) -> SmsGatewaySink:
+        sink = SmsGatewaySink(token="s3cret", **behaviour).__enter__()
+        for name, value in sink.settings().items():
+            setattr(settings, name, value)
+        settings.SMS_GATEWAY_TIMEOUT = 2
+        started_sinks.append(sink)
+        return sink
+
+    started_sinks: list[SmsGatewaySink] = []
+    yield start
+    for sink in started_sinks:
+        sink.__exit__(None, None, None)
+
+
+def notify(make_notification, count, make_customer, channels=("email",), **customer_fields):
+    for _ in range(count):
+        make_customer(**customer_fields)
+    notification = started(make_notification(channels=list(channels)))
+    services.messages_materialise(
+        notification=notification, customers=Customer.objects.all(), channels=list(channels)
+    )
+    return notification
+
+
+def test_a_batch_goes_out_as_multipart_email_over_one_smtp_connection(
+    smtp, make_customer, make_notification
+):
+    sink = smtp()
+    connections_before = sink.handler.connections
+    notify(make_notification, 5, make_customer)
+    services.message_batch_deliver()
+    assert Message.objects.filter(status=S.SENT).count() == 5
+    assert sink.handler.connections - connections_before == 1
+    received = sink.received
+    assert len(received) == 5
+    first = received[0]
+    assert first.content_type == "multipart/alternative"
+    assert first.text.startswith("Dear Customer") and "<p>Dear Customer" in first.html
+    message = Message.objects.get(to_address=first.to)
+    assert first.message_id == message.provider_id
+    assert len({r.message_id for r in received}) == 5
+
+
+def test_a_451_defers_with_backoff_and_a_later_attempt_delivers(
+    settings, smtp, make_customer, make_notification
+):
+    settings.DELIVERY_RETRY_BASE_SECONDS = 60
+    sink = smtp(temp_fail_ratio=1.0)
+    notify(make_notification, 1, make_customer)
+    before = timezone.now()
+    services.message_batch_deliver()
+    message = Message.objects.get()
+    assert message.status == S.DEFERRED and message.attempts == 1
+    assert message.last_error.startswith("SMTP 451 4.3.0 Temporary failure")
+    assert before + datetime.timedelta(seconds=30) <= message.next_attempt_at
+    assert message.next_attempt_at <= before + datetime.timedelta(seconds=61)
+    sink.handler.temp_fail_ratio = 0
+    Message.objects.update(next_attempt_at=timezone.now())
+    services.message_batch_deliver()
+    message.refresh_from_db()
+    assert message.status == S.SENT and message.attempts == 2 and message.last_error == ""
+
+
+def test_a_550_fails_at_once_and_the_rest_of_the_batch_still_goes(
+    smtp, make_customer, make_notification
+):
+    make_customer(email="gone@example.com")
+    sink = smtp(reject={"gone@example.com"})
+    notify(make_notification, 2, make_customer)
+    services.message_batch_deliver()
+    failed = Message.objects.get(to_address="gone@example.com")
+    assert failed.status == S.FAILED and failed.attempts == 1
+    assert failed.last_error == "SMTP 550 5.1.1 Mailbox unavailable"
+    assert Message.objects.filter(status=S.SENT).count() == 2
+    assert {r.to for r in sink.received} == set(
+        Message.objects.filter(status=S.SENT).values_list("to_address", flat=True)
+    )
+
+
+def test_a_dropped_connection_defers_that_message_and_reconnects_for_the_next(
+    smtp, make_customer, make_notification
+):
+    sink = smtp(drop_ratio=1.0)
+    notify(make_notification, 3, make_customer)
+    before = sink.handler.connections
+    services.message_batch_deliver()
+    assert Message.objects.filter(status=S.DEFERRED).count() == 3
+    assert "SMTP connection dropped" in Message.objects.first().last_error
+    assert sink.handler.connections - before == 3  # a fresh connection after each drop
+
+
+def test_a_down_smtp_server_delays_messages_and_never_loses_them(
+    settings, make_customer, make_notification
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()
+    notify(make_notification, 2, make_customer)
+    services.message_batch_deliver()
+    assert set(Message.objects.values_list("status", flat=True)) == {S.DEFERRED}
+    assert "SMTP connection failed" in Message.objects.first().last_error
+
+
+def test_retries_are_bounded_then_the_message_fails(
+    settings, smtp, make_customer, make_notification
+):
+    settings.DELIVERY_MAX_ATTEMPTS = 3
+    smtp(temp_fail_ratio=1.0)
+    notify(make_notification, 1, make_customer)
+    for _ in range(3):
+        Message.objects.filter(status=S.DEFERRED).update(next_attempt_at=timezone.now())
+        services.message_batch_deliver()
+    message = Message.objects.get()
+    assert message.status == S.FAILED and message.attempts == 3
+    assert "gave up after 3 attempts" in message.last_error
+
+
+def test_a_retry_that_would_fall_after_the_end_expires_instead(
+    settings, smtp, make_customer, make_notification
+):
+    settings.DELIVERY_RETRY_BASE_SECONDS = 3600
+    smtp(temp_fail_ratio=1.0)
+    notification = notify(make_notification, 1, make_customer)
+    notification.end_at = timezone.now() + datetime.timedelta(minutes=5)
+    notification.save()
+    services.message_batch_deliver()
+    assert Message.objects.get().status == S.EXPIRED
+
+
+def test_sms_go_through_the_gateway_with_the_token_over_one_keep_alive_connection(
+    gateway, make_customer, make_notification
+):
+    sink = gateway()
+    notify(make_notification, 4, make_customer, channels=("sms",))
+    services.message_batch_deliver()
+    sent = Message.objects.filter(status=S.SENT)
+    assert sent.count() == 4
+    assert sink.state.connections == 1
+    assert sink.state.unauthorised == 0
+    first = sink.received[0]
+    message = Message.objects.get(pk=first["id"])
+    assert first["phone"] == message.to_address
+    assert first["text"].startswith("Dear Customer")
+    assert message.provider_id.startswith("gw-") and message.segments == 1
+
+
+def test_a_gateway_5xx_defers_and_a_4xx_fails(gateway, make_customer, make_notification):
+    make_customer(phone="+79990000000")
+    sink = gateway(reject={"+79990000000"})
+    notify(make_notification, 1, make_customer, channels=("sms",))
+    sink.state.fail_ratio = 1.0
+    services.message_batch_deliver()
+    rejected = Message.objects.get(to_address="+79990000000")
+    assert rejected.status == S.FAILED
+    assert rejected.last_error.startswith("SMS gateway HTTP 400")
+    busy = Message.objects.exclude(pk=rejected.pk).get()
+    assert busy.status == S.DEFERRED and busy.last_error.startswith("SMS gateway HTTP 503")
+
+
+def test_a_gateway_timeout_or_refusal_is_transient(settings, gateway):
+    sink = gateway(delay=1.5)
+    settings.SMS_GATEWAY_TIMEOUT = 0.2
+    outgoing = Outgoing(message_id=1, to="+79001234567", subject="", text="hi", html="")
+    with pytest.raises(TransportError) as timeout:
+        GatewaySmsTransport().send(outgoing)
+    assert not timeout.value.permanent and "timed out" in str(timeout.value)
+    settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{free_port()}/send"
+    with pytest.raises(TransportError) as refused:
+        GatewaySmsTransport().send(outgoing)
+    assert not refused.value.permanent and "unreachable" in str(refused.value)
+    assert sink.state.count <= 1
+
+
+def test_smtp_errors_are_classified_by_code():
+    import smtplib
+
+    assert classify_error(smtplib.SMTPDataError(554, b"spam")).permanent
+    assert not classify_error(smtplib.SMTPDataError(452, b"full")).permanent
+    assert not classify_error(smtplib.SMTPSenderRefused(550, b"no", "a@b")).permanent
+    assert not classify_error(smtplib.SMTPServerDisconnected("gone")).permanent
+    assert not classify_error(TimeoutError("slow")).permanent
+
+    class ProviderError(Exception):
+        status_code = 422
+
+    assert classify_error(ProviderError("bad address")).permanent
+    assert not classify_error(RuntimeError("odd")).permanent
+
+
+def test_an_email_transport_can_be_reused_after_close(smtp):
+    sink = smtp()
+    transport = EmailTransport()
+    outgoing = Outgoing(message_id=None, to="a@example.com", subject="s", text="t", html="")
+    transport.send(outgoing)
+    transport.close()
+    transport.send(outgoing)
+    transport.close()
+    assert len(sink.received) == 2
+    assert sink.received[0].content_type == "text/plain"
