@@ -232,3 +232,160 @@ class ImportForm(forms.Form):
         label="CSV file",
         help_text="UTF-8, header row with the customer field names; tags separated by ';'.",
     )
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.replace(";", ",").replace("\n", ",").split(",") if v.strip()]
+
+
+class NotificationForm(forms.Form):
+    """The compose form. Values are checked by the API's NotificationSerializer."""
+
+    kind = forms.ChoiceField(label="Kind", choices=())
+    title = forms.CharField(label="Title (email subject)", max_length=200)
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 10}))
+    channels = forms.MultipleChoiceField(
+        label="Channels",
+        choices=[("email", "Email"), ("sms", "SMS")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["email"],
+    )
+    last_mile_site = forms.MultipleChoiceField(
+        label="Sites (with every site beneath)", required=False, choices=()
+    )
+    service_type = forms.MultipleChoiceField(
+        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
+    )
+    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
+    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
+    operator_code = forms.CharField(
+        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
+    )
+    account_numbers = forms.CharField(
+        label="Account numbers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "Paste account numbers (one per line or comma-separated); "
+            "they are added to the filters' customers."
+        ),
+    )
+    start_at = forms.DateTimeField(
+        label="Start (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Empty: when you send it.",
+    )
+    end_at = forms.DateTimeField(
+        label="End (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Nothing is delivered after this time.",
+    )
+    respect_contact_window = forms.BooleanField(
+        label="Deliver only inside each customer's contact hours", required=False, initial=True
+    )
+    test_phone = forms.CharField(
+        label="Phone for a test SMS",
+        required=False,
+        max_length=32,
+        help_text="Test emails go to your own address.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from customers.models import ServiceType, Site
+        from notifications.models import Notification
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = Notification.Kind.choices
+        self.fields["last_mile_site"].choices = [
+            (code, f"{'  ' * depth}{'└ ' if depth else ''}{name} ({code})")
+            for code, name, depth in Site.objects.order_by("path").values_list(
+                "code", "name", "depth"
+            )
+        ]
+        self.fields["service_type"].choices = list(
+            ServiceType.objects.order_by("name").values_list("code", "name")
+        )
+
+    def audience(self) -> tuple[dict, list[str]]:
+        """The audience spec, and the pasted account numbers nobody has."""
+        from customers.models import Customer
+
+        data = self.cleaned_data
+        accounts = _split(data.get("account_numbers", ""))
+        found = dict(
+            Customer.objects.filter(account_number__in=accounts).values_list("account_number", "id")
+        )
+        unknown = [a for a in accounts if a not in found]
+        spec = {
+            "last_mile_site": list(data.get("last_mile_site") or []),
+            "service_type": list(data.get("service_type") or []),
+            "location": _split(data.get("location", "")),
+            "tag": _split(data.get("tag", "")),
+            "operator_code": _split(data.get("operator_code", "")),
+            "customer_ids": sorted(found.values()),
+        }
+        return spec, unknown
+
+    def payload(self) -> dict:
+        spec, _ = self.audience()
+        data = self.cleaned_data
+        return {
+            "kind": data["kind"],
+            "title": data["title"],
+            "body": data["body"],
+            "channels": data["channels"],
+            "audience": spec,
+            "start_at": data.get("start_at"),
+            "end_at": data.get("end_at"),
+            "respect_contact_window": data.get("respect_contact_window", False),
+        }
+
+    def validated_serializer(self, make_serializer):
+        if not self.is_valid():
+            return None
+        _, unknown = self.audience()
+        if unknown:
+            self.add_error(
+                "account_numbers",
+                f"No customer has account number(s) {', '.join(unknown[:20])}; check them.",
+            )
+            return None
+        serializer = make_serializer(self.payload())
+        if serializer.is_valid():
+            return serializer
+        for field, messages in serializer.errors.items():
+            if field == "audience" and isinstance(messages, dict):
+                for sub, sub_messages in messages.items():
+                    target = sub if sub in self.fields else None
+                    for message in sub_messages:
+                        self.add_error(target, str(message))
+                continue
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(field if field in self.fields else None, str(message))
+        return None
+
+    @staticmethod
+    def initial_from(notification) -> dict:
+        from customers.models import Customer
+
+        audience = notification.audience or {}
+        accounts = Customer.objects.filter(pk__in=audience.get("customer_ids") or []).values_list(
+            "account_number", flat=True
+        )
+        return {
+            "kind": notification.kind,
+            "title": notification.title,
+            "body": notification.body,
+            "channels": notification.channels,
+            "last_mile_site": audience.get("last_mile_site", []),
+            "service_type": audience.get("service_type", []),
+            "location": ", ".join(audience.get("location", [])),
+            "tag": ", ".join(audience.get("tag", [])),
+            "operator_code": ", ".join(audience.get("operator_code", [])),
+            "account_numbers": "\n".join(accounts),
+            "start_at": notification.start_at,
+            "end_at": notification.end_at,
+            "respect_contact_window": notification.respect_contact_window,
+        }

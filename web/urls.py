@@ -1,6 +1,15 @@
 from django.urls import path
 
-from web.views import accounts, customers, dashboard, directory, outbox, portal, tickets
+from web.views import (
+    accounts,
+    customers,
+    dashboard,
+    directory,
+    notifications,
+    outbox,
+    portal,
+    tickets,
+)
 
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
@@ -22,6 +31,24 @@ urlpatterns = [
     path("customers/<int:customer_id>/", customers.customer_detail_view, name="web-customer"),
     path("customers/<int:customer_id>/edit/", customers.customer_form_view),
     path("sites/", directory.sites_view, name="web-sites"),
+    path("notifications/", notifications.notification_list_view, name="web-notifications"),
+    path("notifications/new/", notifications.notification_compose_view, name="web-compose"),
+    path("notifications/new/starter/", notifications.notification_starter_view),
+    path("notifications/preview/", notifications.notification_preview_view),
+    path("notifications/<int:notification_id>/", notifications.notification_detail_view),
+    path("notifications/<int:notification_id>/edit/", notifications.notification_compose_view),
+    path("notifications/<int:notification_id>/send/", notifications.notification_send_view),
+    path("notifications/<int:notification_id>/progress/", notifications.notification_progress_view),
+    path("notifications/<int:notification_id>/cancel/", notifications.notification_cancel_view),
+    path("notifications/<int:notification_id>/delete/", notifications.notification_delete_view),
+    path(
+        "notifications/<int:notification_id>/duplicate/",
+        notifications.notification_duplicate_view,
+    ),
+    path(
+        "notifications/<int:notification_id>/retry-failed/",
+        notifications.notification_retry_failed_view,
+    ),
     path("outbox/", outbox.outbox_view, name="web-outbox"),
     path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),
     # Tickets (staff)

@@ -11,6 +11,8 @@ STAFF_PAGES = [
     "/customers/",
     "/customers/new/",
     "/customers/import/",
+    "/notifications/",
+    "/notifications/new/",
 ]
 ADMIN_PAGES = ["/users/", "/users/requests/"]
 PORTAL_PAGES = ["/portal/tickets/", "/portal/tickets/new/"]
