@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from customers.api import AudienceSerializer
@@ -178,7 +179,7 @@ def notification_preview_view(request):
 def _rendered_sample(form, customer_id: int | None) -> dict:
     title = form.data.get("title", "")
     body = form.data.get("body", "")
-    start_at = form.cleaned_data.get("start_at")
+    start_at = form.cleaned_data.get("start_at") or timezone.now()
     end_at = form.cleaned_data.get("end_at")
     try:
         compiled = templating.notification_compile(title=title, body=body)
