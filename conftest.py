@@ -210,7 +210,11 @@ class WorkerProcess:
         options = {}
         if self.broker_url.startswith("filesystem://"):
             folder = str(self.data_dir / "broker" / "queue")
-            options = {"data_folder_in": folder, "data_folder_out": folder}
+            options = {
+                "data_folder_in": folder,
+                "data_folder_out": folder,
+                "control_folder": str(self.data_dir / "broker" / "control"),
+            }
         return Connection(self.broker_url, transport_options=options)
 
     def send(self, task_name: str, *args, **kwargs):
