@@ -13,6 +13,7 @@ from web.views import (
 
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
+    path("dashboard/sending/", dashboard.dashboard_sending_view),
     path("login/", accounts.login_view, name="web-login"),
     path("logout/", accounts.logout_view, name="web-logout"),
     path("signup/", accounts.signup_view, name="web-signup"),
@@ -69,6 +70,10 @@ urlpatterns = [
     # The customer portal
     path("portal/", portal.portal_home_view, name="web-portal"),
     path("portal/tickets/", portal.portal_tickets_view, name="web-portal-tickets"),
+    path("portal/profile/", portal.portal_profile_view, name="web-portal-profile"),
+    path(
+        "portal/notifications/", portal.portal_notifications_view, name="web-portal-notifications"
+    ),
     path("portal/tickets/new/", portal.portal_ticket_new_view, name="web-portal-ticket-new"),
     path("portal/tickets/<int:ticket_id>/", portal.portal_ticket_view, name="web-portal-ticket"),
     path("portal/tickets/<int:ticket_id>/comment/", portal.portal_ticket_comment_view),

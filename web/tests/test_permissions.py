@@ -14,19 +14,27 @@ STAFF_PAGES = [
     "/notifications/",
     "/notifications/new/",
 ]
+STAFF_PARTIALS = ["/dashboard/sending/"]
 ADMIN_PAGES = ["/users/", "/users/requests/"]
-PORTAL_PAGES = ["/portal/tickets/", "/portal/tickets/new/"]
+PORTAL_PAGES = [
+    "/portal/tickets/",
+    "/portal/tickets/new/",
+    "/portal/profile/",
+    "/portal/notifications/",
+]
 
 
 @pytest.mark.django_db
 class TestPermissions:
-    @pytest.mark.parametrize("url", STAFF_PAGES + ADMIN_PAGES + PORTAL_PAGES)
+    @pytest.mark.parametrize("url", STAFF_PAGES + STAFF_PARTIALS + ADMIN_PAGES + PORTAL_PAGES)
     def test_anonymous_visitors_are_sent_to_sign_in(self, client, url):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/login/?next=")
 
-    @pytest.mark.parametrize("url", [u for u in STAFF_PAGES + ADMIN_PAGES if u != "/"])
+    @pytest.mark.parametrize(
+        "url", [u for u in STAFF_PAGES + STAFF_PARTIALS + ADMIN_PAGES if u != "/"]
+    )
     def test_customers_never_see_staff_pages(self, web_client, customer_user, url):
         assert web_client(customer_user).get(url).status_code == 403
 

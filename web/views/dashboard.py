@@ -1,8 +1,15 @@
-"""The staff dashboard."""
+"""The staff dashboard: what is going out now, what is scheduled, the last
+day's delivery, and the ticket queue at a glance."""
 
 from django.shortcuts import redirect, render
+from django.utils import timezone
 
+from notifications import selectors as notification_selectors
+from notifications.models import Notification
+from tickets.models import ACTIVE_STATUSES, Ticket
+from web import selectors
 from web.permissions import staff_required
+from web.views.notifications import _progress
 
 
 def home_view(request):
@@ -11,6 +18,34 @@ def home_view(request):
     return _dashboard(request)
 
 
+def _sending() -> list[dict]:
+    sending = list(
+        notification_selectors.notification_list().filter(status=Notification.Status.SENDING)[:10]
+    )
+    totals = notification_selectors.notification_totals(notification_ids=[n.pk for n in sending])
+    return [{"n": n, "progress": _progress(totals[n.pk], n)} for n in sending]
+
+
 @staff_required
 def _dashboard(request):
-    return render(request, "web/dashboard.html", {})
+    now = timezone.now()
+    delivery = selectors.delivery_last_day(now=now)
+    context = {
+        "sending": _sending(),
+        "scheduled": notification_selectors.notification_list()
+        .filter(status=Notification.Status.SCHEDULED)
+        .order_by("start_at")[:10],
+        "delivery": delivery,
+        "delivery_rows": [(s, n) for s, n in delivery["by_status"].items() if n],
+        "tickets": selectors.ticket_figures(user=request.user, now=now),
+        "my_tickets": Ticket.objects.filter(assignee=request.user, status__in=ACTIVE_STATUSES)
+        .select_related("customer")
+        .order_by("due_at")[:10],
+        "now": now,
+    }
+    return render(request, "web/dashboard.html", context)
+
+
+@staff_required
+def dashboard_sending_view(request):
+    return render(request, "web/partials/sending.html", {"sending": _sending()})

@@ -2,14 +2,18 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from customers.api import CustomerMeSerializer
 from customers.models import Customer
+from delivery.models import Message, MessageStatus
+from notifications import templating
 from tickets import selectors, services
 from tickets.models import Status
 from web.errors import attempt
-from web.forms import TicketForm
+from web.forms import ProfileForm, TicketForm
 from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
@@ -102,3 +106,58 @@ def portal_ticket_cancel_view(request, ticket_id: int):
 def portal_attachment_view(request, ticket_id: int, attachment_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     return ticket_common.attachment_download(request, ticket, attachment_id)
+
+
+@customer_required
+def portal_profile_view(request):
+    customer = _my_customer(request)
+    if customer is None:
+        raise Http404("No customer record is linked to your account; contact support.")
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            serializer = CustomerMeSerializer(customer, data=data, partial=True)
+            if serializer.is_valid():
+                serializer.save()
+                messages.success(request, "Your details are saved.")
+                return redirect("/portal/profile/")
+            for field, errors in serializer.errors.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, str(error))
+        status = 400
+    else:
+        form = ProfileForm(initial=CustomerMeSerializer(customer).data)
+        status = 200
+    context = {"form": form, "customer": customer}
+    return render(request, "web/portal/profile.html", context, status=status)
+
+
+@customer_required
+def portal_notifications_view(request):
+    """What I was told: each notification rendered for me, as it was sent."""
+    customer = _my_customer(request)
+    sent = []
+    if customer is not None:
+        rows = (
+            Message.objects.filter(
+                customer=customer, notification__isnull=False, status=MessageStatus.SENT
+            )
+            .select_related("notification")
+            .order_by("-sent_at", "-id")[:50]
+        )
+        values = templating.customer_values(customer)
+        for message in rows:
+            n = message.notification
+            try:
+                compiled = templating.notification_compile(title=n.title, body=n.body)
+                rendered = templating.render(
+                    compiled,
+                    templating.render_context(
+                        customer=values, start_at=n.start_at or n.started_at, end_at=n.end_at
+                    ),
+                )
+            except templating.TemplateInvalid:
+                continue
+            sent.append({"message": message, "rendered": rendered})
+    return render(request, "web/portal/notifications.html", {"sent": sent})

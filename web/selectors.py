@@ -1,0 +1,38 @@
+"""Reads that only the website's dashboard needs (grouped queries, no loops over rows)."""
+
+import datetime
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from delivery.models import Message, MessageStatus
+from tickets.models import ACTIVE_STATUSES, Ticket
+
+
+def delivery_last_day(*, now: datetime.datetime | None = None) -> dict:
+    """Messages settled or touched in the last 24 hours, by status and by channel
+    (the same window as the daily report)."""
+    since = (now or timezone.now()) - datetime.timedelta(hours=24)
+    rows = (
+        Message.objects.filter(updated_at__gte=since)
+        .values_list("channel", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    by_status = dict.fromkeys(MessageStatus.values, 0)
+    by_channel: dict[str, int] = {}
+    for channel, status, n in rows:
+        by_status[status] += n
+        by_channel[channel] = by_channel.get(channel, 0) + n
+    return {"total": sum(by_status.values()), "by_status": by_status, "by_channel": by_channel}
+
+
+def ticket_figures(*, user, now: datetime.datetime | None = None) -> dict:
+    now = now or timezone.now()
+    active = Q(status__in=ACTIVE_STATUSES)
+    return Ticket.objects.aggregate(
+        open=Count("pk", filter=active),
+        overdue=Count("pk", filter=active & Q(due_at__lt=now)),
+        unassigned=Count("pk", filter=active & Q(assignee__isnull=True)),
+        mine=Count("pk", filter=active & Q(assignee=user)),
+    )
