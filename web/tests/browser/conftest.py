@@ -41,15 +41,10 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def page(chromium, live_server, transactional_db):
-    """A fresh browser tab; the test fails if any page logged a console error."""
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=15_000)
+def _open_tab(chromium, live_server, errors: list[str]):
+    """A tab in its own browser context (its own cookies) that records console errors."""
     context = chromium.new_context(viewport=DESKTOP, base_url=live_server.url)
     tab = context.new_page()
-    errors: list[str] = []
     documents: set[str] = set()
 
     def on_response(response):
@@ -65,8 +60,34 @@ def page(chromium, live_server, transactional_db):
     tab.on("response", on_response)
     tab.on("console", on_console)
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, tab
+
+
+@pytest.fixture
+def page(chromium, live_server, transactional_db):
+    """A fresh browser tab; the test fails if any page logged a console error."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    errors: list[str] = []
+    context, tab = _open_tab(chromium, live_server, errors)
     yield tab
     context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+@pytest.fixture
+def browser_pair(chromium, live_server, transactional_db):
+    """Two people at once (e.g. a customer and an engineer), each with their own session."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+    errors: list[str] = []
+    first_context, first = _open_tab(chromium, live_server, errors)
+    second_context, second = _open_tab(chromium, live_server, errors)
+    yield first, second
+    first_context.close()
+    second_context.close()
     assert errors == [], f"console errors: {errors}"
 
 

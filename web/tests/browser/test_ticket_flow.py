@@ -1,0 +1,61 @@
+import pytest
+from playwright.sync_api import expect
+
+from tickets.models import Ticket
+from web.tests.browser.conftest import PASSWORD, check_landmarks, screenshot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_customer_raises_a_ticket_the_engineer_answers_and_notes_stay_internal(
+    browser_pair, engineer
+):
+    customer_tab, engineer_tab = browser_pair
+
+    customer_tab.goto("/signup/")
+    check_landmarks(customer_tab)
+    customer_tab.get_by_label("Customer — raise and follow tickets").check()
+    customer_tab.get_by_label("Username").fill("nina")
+    customer_tab.get_by_label("Email").fill("nina@example.com")
+    customer_tab.get_by_label("First name").fill("Nina")
+    customer_tab.get_by_label("Password").fill(PASSWORD)
+    customer_tab.get_by_role("button", name="Create account").click()
+    expect(customer_tab.get_by_role("heading", name="My tickets")).to_be_visible()
+
+    customer_tab.get_by_role("link", name="Raise a ticket").click()
+    check_landmarks(customer_tab)
+    customer_tab.get_by_label("Title").fill("Internet drops every evening")
+    customer_tab.get_by_label("What happened?").fill("Since Monday, around 20:00.")
+    customer_tab.get_by_label("Priority").select_option("high")
+    screenshot(customer_tab, "portal-new-ticket")
+    customer_tab.get_by_role("button", name="Raise ticket").click()
+    expect(customer_tab.get_by_role("status")).to_contain_text("assigned to Eric")
+    expect(customer_tab.get_by_test_id("ticket-assignee")).to_have_text("Eric")
+    ticket = Ticket.objects.get()
+    assert ticket.assignee == engineer
+
+    sign_in(engineer_tab, engineer.username)
+    engineer_tab.get_by_role("link", name="Tickets", exact=True).click()
+    engineer_tab.get_by_role("link", name=ticket.number).click()
+    check_landmarks(engineer_tab)
+    engineer_tab.get_by_role("button", name="Accept").click()
+    expect(engineer_tab.get_by_test_id("ticket-status")).to_have_text("in progress")
+    engineer_tab.get_by_role("textbox", name="Comment").fill(
+        "A technician will check the line tomorrow morning."
+    )
+    engineer_tab.get_by_role("button", name="Save comment").click()
+    expect(engineer_tab.get_by_role("status")).to_contain_text("Your comment is saved")
+    engineer_tab.get_by_role("textbox", name="Comment").fill(
+        "Probably the splitter at the cabinet."
+    )
+    engineer_tab.get_by_label("Internal note (never shown to the customer)").check()
+    engineer_tab.get_by_role("button", name="Save comment").click()
+    expect(engineer_tab.get_by_test_id("timeline")).to_contain_text("Probably the splitter")
+    screenshot(engineer_tab, "ticket-engineer")
+
+    customer_tab.reload()
+    timeline = customer_tab.get_by_test_id("timeline")
+    expect(timeline).to_contain_text("A technician will check the line tomorrow morning.")
+    expect(timeline).not_to_contain_text("splitter")
+    expect(customer_tab.get_by_test_id("ticket-status")).to_have_text("in progress")
+    screenshot(customer_tab, "ticket-customer")
