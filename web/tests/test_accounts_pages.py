@@ -184,3 +184,19 @@ class TestUsers:
         )
         admin_user.refresh_from_db()
         assert admin_user.is_active
+
+
+@pytest.mark.django_db
+def test_an_admin_sets_an_engineers_availability_and_limit(web_client, admin_user, engineer):
+    client = web_client(admin_user)
+    client.post(
+        f"/users/{engineer.pk}/",
+        {"role": "engineer", "is_active": "true", "is_available": "false", "max_open_tickets": "3"},
+    )
+    engineer.refresh_from_db()
+    assert not engineer.is_available
+    assert engineer.max_open_tickets == 3
+    bad = client.post(f"/users/{engineer.pk}/", {"max_open_tickets": "-2"}, follow=True)
+    assert "whole number from 1 to 1000" in bad.content.decode()
+    engineer.refresh_from_db()
+    assert engineer.max_open_tickets == 3

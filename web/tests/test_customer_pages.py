@@ -183,3 +183,40 @@ class TestImport:
 
     def test_no_report_without_an_import(self, web_client, engineer):
         assert web_client(engineer).get("/customers/import/report.csv").status_code == 404
+
+
+@pytest.mark.django_db
+class TestCustomerActions:
+    def test_staff_open_a_ticket_and_log_a_call_for_a_customer(
+        self, web_client, engineer, directory
+    ):
+        from tickets.models import Interaction, Ticket
+
+        ann, _ = directory
+        client = web_client(engineer)
+        response = client.post(
+            f"/customers/{ann.pk}/ticket/",
+            {"title": "Called about slow speed", "priority": "medium"},
+        )
+        ticket = Ticket.objects.get()
+        assert response["Location"] == f"/tickets/{ticket.pk}/"
+        assert ticket.customer == ann and ticket.created_by == engineer
+        client.post(
+            f"/customers/{ann.pk}/interaction/",
+            {"kind": "call", "duration_minutes": 2, "notes": "Slow"},
+        )
+        assert Interaction.objects.get().customer == ann
+        page = client.get(f"/customers/{ann.pk}/").content.decode()
+        assert ticket.number in page and "Slow" in page
+        stats = client.get("/interactions/?days=7").content.decode()
+        assert "Slow" in stats and "eric_engineer" in stats
+
+    def test_a_customer_with_tickets_is_not_deleted(self, web_client, engineer, directory):
+        ann, bob = directory
+        client = web_client(engineer)
+        client.post(f"/customers/{ann.pk}/ticket/", {"title": "x", "priority": "low"})
+        refused = client.post(f"/customers/{ann.pk}/delete/", follow=True)
+        assert "cannot be deleted" in refused.content.decode()
+        assert Customer.objects.filter(pk=ann.pk).exists()
+        assert client.post(f"/customers/{bob.pk}/delete/")["Location"] == "/customers/"
+        assert not Customer.objects.filter(pk=bob.pk).exists()

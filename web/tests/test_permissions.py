@@ -13,6 +13,7 @@ STAFF_PAGES = [
     "/customers/import/",
     "/notifications/",
     "/notifications/new/",
+    "/interactions/",
 ]
 STAFF_PARTIALS = ["/dashboard/sending/"]
 ADMIN_PAGES = ["/users/", "/users/requests/"]

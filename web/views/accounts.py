@@ -120,6 +120,12 @@ def user_update_view(request, user_id: int):
         data["is_active"] = request.POST["is_active"] == "true"
     if "is_available" in request.POST:
         data["is_available"] = request.POST["is_available"] == "true"
+    limit = request.POST.get("max_open_tickets", "")
+    if limit:
+        if not limit.isdigit() or not 0 < int(limit) <= 1000:
+            messages.error(request, "The ticket limit must be a whole number from 1 to 1000.")
+            return redirect("/users/")
+        data["max_open_tickets"] = int(limit)
     if target == request.user and (
         data.get("is_active") is False or data.get("role", Role.ADMIN) != Role.ADMIN
     ):

@@ -4,7 +4,7 @@ import csv
 import io
 
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,14 +13,16 @@ from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
 from customers import csv_io, selectors
+from customers import services as customer_services
 from customers.api import CustomerSerializer, CustomerViewSet
 from customers.filters import CustomerFilter
 from customers.models import Customer, ServiceType
 from customers.pagination import estimated_count
 from delivery.models import Message
+from tickets import services as ticket_services
 from tickets.models import Ticket
-from web.errors import error_sentences
-from web.forms import CustomerForm, ImportForm
+from web.errors import attempt, error_sentences
+from web.forms import CustomerForm, ImportForm, InteractionForm, TicketForm
 from web.permissions import staff_required
 
 PAGE_SIZE = 50
@@ -93,6 +95,8 @@ def customer_detail_view(request, customer_id: int):
             "-created_at"
         )[:50],
         "messages_sent": messages_sent,
+        "ticket_form": TicketForm(auto_id="ticket_%s"),
+        "interaction_form": InteractionForm(auto_id="interaction_%s"),
     }
     return render(request, "web/customers/detail.html", context)
 
@@ -176,3 +180,62 @@ def customer_import_report_view(request):
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rejected-rows.csv"'
     return response
+
+
+@staff_required
+@require_POST
+def customer_ticket_view(request, customer_id: int):
+    """Open a ticket on a customer's behalf (e.g. while they are on the phone)."""
+    customer = get_object_or_404(Customer, pk=customer_id)
+    form = TicketForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the ticket a title and a priority.")
+        return redirect(f"/customers/{customer.pk}/")
+    ticket = attempt(
+        request,
+        ticket_services.ticket_create,
+        actor=request.user,
+        customer=customer,
+        **form.cleaned_data,
+    )
+    if ticket:
+        messages.success(request, f"Ticket {ticket.number} is open.")
+        return redirect(f"/tickets/{ticket.pk}/")
+    return redirect(f"/customers/{customer.pk}/")
+
+
+@staff_required
+@require_POST
+def customer_interaction_view(request, customer_id: int):
+    customer = get_object_or_404(Customer, pk=customer_id)
+    form = InteractionForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            ticket_services.interaction_create,
+            success="The interaction is logged.",
+            actor=request.user,
+            customer=customer,
+            kind=form.cleaned_data["kind"],
+            duration_seconds=form.cleaned_data["duration_minutes"] * 60,
+            notes=form.cleaned_data["notes"],
+        )
+    else:
+        messages.error(request, "Give the kind and a duration in whole minutes.")
+    return redirect(f"/customers/{customer.pk}/")
+
+
+@staff_required
+@require_POST
+def customer_delete_view(request, customer_id: int):
+    customer = get_object_or_404(Customer, pk=customer_id)
+    try:
+        customer_services.customer_delete(customer=customer)
+    except ProtectedError:
+        messages.error(
+            request,
+            f"{customer.name} has tickets and cannot be deleted; mark them inactive instead.",
+        )
+        return redirect(f"/customers/{customer.pk}/")
+    messages.success(request, f"{customer.name} is deleted.")
+    return redirect("/customers/")
