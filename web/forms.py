@@ -389,3 +389,37 @@ class NotificationForm(forms.Form):
             "end_at": notification.end_at,
             "respect_contact_window": notification.respect_contact_window,
         }
+
+
+class SiteForm(forms.Form):
+    code = forms.CharField(label="Code", max_length=64)
+    name = forms.CharField(label="Name", max_length=200)
+    location = forms.CharField(label="Location", max_length=200, required=False)
+    parent = forms.ChoiceField(label="Parent site", required=False, choices=())
+
+    def __init__(self, *args, exclude_path: str = "", **kwargs):
+        from customers.models import Site
+
+        super().__init__(*args, **kwargs)
+        sites = Site.objects.order_by("path").values_list("code", "name", "depth", "path")
+        self.fields["parent"].choices = [("", "None (top of the tree)")] + [
+            (code, f"{'  ' * depth}{name} ({code})")
+            for code, name, depth, path in sites
+            if not (exclude_path and path.startswith(exclude_path))
+        ]
+
+    def payload(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["parent"] = data["parent"] or None
+        return data
+
+    def add_errors(self, errors: dict) -> None:
+        for field, messages in errors.items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(field if field in self.fields else None, str(message))
+
+
+class ServiceTypeForm(forms.Form):
+    code = forms.CharField(label="Code", max_length=64)
+    name = forms.CharField(label="Name", max_length=200)
+    description = forms.CharField(label="Description", required=False, widget=forms.TextInput)

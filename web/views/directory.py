@@ -1,10 +1,16 @@
 """Customers, the site tree and service types."""
 
+from django.contrib import messages
 from django.db.models import Count
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from customers import services as customer_services
+from customers.api import ServiceTypeSerializer, SiteSerializer
 from customers.models import Customer, ServiceType, Site
-from web.permissions import staff_required
+from web.errors import attempt
+from web.forms import ServiceTypeForm, SiteForm
+from web.permissions import admin_required, staff_required
 
 
 def _site_tree() -> list[dict]:
@@ -34,6 +40,99 @@ def _site_tree() -> list[dict]:
 
 @staff_required
 def sites_view(request):
+    return _sites_page(request)
+
+
+def _sites_page(request, *, site_form=None, service_type_form=None, status=200):
     service_types = ServiceType.objects.annotate(customer_count=Count("customers")).order_by("code")
-    context = {"roots": _site_tree(), "service_types": service_types}
-    return render(request, "web/customers/sites.html", context)
+    context = {
+        "roots": _site_tree(),
+        "service_types": service_types,
+        "site_form": site_form or SiteForm(auto_id="site_%s"),
+        "service_type_form": service_type_form or ServiceTypeForm(auto_id="st_%s"),
+    }
+    return render(request, "web/customers/sites.html", context, status=status)
+
+
+def _save_with(request, form, serializer, success: str) -> bool:
+    """Validate with the API's serializer and save through it (which calls the
+    directory services); errors land on the form or as a message."""
+    if not serializer.is_valid():
+        form.add_errors(serializer.errors)
+        return False
+    return bool(attempt(request, serializer.save, success=success))
+
+
+@admin_required
+@require_POST
+def site_create_view(request):
+    form = SiteForm(request.POST)
+    if form.is_valid():
+        serializer = SiteSerializer(data=form.payload())
+        if _save_with(request, form, serializer, f"Site {form.cleaned_data['code']} is created."):
+            return redirect("/sites/")
+    return _sites_page(request, site_form=form, status=400)
+
+
+@admin_required
+def site_edit_view(request, site_id: int):
+    site = get_object_or_404(Site, pk=site_id)
+    if request.method == "POST":
+        form = SiteForm(request.POST, exclude_path=site.path)
+        if form.is_valid():
+            serializer = SiteSerializer(site, data=form.payload())
+            if _save_with(request, form, serializer, f"Site {form.cleaned_data['code']} is saved."):
+                return redirect("/sites/")
+        status = 400
+    else:
+        initial = {
+            "code": site.code,
+            "name": site.name,
+            "location": site.location,
+            "parent": site.parent.code if site.parent else "",
+        }
+        form = SiteForm(initial=initial, exclude_path=site.path)
+        status = 200
+    return render(
+        request, "web/customers/site_form.html", {"form": form, "site": site}, status=status
+    )
+
+
+@admin_required
+@require_POST
+def site_delete_view(request, site_id: int):
+    site = get_object_or_404(Site, pk=site_id)
+    if attempt(
+        request, customer_services.site_delete, success=f"Site {site.code} is deleted.", site=site
+    ):
+        return redirect("/sites/")
+    return redirect(f"/sites/{site.pk}/")
+
+
+@admin_required
+@require_POST
+def service_type_create_view(request):
+    form = ServiceTypeForm(request.POST)
+    if form.is_valid():
+        serializer = ServiceTypeSerializer(data=form.cleaned_data)
+        if serializer.is_valid():
+            serializer.save()
+            messages.success(request, f"Service type {serializer.instance.code} is created.")
+            return redirect("/sites/")
+        for field, errors in serializer.errors.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, str(error))
+    return _sites_page(request, service_type_form=form, status=400)
+
+
+@admin_required
+@require_POST
+def service_type_delete_view(request, service_type_id: int):
+    service_type = get_object_or_404(ServiceType, pk=service_type_id)
+    attempt(
+        request,
+        customer_services.service_type_delete,
+        success=f"Service type {service_type.code} is deleted.",
+        service_type=service_type,
+    )
+    return redirect("/sites/")
