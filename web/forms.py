@@ -423,3 +423,13 @@ class ServiceTypeForm(forms.Form):
     code = forms.CharField(label="Code", max_length=64)
     name = forms.CharField(label="Name", max_length=200)
     description = forms.CharField(label="Description", required=False, widget=forms.TextInput)
+
+
+class TicketTextForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=20000,
+    )

@@ -89,6 +89,7 @@ urlpatterns = [
     path("portal/tickets/<int:ticket_id>/comment/", portal.portal_ticket_comment_view),
     path("portal/tickets/<int:ticket_id>/attach/", portal.portal_ticket_attach_view),
     path("portal/tickets/<int:ticket_id>/cancel/", portal.portal_ticket_cancel_view),
+    path("portal/tickets/<int:ticket_id>/edit/", portal.portal_ticket_edit_view),
     path(
         "portal/tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
         portal.portal_attachment_view,

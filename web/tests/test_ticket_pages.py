@@ -166,3 +166,24 @@ class TestStaffTickets:
         raised.refresh_from_db()
         assert raised.priority == "critical"
         assert "priority: high → critical" in staff.get(f"/tickets/{raised.pk}/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_customer_edits_their_ticket_until_work_starts(
+    web_client, customer_user, engineer, raised
+):
+    client = web_client(customer_user)
+    client.post(
+        f"/portal/tickets/{raised.pk}/edit/",
+        {"title": "No internet at all", "description": "Since 8:00"},
+    )
+    raised.refresh_from_db()
+    assert raised.title == "No internet at all"
+    web_client(engineer).post(f"/tickets/{raised.pk}/accept/")
+    assert "Change your ticket" not in client.get(f"/portal/tickets/{raised.pk}/").content.decode()
+    refused = client.post(
+        f"/portal/tickets/{raised.pk}/edit/", {"title": "Changed later"}, follow=True
+    )
+    assert "can no longer be edited" in refused.content.decode()
+    raised.refresh_from_db()
+    assert raised.title == "No internet at all"

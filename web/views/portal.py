@@ -11,9 +11,9 @@ from customers.models import Customer
 from delivery.models import Message, MessageStatus
 from notifications import templating
 from tickets import selectors, services
-from tickets.models import Status
+from tickets.models import CUSTOMER_EDITABLE_STATUSES, Status
 from web.errors import attempt
-from web.forms import ProfileForm, TicketForm
+from web.forms import ProfileForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
@@ -68,6 +68,10 @@ def portal_ticket_view(request, ticket_id: int):
         "portal": True,
         "can_cancel": Status.CANCELLED
         in services.allowed_transitions_for(ticket=ticket, user=request.user),
+        "can_edit": ticket.status in CUSTOMER_EDITABLE_STATUSES,
+        "text_form": TicketTextForm(
+            initial={"title": ticket.title, "description": ticket.description}, auto_id="edit_%s"
+        ),
     }
     return render(request, "web/tickets/detail.html", context)
 
@@ -161,3 +165,22 @@ def portal_notifications_view(request):
                 continue
             sent.append({"message": message, "rendered": rendered})
     return render(request, "web/portal/notifications.html", {"sent": sent})
+
+
+@customer_required
+@require_POST
+def portal_ticket_edit_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    form = TicketTextForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            services.ticket_update,
+            success="Your ticket is updated.",
+            ticket=ticket,
+            actor=request.user,
+            data=form.cleaned_data,
+        )
+    else:
+        messages.error(request, "Give the ticket a title.")
+    return redirect(f"/portal/tickets/{ticket.pk}/")
