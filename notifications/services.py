@@ -196,9 +196,10 @@ def notification_materialise(*, notification: Notification) -> int:
 
 @transaction.atomic
 def notification_cancel(*, notification: Notification) -> Notification:
-    """Stop it: every undelivered message becomes `cancelled`. A batch in
-    progress re-checks each row before sending, so nothing leaves after this
-    commits."""
+    """Stop it: every undelivered message becomes `cancelled`. Workers
+    re-check the notification behind a lock the cancel takes first, so
+    nothing leaves after this commits."""
+    delivery.cancel_fence_close(notification_id=notification.pk)
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     if notification.status == Status.CANCELLED:
         return notification

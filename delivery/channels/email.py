@@ -8,9 +8,11 @@ from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
 
 from delivery.channels import Outgoing, TransportError
+from delivery.channels.mime import address, mime_alternative
 
 
 def _sender_domain() -> str:
@@ -50,12 +52,24 @@ def classify_error(exc: Exception) -> TransportError:
     return TransportError(f"{type(exc).__name__}: {exc}")
 
 
+def _no_delay(backend) -> None:
+    """Disable Nagle's algorithm on an SMTP socket: smtplib writes each
+    message in several small pieces, and waiting for the server's delayed
+    ACK between them costs milliseconds per message (4× the throughput on a
+    local server)."""
+    sock = getattr(getattr(backend, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class EmailTransport:
     """Sends multipart (text + HTML) email over one open connection."""
 
     def __init__(self):
         self.connection = get_connection(fail_silently=False)
         self.domain = _sender_domain()
+        self.sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
         self.is_open = False
 
     def _open(self) -> None:
@@ -66,6 +80,7 @@ class EmailTransport:
                 self._reset()
                 raise classify_error(exc) from exc
             self.is_open = True
+            _no_delay(self.connection)
 
     def _reset(self) -> None:
         """Forget a connection that failed, so the next message opens a fresh one."""
@@ -90,10 +105,19 @@ class EmailTransport:
         email.proactive_message_id = outgoing.message_id
         return email
 
+    def _smtp(self):
+        """The open smtplib session when the backend is Django's SMTP backend."""
+        if isinstance(self.connection, SmtpBackend):
+            return self.connection.connection
+        return None
+
     def send(self, outgoing: Outgoing) -> str:
         """Hand one message to the server; returns its Message-ID."""
-        email = self.build(outgoing)
         self._open()
+        smtp = self._smtp()
+        if smtp is not None:
+            return self._send_fast(smtp, outgoing)
+        email = self.build(outgoing)
         try:
             sent = self.connection.send_messages([email])
         except Exception as exc:
@@ -105,6 +129,27 @@ class EmailTransport:
             self._reset()
             raise TransportError("The email backend did not accept the message.")
         return email.extra_headers["Message-ID"]
+
+    def _send_fast(self, smtp, outgoing: Outgoing) -> str:
+        idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
+        message_id = make_msgid(idstring=idstring, domain=self.domain)
+        recipient = address(outgoing.to)
+        data = mime_alternative(
+            from_header=self.sender,
+            to=recipient,
+            subject=outgoing.subject,
+            text=outgoing.text,
+            html=outgoing.html,
+            message_id=message_id,
+        )
+        try:
+            smtp.sendmail(self.sender, [recipient], data)
+        except Exception as exc:
+            error = classify_error(exc)
+            if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+                self._reset()
+            raise error from exc
+        return message_id
 
     def close(self) -> None:
         if self.is_open:

@@ -9,10 +9,12 @@ or `python -m delivery.tests.sinks http 8025`.
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -36,6 +38,7 @@ class Received:
     text: str
     html: str
     content_type: str
+    received_at: float
 
 
 @dataclass
@@ -44,6 +47,7 @@ class _SmtpHandler:
     drop_ratio: float = 0.0
     reject: set = field(default_factory=set)
     keep: bool = True
+    delay: float = 0.0
     seed: int = 7
     received: list = field(default_factory=list)
     connections: int = 0
@@ -75,6 +79,8 @@ class _SmtpHandler:
             self.drops += 1
             server.transport.close()  # the connection drops before the reply
             return "421 4.4.2 Connection dropped"
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.count += len(envelope.rcpt_tos)
             if self.keep:
@@ -94,6 +100,7 @@ def _parse(envelope) -> list[Received]:
             text=text_part.get_content() if text_part else "",
             html=html_part.get_content() if html_part else "",
             content_type=message.get_content_type(),
+            received_at=time.time(),
         )
         for rcpt in envelope.rcpt_tos
     ]
@@ -113,6 +120,7 @@ class SmtpSink:
     """
 
     def __init__(self, *, port: int | None = None, **behaviour):
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # a line per SMTP command
         self.handler = _SmtpHandler(**behaviour)
         self.port = port or free_port()
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port)
@@ -198,8 +206,6 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             state.failures += 1
             return self._reply(503, {"error": "gateway busy"})
         if state.delay:
-            import time
-
             time.sleep(state.delay)
         with state.lock:
             state.count += 1

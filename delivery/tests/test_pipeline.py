@@ -219,16 +219,28 @@ def test_a_customer_who_opted_out_after_the_start_is_suppressed_at_send_time(
     assert Notification.objects.get().status == Notification.Status.COMPLETED
 
 
-def test_a_row_cancelled_after_the_claim_is_not_sent(make_customer, make_notification):
+def test_a_batch_in_progress_sends_nothing_once_the_cancel_has_committed(
+    make_customer, make_notification
+):
+    from notifications.services import notification_cancel
+
+    make_customer()
     make_customer()
     notification = started(make_notification())
     materialise(notification)
     ids = services.message_claim_batch()
-    Message.objects.filter(pk__in=ids).update(status=S.CANCELLED)
-    [message] = services._load(ids)
-    services._send_one(message, services.Transports(), services._Renderer())
-    assert not OutboxMessage.objects.exists()
-    assert Message.objects.get().status == S.CANCELLED
+    first, second = services._load(ids)
+    fence, transports, renderer = (
+        services._CancelFence(),
+        services.Transports(),
+        services._Renderer(),
+    )
+    services._send_one(first, transports, renderer, fence)
+    fence.release()  # the run ends; the cancel may now commit
+    notification_cancel(notification=notification)
+    services._send_one(second, transports, renderer, fence)
+    assert OutboxMessage.objects.count() == 1
+    assert sorted(Message.objects.values_list("status", flat=True)) == [S.CANCELLED, S.SENT]
 
 
 def test_a_message_that_failed_too_often_after_worker_crashes_is_failed(

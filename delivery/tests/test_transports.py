@@ -234,3 +234,23 @@ def test_an_email_transport_can_be_reused_after_close(smtp):
     transport.close()
     assert len(sink.received) == 2
     assert sink.received[0].content_type == "text/plain"
+
+
+def test_non_ascii_subjects_and_bodies_arrive_intact(smtp):
+    sink = smtp()
+    transport = EmailTransport()
+    text = "Уважаемый клиент,\nработы 22.11 с 02:00 до 05:00. " + "ж" * 1200
+    outgoing = Outgoing(
+        message_id=7,
+        to="ann@example.com",
+        subject="Плановые работы — узел Север",
+        text=text,
+        html="<p>Уважаемый клиент &amp; друг</p>",
+    )
+    message_id = transport.send(outgoing)
+    transport.close()
+    [received] = sink.received
+    assert received.subject == "Плановые работы — узел Север"
+    assert received.text.replace("\r\n", "\n").rstrip("\n") == text
+    assert received.html.strip() == "<p>Уважаемый клиент &amp; друг</p>"
+    assert received.message_id == message_id and ".m7@" in message_id

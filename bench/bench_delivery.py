@@ -1,0 +1,496 @@
+"""Delivery benchmarks (`make bench` or `python -m bench delivery`).
+
+Figures, each printed with its bound from the issue:
+- materialising 100,000 recipients on SQLite (< 1 s) and PostgreSQL (< 3 s);
+- the "send" API call's latency for a 100,000-customer audience (< 200 ms);
+- email end to end (render → local aiosmtpd → status recorded), 20,000
+  recipients, 2 worker processes on PostgreSQL + Redis (≥ 600/s and ≥ half a
+  bare smtplib loop over one reused connection, measured in the same run);
+- SMS to a local keep-alive HTTP gateway (≥ 800/s and ≥ half a bare
+  requests.Session loop);
+- the same email sent the naive way (one task and one new connection per
+  message): our rate / naive rate ≥ 10;
+- Celery tasks per notification (≤ one per batch).
+
+Each measurement runs in a child process with its own database (SQLite under
+a temporary folder; PostgreSQL database `proactive_delivery_bench`) and its
+own Redis database, so nothing here touches anyone's data.
+
+Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/),
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT
+(default 20000), BENCH_NAIVE_COUNT (default the same).
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from celery import shared_task
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
+PG_DB = "proactive_delivery_bench"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+COUNT = int(os.environ.get("BENCH_DELIVERY_COUNT", "20000"))
+NAIVE_COUNT = int(os.environ.get("BENCH_NAIVE_COUNT", str(COUNT)))
+MATERIALISE_COUNT = 100_000
+
+
+# --- the naive way, for comparison: one task and one connection per message
+
+
+@shared_task(name="bench.naive_send_one", ignore_result=True)
+def naive_send_one(message_id: int) -> None:
+    from django.core.mail import EmailMultiAlternatives
+    from django.utils import timezone
+
+    from delivery.models import Message
+
+    message = Message.objects.get(pk=message_id)
+    email = EmailMultiAlternatives(message.subject, message.body, to=[message.to_address])
+    email.attach_alternative(message.html, "text/html")
+    email.send()  # opens and closes its own SMTP connection
+    Message.objects.filter(pk=message_id).update(status="sent", sent_at=timezone.now())
+
+
+# --- the orchestrator -------------------------------------------------------
+
+
+def _child(phase: str, env: dict) -> dict:
+    full_env = {**os.environ, "DJANGO_ENV": "test", "LOG_LEVEL": "WARNING", **env}
+    process = subprocess.run(
+        [sys.executable, "-m", "bench.bench_delivery", phase],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    for line in process.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    tail = (process.stdout + process.stderr)[-3000:]
+    raise RuntimeError(f"benchmark phase {phase} failed:\n{tail}")
+
+
+def _row(label: str, value: str, bound: str, ok: bool) -> str:
+    return f"  {label:<58} {value:>14}   {bound:<26} {'ok' if ok else 'MISSED'}"
+
+
+def main() -> int:
+    pg_url = PG_BASE.rstrip("/") + "/" + PG_DB
+    failures = 0
+    lines = []
+
+    with tempfile.TemporaryDirectory() as folder:
+        sqlite = _child("materialise", {"DATABASE_URL": "", "PROACTIVE_DATA_DIR": folder})
+    ok = sqlite["seconds"] < 1.0
+    failures += not ok
+    lines.append(
+        _row(
+            f"materialise {MATERIALISE_COUNT:,} recipients, SQLite",
+            f"{sqlite['seconds']:.2f} s",
+            "< 1 s",
+            ok,
+        )
+    )
+    print(lines[-1], flush=True)
+
+    with tempfile.TemporaryDirectory() as folder:
+        env = {"DATABASE_URL": pg_url, "PROACTIVE_DATA_DIR": folder, "CELERY_BROKER_URL": REDIS_URL}
+        pg = _child("materialise", {**env, "BENCH_FRESH_DB": "1"})
+        ok = pg["seconds"] < 3.0
+        failures += not ok
+        lines.append(
+            _row(
+                f"materialise {MATERIALISE_COUNT:,} recipients, PostgreSQL",
+                f"{pg['seconds']:.2f} s",
+                "< 3 s",
+                ok,
+            )
+        )
+        print(lines[-1], flush=True)
+        api = _child("api", env)
+        ok = api["p_max_ms"] < 200
+        failures += not ok
+        lines.append(
+            _row(
+                f"send API, {api['audience']:,}-customer audience (median / max)",
+                f"{api['median_ms']:.0f} / {api['p_max_ms']:.0f} ms",
+                "< 200 ms",
+                ok,
+            )
+        )
+        print(lines[-1], flush=True)
+        flow = _child("throughput", {**env, "BENCH_FRESH_DB": "1"})
+
+    email, sms = flow["email"], flow["sms"]
+    checks = [
+        (
+            f"email end to end, {email['count']:,} msgs, 2 workers",
+            f"{email['rate']:.0f} /s",
+            "≥ 600 /s",
+            email["rate"] >= 600,
+        ),
+        (
+            "bare smtplib loop, one reused connection (ceiling)",
+            f"{email['bare_rate']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            "  the same loop without TCP_NODELAY",
+            f"{email['bare_rate_nagle']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            "email: ours / bare loop",
+            f"{email['rate'] / email['bare_rate']:.2f}",
+            "≥ 0.5",
+            email["rate"] / email["bare_rate"] >= 0.5,
+        ),
+        (
+            f"naive (task + connection per message), {email['naive_count']:,} msgs",
+            f"{email['naive_rate']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            "email: ours / naive",
+            f"{email['rate'] / email['naive_rate']:.1f}×",
+            "≥ 10×",
+            email["rate"] / email["naive_rate"] >= 10,
+        ),
+        (
+            f"SMS end to end, {sms['count']:,} msgs, 2 workers",
+            f"{sms['rate']:.0f} /s",
+            "≥ 800 /s",
+            sms["rate"] >= 800,
+        ),
+        (
+            "bare requests.Session loop, keep-alive (ceiling)",
+            f"{sms['bare_rate']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            "SMS: ours / bare loop",
+            f"{sms['rate'] / sms['bare_rate']:.2f}",
+            "≥ 0.5",
+            sms["rate"] / sms["bare_rate"] >= 0.5,
+        ),
+        (
+            f"Celery drain tasks per notification ({email['batches']} batches)",
+            f"{email['tasks']} / {sms['tasks']}",
+            "≤ one per batch",
+            email["tasks"] <= email["batches"] and sms["tasks"] <= sms["batches"],
+        ),
+    ]
+    for label, value, bound, ok in checks:
+        failures += not ok
+        lines.append(_row(label, value, bound, ok))
+        print(lines[-1], flush=True)
+    print(f"\nload average during the run: {flow['load']}", flush=True)
+    return 1 if failures else 0
+
+
+# --- child phases -------------------------------------------------------------
+
+
+def _setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres") and os.environ.get("BENCH_FRESH_DB"):
+        import psycopg
+
+        admin = url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _customers(count: int, *, location: str, start: int = 0) -> None:
+    import datetime
+
+    from customers.models import Customer
+
+    always = {"contact_window_start": datetime.time(0), "contact_window_end": datetime.time(0)}
+    batch = []
+    for i in range(start, start + count):
+        batch.append(
+            Customer(
+                account_number=f"{location}-{i:07d}",
+                name=f"Customer {i}",
+                email=f"c{i}.{location.lower()}@example.com",
+                phone=f"+7902{i:07d}",
+                location=location,
+                **always,
+            )
+        )
+        if len(batch) == 5000:
+            Customer.objects.bulk_create(batch)
+            batch = []
+    Customer.objects.bulk_create(batch)
+
+
+def phase_materialise() -> dict:
+    _setup_django()
+    from delivery.models import Message
+    from notifications import services
+    from notifications.models import Notification
+
+    _customers(MATERIALISE_COUNT, location="Bench")
+    notification = Notification.objects.create(
+        title="t", body="b", channels=["email"], audience={"location": ["Bench"]}, status="sending"
+    )
+    started = time.perf_counter()
+    services.notification_materialise(notification=notification)
+    seconds = time.perf_counter() - started
+    assert Message.objects.filter(notification=notification).count() == MATERIALISE_COUNT
+    return {"seconds": seconds}
+
+
+def phase_api() -> dict:
+    _setup_django()
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApprovalStatus, Role, User
+    from accounts.services import token_issue
+    from notifications.models import Notification
+
+    user = User.objects.create_user(
+        "bench_engineer", role=Role.ENGINEER, approval_status=ApprovalStatus.APPROVED
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=user).key}")
+    timings = []
+    for _ in range(7):
+        notification = Notification.objects.create(
+            title="t", body="b", channels=["email"], audience={"location": ["Bench"]}
+        )
+        started = time.perf_counter()
+        response = client.post(f"/api/notifications/{notification.pk}/send/")
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 202, response.content
+        audience = response.json()["queued"]
+    timings = timings[1:]  # the first request warms up imports and connections
+    return {"median_ms": statistics.median(timings), "p_max_ms": max(timings), "audience": audience}
+
+
+def _wait_ready(fleet, names, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all("ready." in fleet.log(name) for name in names):
+            return
+        time.sleep(0.2)
+    raise RuntimeError("workers did not start:\n" + fleet.log(names[0])[-2000:])
+
+
+def _drain_tasks(fleet) -> int:
+    return (
+        sum(fleet.log(name).count("Task delivery.tasks.drain_messages[") for name in ("w0", "w1"))
+        // 2
+    )  # "received" and "succeeded" lines
+
+
+def _run_notification(location: str, channel: str, count: int) -> float:
+    from delivery.models import Message
+    from notifications import services
+    from notifications.models import Notification
+
+    notification = Notification.objects.create(
+        title="Works at {{ customer.location }}",
+        body="Dear {{ customer.name }}, planned works on account {{ customer.account_number }}.",
+        channels=[channel],
+        audience={"location": [location]},
+        respect_contact_window=False,
+    )
+    started = time.perf_counter()
+    services.notification_send(notification=notification)
+    sent = Message.objects.filter(notification=notification, status="sent")
+    while sent.count() < count:
+        if time.perf_counter() - started > 900:
+            raise RuntimeError(f"only {sent.count()} of {count} sent after 900 s")
+        time.sleep(0.05)
+    return count / (time.perf_counter() - started)
+
+
+def _bare_smtp(port: int, notification_location: str, *, nodelay: bool) -> float:
+    import smtplib
+    import socket
+
+    from delivery.channels.email import EmailTransport
+    from delivery.models import Message
+    from delivery.services import _Renderer
+
+    messages = list(
+        Message.objects.filter(customer__location=notification_location)
+        .select_related("notification", "customer", "customer__last_mile_site")
+        .select_related("customer__service_type")[:COUNT]
+    )
+    renderer = _Renderer()
+    transport = EmailTransport.__new__(EmailTransport)
+    transport.connection, transport.domain = None, "bench.local"
+    payloads = [
+        (m.to_address, transport.build(renderer.outgoing(m)).message().as_bytes(linesep="\r\n"))
+        for m in messages
+    ]
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    if nodelay:
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    started = time.perf_counter()
+    for to, payload in payloads:
+        smtp.sendmail("noreply@proactive.local", [to], payload)
+    rate = len(payloads) / (time.perf_counter() - started)
+    smtp.quit()
+    return rate
+
+
+def _bare_sms(url: str, token: str, count: int) -> float:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    texts = [(i, f"+7903{i:07d}", f"Dear Customer {i}, planned works.") for i in range(count)]
+    started = time.perf_counter()
+    for i, phone, text in texts:
+        response = session.post(url, json={"id": i, "phone": phone, "text": text}, timeout=10)
+        response.raise_for_status()
+    return count / (time.perf_counter() - started)
+
+
+def _naive(fleet, location: str, count: int) -> float:
+    from django.utils import timezone
+
+    from config.celery import app
+    from delivery.models import Message
+
+    # Rows the dispatcher leaves alone (a lease far ahead): only the naive tasks touch them.
+    far = timezone.now() + timezone.timedelta(days=1)
+    source = list(Message.objects.filter(customer__location=location)[:count])
+    rows = Message.objects.bulk_create(
+        [
+            Message(
+                channel="email",
+                to_address=m.to_address,
+                subject="Naive",
+                body="Dear customer, planned works.",
+                html="<p>Dear customer, planned works.</p>",
+                status="sending",
+                next_attempt_at=far,
+            )
+            for m in source
+        ]
+    )
+    ids = [row.pk for row in rows]
+    started = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for pk in ids:
+            naive_send_one.apply_async((pk,), producer=producer)
+    done = Message.objects.filter(pk__in=ids, status="sent")
+    while done.count() < len(ids):
+        if time.perf_counter() - started > 1800:
+            raise RuntimeError("naive run did not finish in 30 minutes")
+        time.sleep(0.2)
+    return len(ids) / (time.perf_counter() - started)
+
+
+def phase_throughput() -> dict:
+    _setup_django()
+    import redis
+
+    from delivery.tests.fleet import Fleet
+    from delivery.tests.sinks import free_port
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    _customers(COUNT, location="Mail")
+    _customers(COUNT, location="Phone", start=COUNT)
+    smtp_port, http_port, token = free_port(), free_port(), "bench-token"
+    sinks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "delivery.tests.sinks", kind, str(port), token],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
+        for kind, port in (("smtp", smtp_port), ("http", http_port))
+    ]
+    for sink in sinks:
+        sink.stdout.readline()  # "ready"
+    gateway = f"http://127.0.0.1:{http_port}/send"
+    folder = Path(os.environ["PROACTIVE_DATA_DIR"])
+    fleet = Fleet(
+        database_url=os.environ["DATABASE_URL"],
+        broker_url=REDIS_URL,
+        data_dir=folder / "fleet",
+        env={
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "SMS_GATEWAY_URL": gateway,
+            "SMS_GATEWAY_TOKEN": token,
+        },
+        log_level="WARNING",  # not the product's per-message lines
+    )
+    try:
+        for name in ("w0", "w1"):
+            # Celery's own INFO lines count the drain tasks.
+            fleet.start_worker(name, extra=["-I", "bench.bench_delivery"], celery_log_level="INFO")
+        fleet.start_beat()
+        _wait_ready(fleet, ["w0", "w1"])
+        from django.conf import settings
+
+        batches = -(-COUNT // settings.DELIVERY_BATCH_SIZE)
+        email_rate = _run_notification("Mail", "email", COUNT)
+        email_tasks = _drain_tasks(fleet)
+        bare = _bare_smtp(smtp_port, "Mail", nodelay=True)
+        bare_nagle = _bare_smtp(smtp_port, "Mail", nodelay=False)
+        sms_rate = _run_notification("Phone", "sms", COUNT)
+        sms_tasks = _drain_tasks(fleet) - email_tasks
+        bare_sms = _bare_sms(gateway, token, COUNT)
+        naive_rate = _naive(fleet, "Mail", NAIVE_COUNT)
+        load = os.getloadavg()
+    finally:
+        fleet.stop()
+        for sink in sinks:
+            sink.terminate()
+            sink.wait()
+    return {
+        "email": {
+            "count": COUNT,
+            "rate": email_rate,
+            "bare_rate": bare,
+            "bare_rate_nagle": bare_nagle,
+            "naive_rate": naive_rate,
+            "naive_count": NAIVE_COUNT,
+            "tasks": email_tasks,
+            "batches": batches,
+        },
+        "sms": {
+            "count": COUNT,
+            "rate": sms_rate,
+            "bare_rate": bare_sms,
+            "tasks": sms_tasks,
+            "batches": batches,
+        },
+        "load": [round(x, 2) for x in load],
+    }
+
+
+if __name__ == "__main__":
+    phase = sys.argv[1]
+    result = {
+        "materialise": phase_materialise,
+        "api": phase_api,
+        "throughput": phase_throughput,
+    }[phase]()
+    print("RESULT " + json.dumps(result), flush=True)
