@@ -65,6 +65,7 @@ urlpatterns = [
     path("tickets/", tickets.ticket_list_view, name="web-tickets"),
     path("interactions/", interactions.interactions_view, name="web-interactions"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail_view, name="web-ticket"),
+    path("tickets/<int:ticket_id>/timeline/", tickets.ticket_timeline_view),
     path("tickets/<int:ticket_id>/accept/", tickets.ticket_accept_view),
     path("tickets/<int:ticket_id>/status/", tickets.ticket_status_view),
     path("tickets/<int:ticket_id>/resolve/", tickets.ticket_resolve_view),
@@ -90,6 +91,7 @@ urlpatterns = [
     path("portal/tickets/<int:ticket_id>/attach/", portal.portal_ticket_attach_view),
     path("portal/tickets/<int:ticket_id>/cancel/", portal.portal_ticket_cancel_view),
     path("portal/tickets/<int:ticket_id>/edit/", portal.portal_ticket_edit_view),
+    path("portal/tickets/<int:ticket_id>/timeline/", portal.portal_ticket_timeline_view),
     path(
         "portal/tickets/<int:ticket_id>/attachments/<int:attachment_id>/",
         portal.portal_attachment_view,

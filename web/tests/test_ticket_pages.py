@@ -108,6 +108,10 @@ class TestStaffTickets:
         assert "Technician on the way" in customer_page
         assert "Cable cut by builders" not in customer_page
         assert "Internal note" not in customer_page
+        customer_timeline = web_client(customer_user).get(f"/portal/tickets/{raised.pk}/timeline/")
+        assert "Technician on the way" in customer_timeline.content.decode()
+        assert "Cable cut" not in customer_timeline.content.decode()
+        assert "Cable cut" in staff.get(f"/tickets/{raised.pk}/timeline/").content.decode()
 
     def test_an_illegal_transition_is_explained(self, web_client, engineer, raised):
         response = web_client(engineer).post(

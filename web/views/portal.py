@@ -184,3 +184,9 @@ def portal_ticket_edit_view(request, ticket_id: int):
     else:
         messages.error(request, "Give the ticket a title.")
     return redirect(f"/portal/tickets/{ticket.pk}/")
+
+
+@customer_required
+def portal_ticket_timeline_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.timeline_partial(request, ticket, portal=True)

@@ -96,3 +96,11 @@ def attachment_download(request, ticket: Ticket, attachment_id: int):
 
 
 post_only = require_POST
+
+
+def timeline_partial(request, ticket: Ticket, *, portal: bool):
+    """The timeline alone, polled by the ticket page so updates appear as they are saved."""
+    from django.shortcuts import render
+
+    context = {"ticket": ticket, "timeline": timeline(ticket, request.user), "portal": portal}
+    return render(request, "web/tickets/_timeline.html", context)

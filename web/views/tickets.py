@@ -227,3 +227,9 @@ def ticket_attach_view(request, ticket_id: int):
 def ticket_attachment_view(request, ticket_id: int, attachment_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     return ticket_common.attachment_download(request, ticket, attachment_id)
+
+
+@staff_required
+def ticket_timeline_view(request, ticket_id: int):
+    ticket = ticket_common.visible_ticket(request, ticket_id)
+    return ticket_common.timeline_partial(request, ticket, portal=False)

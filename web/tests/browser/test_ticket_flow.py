@@ -53,9 +53,12 @@ def test_a_customer_raises_a_ticket_the_engineer_answers_and_notes_stay_internal
     expect(engineer_tab.get_by_test_id("timeline")).to_contain_text("Probably the splitter")
     screenshot(engineer_tab, "ticket-engineer")
 
-    customer_tab.reload()
+    # The customer's open page shows the engineer's comment without a reload.
     timeline = customer_tab.get_by_test_id("timeline")
     expect(timeline).to_contain_text("A technician will check the line tomorrow morning.")
+    expect(timeline).to_contain_text("Accepted")
     expect(timeline).not_to_contain_text("splitter")
+    customer_tab.reload()
     expect(customer_tab.get_by_test_id("ticket-status")).to_have_text("in progress")
+    expect(customer_tab.get_by_test_id("timeline")).not_to_contain_text("splitter")
     screenshot(customer_tab, "ticket-customer")
