@@ -219,6 +219,30 @@ def notification_cancel(*, notification: Notification) -> Notification:
     return notification
 
 
+@transaction.atomic
+def notification_retry_failed(*, notification: Notification) -> int:
+    """Give every failed message of a started notification a fresh set of
+    attempts, now; the notification is `sending` again until they settle."""
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if notification.status not in (Status.SENDING, Status.COMPLETED):
+        raise Conflict(f"A {notification.status} notification has no failed messages to retry.")
+    now = timezone.now()
+    if notification.end_at and notification.end_at <= now:
+        raise Conflict(
+            "The notification's end time has passed; its messages can no longer be sent."
+        )
+    retried = Message.objects.filter(notification=notification, status=MessageStatus.FAILED).update(
+        status=MessageStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
+    )
+    if retried:
+        notification.status = Status.SENDING
+        notification.finished_at = None
+        notification.save(update_fields=["status", "finished_at", "updated_at"])
+        delivery.message_nudge_on_commit()
+    _log(notification, "failed messages retried", messages=retried)
+    return retried
+
+
 def notification_finish_if_done(*, notification_ids: list[int]) -> None:
     """A started notification with nothing left to send becomes `completed`,
     or `expired` when its end cut some messages off."""

@@ -184,3 +184,40 @@ class TestSendAndDetail:
         client.post("/notifications/new/", compose(action="draft"))
         page = client.get("/notifications/?kind=outage").content.decode()
         assert "Outage at {{ customer.last_mile_site }}" in page
+
+
+@pytest.mark.django_db
+class TestRetryFailed:
+    def test_failed_messages_are_sent_again(self, web_client, engineer, town, settings):
+        settings.EMAIL_BACKEND = "delivery.outbox.OutboxEmailBackend"
+        client = web_client(engineer)
+        client.post("/notifications/new/", compose(action="send"))
+        notification = Notification.objects.get()
+        client.post(f"/notifications/{notification.pk}/send/")
+        while message_batch_deliver().claimed:
+            pass
+        notification.refresh_from_db()
+        assert notification.status == "completed"
+        failed = Message.objects.filter(notification=notification).first()
+        Message.objects.filter(pk=failed.pk).update(
+            status="failed", attempts=8, last_error="550 no such user"
+        )
+        page = client.get(f"/notifications/{notification.pk}/?status=failed").content.decode()
+        assert "550 no such user" in page and "Retry failed" in page
+        response = client.post(f"/notifications/{notification.pk}/retry-failed/", follow=True)
+        assert "1 failed message(s) will be sent again" in response.content.decode()
+        notification.refresh_from_db()
+        assert notification.status == "sending"
+        while message_batch_deliver().claimed:
+            pass
+        failed.refresh_from_db()
+        notification.refresh_from_db()
+        assert failed.status == "sent" and failed.attempts == 1
+        assert notification.status == "completed"
+
+    def test_a_draft_has_nothing_to_retry(self, web_client, engineer, town):
+        client = web_client(engineer)
+        client.post("/notifications/new/", compose(action="draft"))
+        notification = Notification.objects.get()
+        response = client.post(f"/notifications/{notification.pk}/retry-failed/", follow=True)
+        assert "has no failed messages to retry" in response.content.decode()

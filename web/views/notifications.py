@@ -321,13 +321,7 @@ def notification_duplicate_view(request, notification_id: int):
 @require_POST
 def notification_retry_failed_view(request, notification_id: int):
     notification = get_object_or_404(Notification, pk=notification_id)
-    retry = getattr(services, "notification_retry_failed", None)
-    if retry is None:
-        messages.error(request, "Retrying failed messages is not available in this version.")
-    else:
-        count = attempt(request, retry, notification=notification)
-        if count is not None:
-            messages.success(
-                request, f"{count if count is not True else 0} failed message(s) will be retried."
-            )
+    count = attempt(request, services.notification_retry_failed, notification=notification)
+    if count is not None:
+        messages.success(request, f"{count} failed message(s) will be sent again.")
     return redirect(f"/notifications/{notification.pk}/")
