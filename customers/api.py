@@ -94,28 +94,15 @@ class CustomerSerializer(serializers.Serializer):
     def update(self, instance, validated_data):
         return services.customer_update(customer=instance, data=validated_data)
 
-    def to_representation(self, instance: Customer) -> dict:
-        window_start, window_end = instance.contact_window_start, instance.contact_window_end
-        return {
-            "id": instance.pk,
-            "account_number": instance.account_number,
-            "name": instance.name,
-            "email": instance.email,
-            "phone": instance.phone,
-            "operator_code": instance.operator_code,
-            "location": instance.location,
-            "last_mile_site": instance.last_mile_site.code if instance.last_mile_site_id else None,
-            "service_type": instance.service_type.code if instance.service_type_id else None,
-            "tags": sorted(t.name for t in instance.tags.all()),
-            "timezone": instance.timezone,
-            "contact_window_start": window_start.strftime("%H:%M") if window_start else None,
-            "contact_window_end": window_end.strftime("%H:%M") if window_end else None,
-            "email_opt_in": instance.email_opt_in,
-            "sms_opt_in": instance.sms_opt_in,
-            "is_active": instance.is_active,
-            "created_at": self.fields["created_at"].to_representation(instance.created_at),
-            "updated_at": self.fields["updated_at"].to_representation(instance.updated_at),
-        }
+    def to_representation(self, instance: Customer | dict) -> dict:
+        if isinstance(instance, dict):  # a row of selectors.customer_rows
+            return selectors.customer_represent(instance, instance.get("tags", []))
+        row = {name: getattr(instance, name) for name in selectors.LIST_VALUES if "__" not in name}
+        row["last_mile_site__code"] = (
+            instance.last_mile_site.code if instance.last_mile_site_id else None
+        )
+        row["service_type__code"] = instance.service_type.code if instance.service_type_id else None
+        return selectors.customer_represent(row, [t.name for t in instance.tags.all()])
 
 
 ME_EDITABLE = (
@@ -198,6 +185,11 @@ class CustomerViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return selectors.customer_list()
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(Customer.objects.all())
+        page = self.paginate_queryset(selectors.customer_rows(queryset))
+        return self.get_paginated_response(selectors.customers_represent(page))
 
     def get_permissions(self):
         if self.action == "me":
