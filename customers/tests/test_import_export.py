@@ -162,9 +162,9 @@ def test_export_takes_the_list_filters(admin_user, directory):
     [
         (b"", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "UTF-8"),
-        ("name,email\nOlga,o@example.com\n".encode(), "account_number"),
-        ("account_number,name,colour\nA,B,red\n".encode(), "colour"),
-        ("account_number,name,name\nA,B,C\n".encode(), "more than once"),
+        (b"name,email\nOlga,o@example.com\n", "account_number"),
+        (b"account_number,name,colour\nA,B,red\n", "colour"),
+        (b"account_number,name,name\nA,B,C\n", "more than once"),
         (_csv(*GOOD).encode("utf-16"), "UTF-8"),
         (_csv(*GOOD).encode() + b"\xff\xfe broken tail", "UTF-8"),
         (b"account_number,name\nA,B\x00C\n", "binary"),
