@@ -5,7 +5,8 @@ import datetime
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from delivery.models import Message, MessageStatus
+from delivery.models import OPEN_STATUSES, Message, MessageStatus
+from notifications.models import Notification
 from tickets.models import ACTIVE_STATUSES, Ticket
 
 
@@ -36,3 +37,14 @@ def ticket_figures(*, user, now: datetime.datetime | None = None) -> dict:
         unassigned=Count("pk", filter=active & Q(assignee__isnull=True)),
         mine=Count("pk", filter=active & Q(assignee=user)),
     )
+
+
+def notification_progress(totals: dict, notification: Notification) -> dict:
+    """How far delivery has got: settled messages out of all, as a percentage."""
+    total = totals["total"]
+    waiting = sum(totals["by_status"].get(s, 0) for s in OPEN_STATUSES)
+    done = total - waiting
+    percent = round(100 * done / total) if total else 0
+    if notification.status == Notification.Status.COMPLETED:
+        percent = 100
+    return {"total": total, "done": done, "waiting": waiting, "percent": percent}

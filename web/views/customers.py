@@ -4,6 +4,7 @@ import csv
 import io
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import ProtectedError, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -81,11 +82,12 @@ def customer_list_view(request):
 @staff_required
 def customer_detail_view(request, customer_id: int):
     customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
-    messages_sent = (
+    messages_sent = Paginator(
         Message.objects.filter(customer=customer)
         .select_related("notification")
-        .order_by("-created_at", "-id")[:100]
-    )
+        .order_by("-created_at", "-id"),
+        50,
+    ).get_page(request.GET.get("page"))
     context = {
         "customer": customer,
         "tickets": Ticket.objects.filter(customer=customer)

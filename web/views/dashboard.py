@@ -9,7 +9,6 @@ from notifications.models import Notification
 from tickets.models import ACTIVE_STATUSES, Ticket
 from web import selectors
 from web.permissions import staff_required
-from web.views.notifications import _progress
 
 
 def home_view(request):
@@ -23,7 +22,7 @@ def _sending() -> list[dict]:
         notification_selectors.notification_list().filter(status=Notification.Status.SENDING)[:10]
     )
     totals = notification_selectors.notification_totals(notification_ids=[n.pk for n in sending])
-    return [{"n": n, "progress": _progress(totals[n.pk], n)} for n in sending]
+    return [{"n": n, "progress": selectors.notification_progress(totals[n.pk], n)} for n in sending]
 
 
 @staff_required

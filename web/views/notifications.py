@@ -13,7 +13,7 @@ from customers.models import Customer
 from customers.selectors import audience_preview
 from delivery.api import MessageFilter
 from delivery.channels.sms import sms_size
-from delivery.models import OPEN_STATUSES, Channel
+from delivery.models import Channel
 from notifications import selectors, services, templating
 from notifications.api import NotificationSerializer
 from notifications.models import Notification
@@ -21,6 +21,7 @@ from web.errors import attempt, error_sentences
 from web.forms import NotificationForm
 from web.notification_templates import STARTERS, VARIABLES, is_starter_or_empty
 from web.permissions import staff_required
+from web.selectors import notification_progress
 
 LARGE_SEND = 1000
 
@@ -37,7 +38,7 @@ def notification_list_view(request):
         notifications = notifications.filter(Q(title__icontains=search) | Q(body__icontains=search))
     page = Paginator(notifications, 25).get_page(request.GET.get("page"))
     totals = selectors.notification_totals(notification_ids=[n.pk for n in page])
-    rows = [{"n": n, "progress": _progress(totals[n.pk], n)} for n in page]
+    rows = [{"n": n, "progress": notification_progress(totals[n.pk], n)} for n in page]
     context = {
         "page": page,
         "rows": rows,
@@ -46,16 +47,6 @@ def notification_list_view(request):
         "params": request.GET,
     }
     return render(request, "web/notifications/list.html", context)
-
-
-def _progress(totals: dict, notification: Notification) -> dict:
-    total = totals["total"]
-    waiting = sum(totals["by_status"].get(s, 0) for s in OPEN_STATUSES)
-    done = total - waiting
-    percent = round(100 * done / total) if total else 0
-    if notification.status == Notification.Status.COMPLETED:
-        percent = 100
-    return {"total": total, "done": done, "waiting": waiting, "percent": percent}
 
 
 # --- compose -------------------------------------------------------------------------
@@ -228,7 +219,7 @@ def _detail_context(notification: Notification) -> dict:
     return {
         "notification": notification,
         "stats": stats,
-        "progress": _progress(totals, notification),
+        "progress": notification_progress(totals, notification),
         "live": notification.status in (Notification.Status.SENDING, Notification.Status.SCHEDULED),
         "status_rows": [(s, n) for s, n in stats["by_status"].items() if n],
         "channel_rows": [
