@@ -23,6 +23,7 @@ from customers.models import Customer
 from tickets import selectors, services
 from tickets.filters import InteractionFilter, TicketFilter
 from tickets.models import Attachment, Ticket
+from tickets.pagination import TicketPagination
 from tickets.serializers import (
     AssignSerializer,
     AttachmentSerializer,
@@ -107,13 +108,24 @@ class TicketViewSet(
     ordering = ["-id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
+    pagination_class = TicketPagination
+
     def get_queryset(self):
         user = self.request.user
         if self.action == "list":
-            return selectors.ticket_list(
-                user=user, scope=self.request.query_params.get("scope", "")
-            )
+            return selectors.ticket_list(user=user, scope=self._scope())
         return selectors.ticket_visible(user=user)
+
+    def _scope(self) -> str:
+        return self.request.query_params.get("scope", "")
+
+    def list(self, request, *args, **kwargs):
+        tickets = self.filter_queryset(self.get_queryset())
+        tickets.count_partitions = selectors.ticket_list_partitions(
+            user=request.user, scope=self._scope()
+        )
+        page = self.paginate_queryset(tickets)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def create(self, request, *args, **kwargs):
         serializer = TicketCreateSerializer(data=request.data)

@@ -35,6 +35,14 @@ def _ids(name: str, raw: str) -> list[int]:
         raise ValidationError({name: ["Give numeric ids, separated by commas."]}) from exc
 
 
+# Strict, so that `?active=maybe` is a 400 rather than silently ignored.
+_BOOLEAN_CHOICES = [("true", "true"), ("false", "false"), ("1", "1"), ("0", "0")]
+
+
+def _true(value: str) -> bool:
+    return value in ("true", "1")
+
+
 class TicketFilter(django_filters.FilterSet):
     status = django_filters.CharFilter(
         method="filter_status", help_text="One or more of " + ", ".join(Status.values)
@@ -49,11 +57,17 @@ class TicketFilter(django_filters.FilterSet):
     service_type = django_filters.CharFilter(
         method="filter_service_type", help_text="Service type ids or codes"
     )
-    active = django_filters.BooleanFilter(
-        method="filter_active", help_text="true: not resolved, closed or cancelled"
+    active = django_filters.TypedChoiceFilter(
+        choices=_BOOLEAN_CHOICES,
+        coerce=_true,
+        method="filter_active",
+        help_text="true: not resolved, closed or cancelled",
     )
-    overdue = django_filters.BooleanFilter(
-        method="filter_overdue", help_text="true: active and past its due time"
+    overdue = django_filters.TypedChoiceFilter(
+        choices=_BOOLEAN_CHOICES,
+        coerce=_true,
+        method="filter_overdue",
+        help_text="true: active and past its due time",
     )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")

@@ -1,5 +1,7 @@
 """What the ticket API reads and writes."""
 
+from datetime import UTC, datetime
+
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -43,6 +45,14 @@ class ServiceTypeField(serializers.RelatedField):
         return value.pk
 
 
+def _iso(value: datetime | None) -> str | None:
+    """DRF's rendering of an aware datetime in UTC."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 class TicketSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     service_type = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -73,6 +83,35 @@ class TicketSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, ticket: Ticket) -> dict:
+        # Written out by hand because lists render hundreds of tickets: the
+        # same output as the field-by-field path (a test compares them), in a
+        # fraction of the time.
+        return {
+            "id": ticket.pk,
+            "number": ticket.number,
+            "title": ticket.title,
+            "description": ticket.description,
+            "customer": ticket.customer_id,
+            "service_type": ticket.service_type_id,
+            "priority": ticket.priority,
+            "status": ticket.status,
+            "assignee": ticket.assignee_id,
+            "accepted_at": _iso(ticket.accepted_at),
+            "resolved_at": _iso(ticket.resolved_at),
+            "resolution": ticket.resolution,
+            "due_at": _iso(ticket.due_at),
+            "is_overdue": self.get_is_overdue(ticket),
+            "escalation_level": ticket.escalation_level,
+            "allowed_transitions": self.get_allowed_transitions(ticket),
+            "created_by": ticket.created_by_id,
+            "created_at": _iso(ticket.created_at),
+            "updated_at": _iso(ticket.updated_at),
+        }
+
+    def field_by_field_representation(self, ticket: Ticket) -> dict:
+        return super().to_representation(ticket)
 
     def get_is_overdue(self, ticket: Ticket) -> bool:
         return ticket.status in ACTIVE_STATUSES and ticket.due_at < timezone.now()

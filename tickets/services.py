@@ -134,14 +134,6 @@ def _give(ticket: Ticket, *, engineer: User, actor: User | None, now: datetime) 
     _record(ticket, kind=TicketEvent.Kind.ASSIGNED, actor=actor, changes=changes)
 
 
-def _assign_automatically(ticket: Ticket, *, now: datetime) -> User | None:
-    engineers = _lock_engineers()
-    chosen = _pick(engineers, _loads([e.pk for e in engineers]))
-    if chosen is not None:
-        _give(ticket, engineer=chosen, actor=None, now=now)
-    return chosen
-
-
 def tickets_assign_waiting() -> int:
     """Give waiting (open, unassigned) tickets to engineers with room, the
     earliest due first. Returns how many were assigned."""
@@ -202,19 +194,36 @@ def ticket_create(
     engineer; with nobody available it waits, `open`."""
     now = timezone.now()
     with transaction.atomic():
+        # Choosing under the lock and inserting the ticket already assigned
+        # keeps the lock short and saves an UPDATE.
+        engineers = _lock_engineers()
+        chosen = _pick(engineers, _loads([e.pk for e in engineers]))
         ticket = Ticket.objects.create(
             title=title,
             description=description,
             customer=customer,
             service_type=service_type,
             priority=priority,
-            status=Status.OPEN,
+            status=Status.ASSIGNED if chosen else Status.OPEN,
+            assignee=chosen,
             due_at=sla_due_at(priority=priority, created_at=now),
             created_by=actor,
             created_at=now,
         )
-        _record(ticket, kind=TicketEvent.Kind.CREATED, actor=actor)
-        _assign_automatically(ticket, now=now)
+        events = [TicketEvent(ticket=ticket, kind=TicketEvent.Kind.CREATED, actor=actor)]
+        if chosen is not None:
+            events.append(TicketEvent(ticket=ticket, kind=TicketEvent.Kind.ASSIGNED))
+        TicketEvent.objects.bulk_create(events)
+        if chosen is not None:
+            TicketFieldChange.objects.bulk_create(
+                [
+                    TicketFieldChange(event=events[1], field="assignee", new_value=chosen.username),
+                    TicketFieldChange(
+                        event=events[1], field="status", old_value="open", new_value="assigned"
+                    ),
+                ]
+            )
+            User.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
         emails.email_ticket_created(ticket=ticket)
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id})
     return ticket

@@ -1,0 +1,330 @@
+"""Tickets at scale: 200,000 tickets on PostgreSQL, then the p95 server-side
+time of the engineer's "my tickets" list, the admin's filtered list, search,
+and ticket creation including automatic assignment.
+
+Runs in a child process with its own database (`proactive_bench_tickets`,
+override with BENCH_TICKETS_DATABASE_URL) so it never touches another
+benchmark's Django setup. Requests go through Django's full handler stack
+in-process (middleware, token authentication, view, serializer, database),
+which is the time a server spends; no network is involved.
+"""
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_bench_tickets"
+TICKETS = int(os.environ.get("BENCH_TICKETS", "200000"))
+CUSTOMERS = 20_000
+ENGINEERS = 100
+SAMPLES = int(os.environ.get("BENCH_TICKETS_SAMPLES", "200"))
+BOUNDS_MS = {"my tickets": 50, "admin filtered list": 50, "search": 50, "create + assign": 30}
+
+
+def _split(text: str) -> list[str]:
+    return text.split()
+
+
+# Words a provider's tickets use; the rest of the vocabulary is made-up
+# words with a Zipf-like frequency, as in real text (a few words are very
+# common, most are rare).
+DOMAIN_WORDS = _split(
+    "router modem fiber cable splitter outage slow speed latency packet loss wifi signal "
+    "ethernet port light blinking red green dns gateway timeout disconnect evening morning "
+    "billing invoice payment tariff upgrade downgrade relocation address install visit "
+    "technician appointment iptv decoder remote voip phone line noise echo static vpn "
+    "firewall blocked website email smtp password reset account contract antenna tower "
+    "weather storm power meter voltage water pressure leak pipe valve heating radiator "
+    "boiler smell inspection certificate document"
+)
+FIRST = _split("Ivan Olga Pavel Anna Sergey Elena Dmitry Maria Alexei Natalia Igor Irina Oleg")
+LAST = _split("Ivanov Petrov Sidorov Smirnov Kuznetsov Popov Vasiliev Sokolov Mikhailov Novikov")
+VOCABULARY_SIZE = 5000
+# Tickets older than this are finished; younger ones are in every state.
+RECENT_DAYS = 14
+
+
+def _vocabulary(rng: random.Random) -> tuple[list[str], list[float]]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    made_up = {
+        "".join(rng.choice(letters) for _ in range(rng.randint(4, 10)))
+        for _ in range(VOCABULARY_SIZE)
+    }
+    words = list(DOMAIN_WORDS) + sorted(made_up)
+    rng.shuffle(words)
+    return words, [1 / (rank + 1) for rank in range(len(words))]
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = os.environ.get("BENCH_TICKETS_DATABASE_URL", DEFAULT_URL)
+    # Nudging the delivery worker is not part of the server's time here.
+    env["CELERY_BROKER_URL"] = "memory://"
+    env.setdefault("LOG_LEVEL", "WARNING")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    return subprocess.call([sys.executable, "-m", "bench.bench_tickets", "--child"], env=env)
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+_VOCABULARY: tuple[list[str], list[float]] | None = None
+
+
+def _words(rng: random.Random, n: int) -> str:
+    global _VOCABULARY
+    if _VOCABULARY is None:
+        _VOCABULARY = _vocabulary(random.Random(1))
+    words, weights = _VOCABULARY
+    return " ".join(rng.choices(words, weights, k=n))
+
+
+def _seed() -> None:
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import ApprovalStatus, Role, User
+    from customers.models import Customer, ServiceType
+    from tickets.models import Ticket
+    from tickets.sla import sla_due_at
+
+    if Ticket.objects.count() >= TICKETS:
+        print(f"using the existing {Ticket.objects.count():,} tickets", flush=True)
+        return
+    started = time.perf_counter()
+    rng = random.Random(42)
+    with transaction.atomic():
+        Ticket.objects.all().delete()
+        services = [
+            ServiceType.objects.get_or_create(code=code, defaults={"name": code.title()})[0]
+            for code in ("fiber", "adsl", "iptv", "voip", "water")
+        ]
+        if Customer.objects.count() < CUSTOMERS:
+            Customer.objects.bulk_create(
+                (
+                    Customer(
+                        account_number=f"BT-{n:07d}",
+                        name=f"{rng.choice(FIRST)} {rng.choice(LAST)} {n}",
+                        email=f"bench{n}@example.net",
+                        service_type=rng.choice(services),
+                    )
+                    for n in range(CUSTOMERS)
+                ),
+                batch_size=5000,
+                ignore_conflicts=True,
+            )
+        for n in range(ENGINEERS):
+            User.objects.get_or_create(
+                username=f"bench_eng{n}",
+                defaults={
+                    "email": f"bench_eng{n}@example.net",
+                    "role": Role.ENGINEER,
+                    "approval_status": ApprovalStatus.APPROVED,
+                    "max_open_tickets": 50,
+                    "password": "!",
+                },
+            )
+        User.objects.get_or_create(
+            username="bench_admin",
+            defaults={
+                "email": "bench_admin@example.net",
+                "role": Role.ADMIN,
+                "approval_status": ApprovalStatus.APPROVED,
+                "password": "!",
+            },
+        )
+    engineer_ids = list(
+        User.objects.filter(username__startswith="bench_eng").values_list("pk", flat=True)
+    )
+    customer_ids = list(Customer.objects.values_list("pk", flat=True))
+    now = timezone.now()
+    old_statuses = ["closed"] * 88 + ["resolved"] * 8 + ["cancelled"] * 4
+    recent_statuses = ["closed"] * 40 + ["resolved"] * 20 + ["cancelled"] * 5
+    recent_statuses += ["in_progress"] * 15 + ["assigned"] * 10 + ["on_hold"] * 8 + ["open"] * 2
+    priorities = ["low"] * 3 + ["medium"] * 4 + ["high"] * 2 + ["critical"]
+    batch = []
+    for n in range(TICKETS):
+        created = now - timedelta(minutes=(TICKETS - n) * 3)
+        recent = now - created < timedelta(days=RECENT_DAYS)
+        status = rng.choice(recent_statuses if recent else old_statuses)
+        priority = rng.choice(priorities)
+        batch.append(
+            Ticket(
+                title=_words(rng, rng.randint(3, 7)).capitalize(),
+                description=_words(rng, rng.randint(10, 40)),
+                customer_id=rng.choice(customer_ids),
+                service_type_id=rng.choice(services).pk,
+                priority=priority,
+                status=status,
+                assignee_id=None if status == "open" else rng.choice(engineer_ids),
+                due_at=sla_due_at(priority=priority, created_at=created),
+                created_at=created,
+                resolved_at=created + timedelta(hours=5)
+                if status in ("resolved", "closed")
+                else None,
+                resolution="Fixed" if status in ("resolved", "closed") else "",
+            )
+        )
+        if len(batch) == 10_000:
+            Ticket.objects.bulk_create(batch)
+            batch = []
+    if batch:
+        Ticket.objects.bulk_create(batch)
+    # What autovacuum does to a table after a bulk load, done now rather than
+    # whenever it gets round to it: statistics and the visibility map.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"seeded {TICKETS:,} tickets, {len(customer_ids):,} customers, {ENGINEERS} engineers "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+
+
+def _customer_clients(n: int):
+    from accounts.models import ApprovalStatus, Role, User
+    from accounts.services import token_issue
+    from customers.models import Customer
+
+    clients = []
+    for customer in Customer.objects.filter(account_number__startswith="BT-").order_by("pk")[:n]:
+        if customer.user_id is None:
+            user = User.objects.create(
+                username=f"bench_cust{customer.pk}",
+                email=customer.email,
+                role=Role.CUSTOMER,
+                approval_status=ApprovalStatus.APPROVED,
+                password="!",
+            )
+            Customer.objects.filter(pk=customer.pk).update(user=user)
+        else:
+            user = customer.user
+        clients.append(_client(token_issue(user=user).key))
+    return clients
+
+
+def _client(key: str):
+    from django.test import Client
+
+    return Client(HTTP_AUTHORIZATION=f"Token {key}")
+
+
+def _measure(name: str, calls, expected_status: int) -> float:
+    for call in calls[:20]:  # warm connections and caches
+        call()
+    timings = []
+    for call in calls:
+        started = time.perf_counter()
+        response = call()
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != expected_status:
+            raise RuntimeError(f"{name}: HTTP {response.status_code} {response.content[:200]!r}")
+    p95 = statistics.quantiles(timings, n=20)[-1]
+    bound = BOUNDS_MS[name]
+    verdict = "ok" if p95 < bound else "OVER"
+    print(
+        f"{name:<22} p50 {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms   "
+        f"bound < {bound} ms   {verdict}",
+        flush=True,
+    )
+    return p95
+
+
+def _child() -> int:
+    url = os.environ["DATABASE_URL"]
+    _ensure_database(url)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    _seed()
+
+    from accounts.models import User
+    from accounts.services import token_issue
+    from customers.models import Customer, ServiceType
+    from tickets.models import Ticket
+
+    rng = random.Random(7)
+    engineers = [
+        _client(token_issue(user=user).key)
+        for user in User.objects.filter(username__startswith="bench_eng").order_by("pk")[:20]
+    ]
+    admin = _client(token_issue(user=User.objects.get(username="bench_admin")).key)
+    service_ids = list(ServiceType.objects.values_list("pk", flat=True))
+    names = list(
+        Customer.objects.filter(account_number__startswith="BT-")
+        .order_by("?")
+        .values_list("name", flat=True)[:50]
+    )
+
+    def mine():
+        return rng.choice(engineers).get("/api/tickets/")
+
+    def filtered():
+        query = rng.choice(
+            [
+                {"status": "in_progress", "priority": "high"},
+                {"status": "open,assigned", "service_type": rng.choice(service_ids)},
+                {"active": "true", "overdue": "true"},
+                {"priority": "critical", "active": "true", "ordering": "due_at"},
+                {"status": "on_hold", "created_after": "2026-01-01T00:00:00Z"},
+                {"assignee": "none"},
+            ]
+        )
+        return admin.get("/api/tickets/", query)
+
+    def search():
+        term = rng.choice(
+            [
+                rng.choice(DOMAIN_WORDS),
+                rng.choice(names),
+                f"BT-{rng.randint(0, CUSTOMERS - 1):07d}",
+                f"T-{rng.randint(1, TICKETS):06d}",
+                " ".join(rng.choice(titles).split()[:2]),
+            ]
+        )
+        return admin.get("/api/tickets/", {"search": term})
+
+    titles = list(Ticket.objects.order_by("?").values_list("title", flat=True)[:50])
+    customers = _customer_clients(50)
+
+    def create():
+        return rng.choice(customers).post(
+            "/api/tickets/",
+            {
+                "title": "Internet down",
+                "description": _words(rng, 20),
+                "priority": rng.choice(["low", "medium", "high", "critical"]),
+                "service_type": rng.choice(service_ids),
+            },
+            content_type="application/json",
+        )
+
+    print(f"{SAMPLES} requests each, server-side (in-process Django, PostgreSQL):", flush=True)
+    results = {
+        "my tickets": _measure("my tickets", [mine] * SAMPLES, 200),
+        "admin filtered list": _measure("admin filtered list", [filtered] * SAMPLES, 200),
+        "search": _measure("search", [search] * SAMPLES, 200),
+        "create + assign": _measure("create + assign", [create] * SAMPLES, 201),
+    }
+    return 0 if all(results[name] < BOUNDS_MS[name] for name in results) else 1
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        sys.exit(_child())
+    sys.exit(main())
