@@ -2,6 +2,7 @@
 phone widths; and a keyboard-only pass over the compose page."""
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -128,6 +129,16 @@ def test_a_notification_can_be_composed_with_the_keyboard_alone(page, demo, engi
     tab_to(page, title)
     page.keyboard.press("End")
     page.keyboard.type(" tonight")
+
+    body = page.get_by_label("Message")
+    tab_to(page, body)
+    page.keyboard.press("Control+End")
+    page.keyboard.type(" Your account: ")
+    insert = page.get_by_role("button", name="{{ customer.account_number }}")
+    tab_to(page, insert)
+    page.keyboard.press("Enter")
+    expect(body).to_have_value(re.compile(r"Your account: \{\{ customer.account_number \}\}$"))
+    expect(page.get_by_test_id("rendered-sample")).to_contain_text("Your account: ")
 
     sms = page.get_by_label("SMS", exact=True)
     tab_to(page, sms)
