@@ -142,10 +142,10 @@ class _Importer:
         # Raw SQL: building this query through the ORM costs more than running it.
         names = ("id", *COLUMNS)
         quoted = ", ".join(connection.ops.quote_name(n) for n in names)
-        marks = ", ".join(["%s"] * len(accounts))
-        sql = f"SELECT {quoted} FROM {Customer._meta.db_table} WHERE account_number IN ({marks})"  # noqa: S608
+        where, params = _in("account_number", accounts)
+        sql = f"SELECT {quoted} FROM {Customer._meta.db_table} WHERE {where}"  # noqa: S608
         with connection.cursor() as cursor:
-            cursor.execute(sql, accounts)
+            cursor.execute(sql, params)
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         convert = connection.ops.convert_timefield_value if connection.vendor == "sqlite" else None
         for row in rows:
@@ -261,17 +261,28 @@ class _Importer:
         emails = [r.values["email"] for r in rows if r.values.get("email")]
         if not emails:
             return {}
-        return dict(
-            Customer.objects.filter(email__in=emails).values_list("email", "account_number")
-        )
+        where, params = _in("email", emails)
+        sql = f"SELECT email, account_number FROM {Customer._meta.db_table} WHERE {where}"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return dict(cursor.fetchall())
 
     def _insert(self, rows: list[dict]) -> None:
         if not rows:
             return
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         names = ", ".join(connection.ops.quote_name(c) for c in (*COLUMNS, "created_at"))
+        table = Customer._meta.db_table
+        if connection.vendor == "postgresql":
+            # COPY: one round trip for the whole batch instead of one per row.
+            with connection.cursor() as cursor:
+                copy_sql = f"COPY {table} ({names}, updated_at) FROM STDIN"
+                with cursor.cursor.copy(copy_sql) as copy:
+                    for row in rows:
+                        copy.write_row((*_db_values(row), now, now))
+            return
         marks = ", ".join(["%s"] * (len(COLUMNS) + 2))
-        sql = f"INSERT INTO {Customer._meta.db_table} ({names}, updated_at) VALUES ({marks})"  # noqa: S608
+        sql = f"INSERT INTO {table} ({names}, updated_at) VALUES ({marks})"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.executemany(sql, [(*_db_values(r), now, now) for r in rows])
 
@@ -311,6 +322,14 @@ class _Importer:
 
 
 BOOL_COLUMNS = ("email_opt_in", "sms_opt_in", "is_active")
+
+
+def _in(column: str, values: list) -> tuple[str, list]:
+    """`column IN (...)`; on PostgreSQL one array parameter, which is much
+    cheaper to send than thousands of placeholders."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 @functools.lru_cache(maxsize=2048)
