@@ -1,5 +1,7 @@
 """Small presentation helpers for the website's templates."""
 
+import datetime
+
 from django import template
 from django.http import QueryDict
 from django.utils.html import format_html
@@ -50,3 +52,18 @@ def person(user, fallback: str = "Proactive") -> str:
     if user is None:
         return fallback
     return user.get_full_name() or user.username
+
+
+@register.filter
+def change_value(value) -> str:
+    """An audit-trail value for people: timestamps shortened to the minute, UTC."""
+    if value in (None, ""):
+        return "—"
+    text = str(value)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None or len(text) < 16:
+        return text
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
