@@ -191,8 +191,16 @@ class CustomerForm(forms.Form):
         data = dict(self.cleaned_data)
         data["tags"] = [t.strip() for t in data.get("tags", "").split(",") if t.strip()]
         for code in ("last_mile_site", "service_type"):
-            data[code] = data[code] or None
+            if code in data:
+                data[code] = data[code] or None
         return data
+
+    def check_everything(self, make_serializer) -> None:
+        """Collect every error at once (form and API rules), saving nothing."""
+        self.is_valid()
+        serializer = make_serializer(self.payload())
+        if not serializer.is_valid():
+            self.add_errors({k: v for k, v in serializer.errors.items() if k not in self.errors})
 
     def validated_serializer(self, make_serializer):
         """The API serializer built by `make_serializer(data)` once it accepts the

@@ -28,6 +28,8 @@ urlpatterns = [
     ),
     path("customers/", customers.customer_list_view, name="web-customers"),
     path("customers/new/", customers.customer_form_view, name="web-customer-new"),
+    path("customers/validate/", customers.customer_validate_view),
+    path("customers/<int:customer_id>/validate/", customers.customer_validate_view),
     path("customers/import/", customers.customer_import_route, name="web-customer-import"),
     path("customers/import/report.csv", customers.customer_import_report_view),
     path("customers/<int:customer_id>/", customers.customer_detail_view, name="web-customer"),

@@ -220,3 +220,42 @@ class TestCustomerActions:
         assert Customer.objects.filter(pk=ann.pk).exists()
         assert client.post(f"/customers/{bob.pk}/delete/")["Location"] == "/customers/"
         assert not Customer.objects.filter(pk=bob.pk).exists()
+
+
+@pytest.mark.django_db
+class TestLiveValidation:
+    def test_it_flags_the_field_just_left_and_filled_fields_only(
+        self, web_client, engineer, directory
+    ):
+        response = web_client(engineer).post(
+            "/customers/validate/",
+            {"account_number": "", "name": "", "timezone": "Mars/Base", "phone": "12"},
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_TRIGGER_NAME="phone",
+        )
+        body = response.content.decode()
+        assert 'id="id_timezone_feedback" aria-live="polite" hx-swap-oob="true"><ul' in body
+        assert 'id="id_phone_feedback" aria-live="polite" hx-swap-oob="true"><ul' in body
+        assert 'id="id_name_feedback" aria-live="polite" hx-swap-oob="true"></div>' in body
+        assert Customer.objects.count() == 2
+
+    def test_an_existing_customer_keeps_their_own_account_number(
+        self, web_client, engineer, directory
+    ):
+        ann, _ = directory
+        body = (
+            web_client(engineer)
+            .post(
+                f"/customers/{ann.pk}/validate/",
+                {
+                    "account_number": "A1",
+                    "name": "Ann Lee",
+                    "timezone": "UTC",
+                    "contact_window_start": "08:00",
+                    "contact_window_end": "22:00",
+                },
+                HTTP_HX_REQUEST="true",
+            )
+            .content.decode()
+        )
+        assert "<ul" not in body

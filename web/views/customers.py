@@ -144,6 +144,24 @@ def customer_import_route(request):
 
 @staff_required
 @require_POST
+def customer_validate_view(request, customer_id: int | None = None):
+    """Live checks while the form is filled in: the same validation as saving,
+    nothing stored. Errors are shown for fields that hold a value and for the
+    field just left, so untouched fields are not flagged yet."""
+    customer = None
+    if customer_id is not None:
+        customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
+    form = CustomerForm(request.POST)
+    form.check_everything(lambda data: CustomerSerializer(instance=customer, data=data))
+    touched = request.headers.get("HX-Trigger-Name", "")
+    for name in list(form.errors):
+        if name != touched and not request.POST.get(name):
+            del form.errors[name]
+    return render(request, "web/customers/_feedback.html", {"form": form})
+
+
+@staff_required
+@require_POST
 def customer_import_view(request):
     form = ImportForm(request.POST, request.FILES)
     context = {"import_form": form}
