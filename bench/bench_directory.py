@@ -228,21 +228,27 @@ INSERT INTO customers_customer (
 )
 SELECT
     'GEN-' || lpad(g::text, 7, '0'),
-    first_names[1 + mod(g, 20)] || ' ' || last_names[1 + mod(g / 20, 20)],
-    lower(first_names[1 + mod(g, 20)]) || '.' || lower(last_names[1 + mod(g / 20, 20)]) || '.' || g
+    first_names[1 + mod(rnd.r1, 20)] || ' ' || last_names[1 + mod(rnd.r2, 20)],
+    lower(first_names[1 + mod(rnd.r1, 20)]) || '.'
+        || lower(last_names[1 + mod(rnd.r2, 20)]) || '.' || g
         || '@example.org',
     '+79' || lpad(mod(g, 1000000000)::text, 9, '0'),
     '9' || left(lpad(mod(g, 1000000000)::text, 9, '0'), 2),
     leaves.locs[pick.i],
     leaves.ids[pick.i],
-    services.ids[1 + mod(g, array_length(services.ids, 1))],
+    services.ids[1 + mod(rnd.r3, array_length(services.ids, 1))],
     zones.name,
     '08:00', '22:00', mod(g, 20) <> 0, mod(g, 7) <> 0, mod(g, 33) <> 0, now(), now()
 FROM generate_series(1::bigint, %(rows)s::bigint) AS g
 CROSS JOIN leaves
 CROSS JOIN services
 CROSS JOIN (SELECT %(first)s::text[] AS first_names, %(last)s::text[] AS last_names) AS names
-CROSS JOIN LATERAL (SELECT 1 + mod(g * 7919, array_length(leaves.ids, 1)) AS i) AS pick
+CROSS JOIN LATERAL (
+    -- independent pseudo-random picks, so names, sites and services do not correlate
+    SELECT hashint8(g)::bigint + 2147483648 AS r0, hashint8(g + 1)::bigint + 2147483648 AS r1,
+           hashint8(g + 2)::bigint + 2147483648 AS r2, hashint8(g + 3)::bigint + 2147483648 AS r3
+) AS rnd
+CROSS JOIN LATERAL (SELECT 1 + mod(rnd.r0, array_length(leaves.ids, 1)) AS i) AS pick
 JOIN (VALUES ('Moscow', 'Europe/Moscow'), ('Yekaterinburg', 'Asia/Yekaterinburg'),
              ('Novosibirsk', 'Asia/Novosibirsk'), ('London', 'Europe/London'),
              ('New York', 'America/New_York')) AS zones(location, name)

@@ -187,9 +187,12 @@ class CustomerViewSet(viewsets.ModelViewSet):
         return selectors.customer_list()
 
     def list(self, request, *args, **kwargs):
-        queryset = self.filter_queryset(Customer.objects.all())
-        page = self.paginate_queryset(selectors.customer_rows(queryset))
+        page = self.paginate_queryset(self.filter_queryset(Customer.objects.all()))
         return self.get_paginated_response(selectors.customers_represent(page))
+
+    def page_rows(self, queryset):
+        """What the pagination reads for a page: plain rows, not instances."""
+        return selectors.customer_rows(queryset)
 
     def get_permissions(self):
         if self.action == "me":
@@ -231,7 +234,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
         result = csv_io.customer_import(stream=upload.file)
         return Response(result.as_dict())
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.STR}, filters=True)
     @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
     def export(self, request):
         queryset = self.filter_queryset(Customer.objects.all())

@@ -12,14 +12,17 @@ AUDIENCE_FIELDS = ("location", "last_mile_site", "service_type", "tag", "operato
 
 
 def site_subtree_q(codes: Iterable[str], *, prefix: str = "last_mile_site__") -> Q:
-    """Customers of the given sites and of every site beneath them."""
+    """Customers of the given sites and of every site beneath them (with
+    prefix="" : the sites themselves). The subtree is resolved to site ids
+    first, so the customer query filters on its indexed foreign key."""
     paths = list(Site.objects.filter(code__in=list(codes)).values_list("path", flat=True))
     if not paths:
         return Q(pk__in=[])
-    query = Q()
+    beneath = Q()
     for path in paths:
-        query |= Q(**{f"{prefix}path__startswith": path})
-    return query
+        beneath |= Q(path__startswith=path)
+    ids = list(Site.objects.filter(beneath).values_list("id", flat=True))
+    return Q(**{f"{prefix}id__in": ids})
 
 
 def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
