@@ -153,6 +153,18 @@ class TestStaffTickets:
         assert raised.number not in theirs
         everyone = web_client(latecomer).get("/tickets/?scope=all&search=internet").content.decode()
         assert raised.number in everyone
+        assert (
+            raised.number
+            in web_client(engineer)
+            .get("/tickets/?scope=all&created_after=2020-01-01")
+            .content.decode()
+        )
+        assert (
+            raised.number
+            not in web_client(engineer)
+            .get("/tickets/?scope=all&created_before=2020-01-01")
+            .content.decode()
+        )
         Ticket.objects.filter(pk=raised.pk).update(due_at="2020-01-01T00:00:00Z")
         overdue = web_client(engineer).get("/tickets/?scope=all&overdue=true").content.decode()
         assert 'class="overdue"' in overdue

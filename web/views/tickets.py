@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.db.models import BooleanField, Case, When
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -37,6 +38,13 @@ def _queue(request):
         tickets = tickets.filter(service_type__code=params["service_type"])
     if params.get("assignee", "").isdigit():
         tickets = tickets.filter(assignee_id=int(params["assignee"]))
+    for name, lookup in (
+        ("created_after", "created_at__date__gte"),
+        ("created_before", "created_at__date__lte"),
+    ):
+        day = parse_date(params.get(name, "") or "")
+        if day:
+            tickets = tickets.filter(**{lookup: day})
     if params.get("overdue") == "true":
         tickets = tickets.filter(selectors.ticket_overdue_q())
     tickets = selectors.ticket_search(tickets, term=params.get("search", ""))

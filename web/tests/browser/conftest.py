@@ -28,7 +28,8 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="session")
 def chromium():
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    executable = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not executable:
         unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the
     # tests make around it are plain synchronous code.
@@ -36,7 +37,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
