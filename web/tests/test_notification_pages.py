@@ -89,6 +89,14 @@ class TestCompose:
         )
         assert 'data-testid="audience-count">4<' in ok
 
+    def test_a_site_that_no_longer_exists_is_named(self, web_client, engineer, town):
+        page = (
+            web_client(engineer)
+            .post("/notifications/preview/", compose(last_mile_site=["GONE"]))
+            .content.decode()
+        )
+        assert "Sites (with every site beneath): Select a valid choice. GONE" in page
+
     def test_a_template_error_is_shown_and_nothing_saved(self, web_client, engineer, town):
         client = web_client(engineer)
         preview = client.post("/notifications/preview/", compose(body="{% if %}")).content.decode()

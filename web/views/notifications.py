@@ -134,7 +134,6 @@ def _send_test(request, data: dict, phone: str) -> None:
 @staff_required
 def notification_starter_view(request):
     """Swap in the chosen kind's starting text, unless the engineer has written their own."""
-    form = NotificationForm(request.GET)
     kind = request.GET.get("kind", "general")
     title, body = request.GET.get("title", ""), request.GET.get("body", "")
     if is_starter_or_empty(title, body) and kind in STARTERS:
@@ -153,6 +152,9 @@ def notification_preview_view(request):
     spec, unknown = form.audience() if "account_numbers" in form.cleaned_data else ({}, [])
     if unknown:
         context["errors"].append(f"Unknown account number(s): {', '.join(unknown[:20])}.")
+    for name in ("last_mile_site", "service_type"):
+        for error in form.errors.get(name, []):
+            context["errors"].append(f"{form.fields[name].label}: {error}")
     checked = AudienceSerializer(data=spec)
     if checked.is_valid():
         preview = audience_preview(audience=checked.validated_data, sample_size=1)
