@@ -1,7 +1,7 @@
 """The ticket API: thin views that check the role, validate with a
 serializer and call one service."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -121,6 +121,8 @@ class TicketViewSet(
 
     def list(self, request, *args, **kwargs):
         tickets = self.filter_queryset(self.get_queryset())
+        if request.query_params.get("search") and not request.query_params.get("ordering"):
+            tickets = selectors.ticket_search_order(tickets)
         tickets.count_partitions = selectors.ticket_list_partitions(
             user=request.user, scope=self._scope()
         )
@@ -291,7 +293,7 @@ def _since(request, *, default_days: int):
     if value is None:
         raise ValidationError({"since": ["Give a date (2026-11-01) or an ISO 8601 time."]})
     if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.UTC)
+        value = timezone.make_aware(value, UTC)
     return value
 
 

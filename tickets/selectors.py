@@ -4,7 +4,18 @@ interaction statistics (computed by the database)."""
 import re
 from datetime import datetime
 
-from django.db.models import Avg, Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Avg,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -68,6 +79,28 @@ def ticket_search(tickets: QuerySet[Ticket], *, term: str) -> QuerySet[Ticket]:
     if customer_ids:
         query |= Q(customer_id__in=customer_ids)
     return tickets.filter(query)
+
+
+# Below this many matches, sorting the matches beats walking the table.
+_SORT_MATCHES_BELOW = 2000
+
+
+def ticket_search_order(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Newest first, in the cheaper of two ways, chosen by the number of
+    matches (which the list counts anyway, so the count is kept).
+
+    PostgreSQL cannot estimate how rare a searched word is. For a rare one it
+    would walk the primary key backwards testing LIKE on tens of thousands of
+    rows to fill a page; sorting by an expression makes it collect the few
+    matches through the trigram indexes and sort them. For a common word the
+    backward walk finds a page at once, so it is left to do that."""
+    count = tickets.count()
+    if count < _SORT_MATCHES_BELOW:
+        tickets = tickets.order_by(
+            ExpressionWrapper(F("id") + 0, output_field=IntegerField()).desc()
+        )
+    tickets.known_count = count
+    return tickets
 
 
 def ticket_overdue_q(*, now: datetime | None = None) -> Q:

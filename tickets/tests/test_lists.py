@@ -128,6 +128,19 @@ class TestSearch:
             response = client_for(admin_user).get("/api/tickets/", {"search": term})
             assert tickets["b"].pk in _ids(response)
 
+    @pytest.mark.parametrize("sort_below", [1, 2000])
+    def test_it_lists_matches_newest_first_whichever_way_it_sorts(
+        self, admin_user, customer_user, tickets, monkeypatch, sort_below
+    ):
+        from tickets import selectors
+
+        monkeypatch.setattr(selectors, "_SORT_MATCHES_BELOW", sort_below)
+        extra = [open_ticket(customer_user, title=f"Router {n}") for n in range(3)]
+        body = client_for(admin_user).get("/api/tickets/", {"search": "router"}).json()
+        expected = sorted([tickets["a"].pk] + [t.pk for t in extra], reverse=True)
+        assert [t["id"] for t in body["results"]] == expected
+        assert body["count"] == 4
+
     def test_it_searches_only_within_what_the_caller_may_see(self, customer_user, tickets):
         response = client_for(customer_user).get("/api/tickets/", {"search": "Invoice"})
         assert _ids(response) == set()
