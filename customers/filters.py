@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from rest_framework.filters import OrderingFilter
 
 from customers.models import Customer, Site
-from customers.selectors import site_subtree_q
+from customers.selectors import site_subtree_q, tagged_q
 
 
 def split_values(value: str) -> list[str]:
@@ -50,8 +50,7 @@ class CustomerFilter(django_filters.FilterSet):
         names = split_values(value)
         if not names:
             return qs
-        tagged = Customer.tags.through.objects.filter(tag__name__in=names).values("customer_id")
-        return qs.filter(pk__in=tagged)
+        return qs.filter(tagged_q(names))
 
     def filter_active(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         wanted = set()

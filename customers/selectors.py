@@ -4,9 +4,9 @@ targets customers."""
 from collections.abc import Iterable
 from datetime import UTC
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from customers.models import Customer, ServiceType, Site
+from customers.models import Customer, ServiceType, Site, Tag
 
 AUDIENCE_FIELDS = ("location", "last_mile_site", "service_type", "tag", "operator_code")
 
@@ -23,6 +23,16 @@ def site_subtree_q(codes: Iterable[str], *, prefix: str = "last_mile_site__") ->
         beneath |= Q(path__startswith=path)
     ids = list(Site.objects.filter(beneath).values_list("id", flat=True))
     return Q(**{f"{prefix}id__in": ids})
+
+
+def tagged_q(names: Iterable[str]) -> Q:
+    """Customers carrying any of the tags: a correlated EXISTS on the
+    (customer, tag) index, which stays cheap when a tag is on 100,000 rows."""
+    tag_ids = list(Tag.objects.filter(name__in=list(names)).values_list("id", flat=True))
+    if not tag_ids:
+        return Q(pk__in=[])
+    links = Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag_id__in=tag_ids)
+    return Q(Exists(links))
 
 
 def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
@@ -48,11 +58,7 @@ def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
     if audience.get("operator_code"):
         filters &= Q(operator_code__in=audience["operator_code"])
     if audience.get("tag"):
-        filters &= Q(
-            pk__in=Customer.tags.through.objects.filter(tag__name__in=audience["tag"]).values(
-                "customer_id"
-            )
-        )
+        filters &= tagged_q(audience["tag"])
     if ids:
         filters |= Q(pk__in=ids)
     return active.filter(filters)

@@ -281,6 +281,11 @@ def clean_bool(value: Any, name: str) -> bool:
     raise FieldError(f"{value!r} is not true or false; give true or false for {name}.")
 
 
+_cached_timezone = functools.lru_cache(maxsize=1024)(clean_timezone)
+_cached_bool = functools.lru_cache(maxsize=256)(clean_bool)
+_cached_time = functools.lru_cache(maxsize=4096)(clean_time)
+
+
 def clean_tags(value: Any) -> list[str]:
     if value is None:
         return []
@@ -356,12 +361,16 @@ def customer_clean(
         values["tags"] = run("tags", clean_tags, raw["tags"])
     for name, default in DEFAULTS.items():
         if name in raw and not _blank(raw[name]):
+            value = raw[name]
+            # The same few spellings repeat on every row of an import.
+            cached = isinstance(value, str)
             if name == "timezone":
-                values[name] = run(name, clean_timezone, raw[name])
+                func = _cached_timezone if cached else clean_timezone
+                values[name] = run(name, func, value)
             elif name in BOOLEAN_FIELDS:
-                values[name] = run(name, clean_bool, raw[name], name)
+                values[name] = run(name, _cached_bool if cached else clean_bool, value, name)
             else:
-                values[name] = run(name, clean_time, raw[name], name)
+                values[name] = run(name, _cached_time if cached else clean_time, value, name)
         elif creating or name in raw:
             values[name] = default
     _check_window(values, errors, current or {})
