@@ -37,7 +37,10 @@ PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
 PG_DB = "proactive_delivery_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 COUNT = int(os.environ.get("BENCH_DELIVERY_COUNT", "20000"))
-NAIVE_COUNT = int(os.environ.get("BENCH_NAIVE_COUNT", str(COUNT)))
+# The naive way manages a few dozen messages a second here, so by default its
+# rate is measured on 2,000 of the messages (the rate does not depend on the
+# count); BENCH_NAIVE_COUNT=20000 sends all of them.
+NAIVE_COUNT = int(os.environ.get("BENCH_NAIVE_COUNT", "2000"))
 MATERIALISE_COUNT = 100_000
 
 
@@ -289,20 +292,13 @@ def phase_api() -> dict:
     return {"median_ms": statistics.median(timings), "p_max_ms": max(timings), "audience": audience}
 
 
-def _wait_ready(fleet, names, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all("ready." in fleet.log(name) for name in names):
-            return
-        time.sleep(0.2)
-    raise RuntimeError("workers did not start:\n" + fleet.log(names[0])[-2000:])
-
-
 def _drain_tasks(fleet) -> int:
-    return (
-        sum(fleet.log(name).count("Task delivery.tasks.drain_messages[") for name in ("w0", "w1"))
-        // 2
-    )  # "received" and "succeeded" lines
+    """Drain tasks the workers received, from Celery's own log lines."""
+    marker = "Task delivery.tasks.drain_messages["
+    return sum(
+        sum(1 for line in fleet.log(name).splitlines() if marker in line and "received" in line)
+        for name in ("w0", "w1")
+    )
 
 
 def _run_notification(location: str, channel: str, count: int) -> float:
@@ -446,7 +442,7 @@ def phase_throughput() -> dict:
             # Celery's own INFO lines count the drain tasks.
             fleet.start_worker(name, extra=["-I", "bench.bench_delivery"], celery_log_level="INFO")
         fleet.start_beat()
-        _wait_ready(fleet, ["w0", "w1"])
+        fleet.wait_ready()
         from django.conf import settings
 
         batches = -(-COUNT // settings.DELIVERY_BATCH_SIZE)

@@ -226,21 +226,25 @@ def message_dispatch_due(*, now: datetime.datetime | None = None) -> int:
     return wanted
 
 
-def dispatch_ticket_consume(*, ticket_id: int | None) -> None:
-    if ticket_id is not None:
-        DispatchTicket.objects.filter(pk=ticket_id).delete()
-
-
 # --- claim ----------------------------------------------------------------
 
 
-def message_claim_batch(*, limit: int | None = None, now: datetime.datetime | None = None):
+def message_claim_batch(
+    *,
+    limit: int | None = None,
+    now: datetime.datetime | None = None,
+    ticket_id: int | None = None,
+):
     """Atomically take up to `limit` due rows: status `sending`, a lease
-    deadline, one more attempt. PostgreSQL skips rows other workers hold."""
+    deadline, one more attempt. PostgreSQL skips rows other workers hold.
+    The drain task's dispatch ticket goes in the same transaction, so the
+    dispatcher never sees the rows still due and their ticket already gone."""
     now = now or timezone.now()
     limit = limit or settings.DELIVERY_BATCH_SIZE
     lease_until = now + datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
+        if ticket_id is not None:
+            DispatchTicket.objects.filter(pk=ticket_id).delete()
         due = _due(now).order_by("next_attempt_at")
         if connection.vendor == "postgresql":
             due = due.select_for_update(skip_locked=True)
@@ -607,10 +611,10 @@ def _relaxed_commits(on: bool) -> None:
             cursor.execute("SET synchronous_commit TO off" if on else "RESET synchronous_commit")
 
 
-def message_batch_deliver(*, limit: int | None = None) -> BatchResult:
+def message_batch_deliver(*, limit: int | None = None, ticket_id: int | None = None) -> BatchResult:
     """Claim one batch and deliver it: the body of a drain task."""
     result = BatchResult()
-    ids = message_claim_batch(limit=limit)
+    ids = message_claim_batch(limit=limit, ticket_id=ticket_id)
     result.claimed = len(ids)
     if not ids:
         return result

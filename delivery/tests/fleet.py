@@ -86,6 +86,15 @@ class Fleet:
             ],
         )
 
+    def wait_ready(self, *, timeout: float = 90) -> None:
+        """Until every worker says it is ready (Django and Celery loaded)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all("ready." in self.log(name) for name in self.workers):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the workers did not start in time")
+
     def kill(self, name: str) -> None:
         """SIGKILL: no clean-up, no acknowledgement, as a crash."""
         process = self.workers.pop(name)

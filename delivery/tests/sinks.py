@@ -175,6 +175,7 @@ class _GatewayState:
 
 class _GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
     state: _GatewayState
 
     def setup(self):

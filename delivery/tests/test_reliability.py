@@ -29,7 +29,7 @@ def make_customers(count: int, *, prefix: str = "r", **fields) -> list[Customer]
             account_number=f"{prefix.upper()}-{i:05d}",
             name=f"Name {prefix}{i}",
             email=f"{prefix}{i}@example.com",
-            phone=f"+7901{i:07d}",
+            phone=f"+79{ord(prefix[0]) % 100:02d}{i:07d}",
             location=fields.get("location", "Moscow"),
             contact_window_start=datetime.time(0, 0),
             contact_window_end=datetime.time(0, 0),
@@ -64,7 +64,7 @@ def broker_for_this_process(url: str):
     from config.celery import app
 
     previous = app.conf.broker_url
-    app.conf.broker_url = url
+    app.conf.update(broker_url=url, broker_write_url=url, broker_read_url=url)
     app._pool = None
     app.amqp._producer_pool = None
     return previous
@@ -73,8 +73,6 @@ def broker_for_this_process(url: str):
 @pytest.fixture
 def rig(postgres, redis_url, tmp_path):
     """A fleet factory with an SMTP sink and an SMS gateway."""
-    from config.celery import app
-
     base = redis_url.rsplit("/", 1)[0]
     broker = f"{base}/{REDIS_DB}"
     import redis
@@ -105,6 +103,7 @@ def rig(postgres, redis_url, tmp_path):
         for n in range(workers):
             fleet.start_worker(f"w{n}")
         fleet.start_beat()
+        fleet.wait_ready()
         return fleet
 
     start.smtp = smtp
@@ -115,7 +114,6 @@ def rig(postgres, redis_url, tmp_path):
     smtp.__exit__(None, None, None)
     gateway.__exit__(None, None, None)
     broker_for_this_process(previous)
-    app.conf.broker_url = previous
 
 
 def wait_done(notification, *, timeout: float) -> Counter:
@@ -156,7 +154,7 @@ def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_fli
 
 
 def test_flaky_and_refusing_smtp_servers(rig):
-    customers = make_customers(300)
+    customers = make_customers(200)
     refused = {c.email for c in customers[:10]}
     smtp = rig.smtp
     smtp.handler.temp_fail_ratio = 0.10
@@ -174,12 +172,12 @@ def test_flaky_and_refusing_smtp_servers(rig):
     assert set(delivered.values_list("status", flat=True)) == {S.SENT}
     retried = delivered.filter(attempts__gt=1).count()
     print(f"\nretried: {retried}; 451s: {smtp.handler.temp_failures}; drops: {smtp.handler.drops}")
-    assert retried >= 20 and smtp.handler.drops > 0
+    assert retried >= 10 and smtp.handler.drops > 0
     assert {r.to for r in smtp.received} == set(delivered.values_list("to_address", flat=True))
 
 
 def test_restarting_redis_mid_run_loses_nothing(rig, tmp_path):
-    make_customers(800)
+    make_customers(400)
     smtp = rig.smtp
     smtp.handler.delay = 0.004
     private = RedisServer(port=free_port(), data_dir=tmp_path)
@@ -188,22 +186,22 @@ def test_restarting_redis_mid_run_loses_nothing(rig, tmp_path):
     try:
         rig(broker_url=private.url)
         notification = start_notification()
-        wait_until(lambda: smtp.handler.count >= 150, timeout=60, interval=0.05)
+        wait_until(lambda: smtp.handler.count >= 100, timeout=60, interval=0.05)
         private.restart()  # every queued task is gone with it
         result = wait_done(notification, timeout=120)
     finally:
         broker_for_this_process(previous)
         private.stop()
-    assert result == Counter({S.SENT: 800})
-    assert len({r.to for r in smtp.received}) == 800
+    assert result == Counter({S.SENT: 400})
+    assert len({r.to for r in smtp.received}) == 400
 
 
 def test_nothing_is_delivered_after_the_end(rig):
-    make_customers(1500)
+    make_customers(1000)
     smtp = rig.smtp
     smtp.handler.delay = 0.01
     rig()
-    end = timezone.now() + datetime.timedelta(seconds=6)
+    end = timezone.now() + datetime.timedelta(seconds=5)
     notification = start_notification(end_at=end)
     result = wait_done(notification, timeout=60)
     late = [r for r in smtp.received if r.received_at > end.timestamp()]
@@ -220,12 +218,12 @@ def test_nothing_is_delivered_after_the_end(rig):
 
 
 def test_nothing_is_handed_to_the_server_after_a_cancel_commits(rig):
-    make_customers(1500)
+    make_customers(600)
     smtp = rig.smtp
     smtp.handler.delay = 0.005
     rig()
     notification = start_notification()
-    wait_until(lambda: smtp.handler.count >= 200, timeout=60, interval=0.02)
+    wait_until(lambda: smtp.handler.count >= 100, timeout=60, interval=0.02)
     services.notification_cancel(notification=notification)
     committed_at = time.time()
     time.sleep(3)
@@ -237,8 +235,8 @@ def test_nothing_is_handed_to_the_server_after_a_cancel_commits(rig):
 
 
 def test_overlapping_audiences_never_mix_content_or_duplicate_rows(rig):
-    make_customers(300, prefix="a", location="Moscow")
-    make_customers(300, prefix="b", location="Kazan")
+    make_customers(150, prefix="a", location="Moscow")
+    make_customers(150, prefix="b", location="Kazan")
     rig()
     outage = start_notification(
         title="Outage for {{ customer.account_number }}",
@@ -257,8 +255,8 @@ def test_overlapping_audiences_never_mix_content_or_duplicate_rows(rig):
     )
     wait_done(outage, timeout=90)
     wait_done(works, timeout=90)
-    assert Message.objects.filter(notification=outage).count() == 1200
-    assert Message.objects.filter(notification=works).count() == 300
+    assert Message.objects.filter(notification=outage).count() == 600
+    assert Message.objects.filter(notification=works).count() == 150
     by_email = {c.email: c for c in Customer.objects.all()}
     subjects = Counter()
     for received in rig.smtp.received:
@@ -268,8 +266,8 @@ def test_overlapping_audiences_never_mix_content_or_duplicate_rows(rig):
         assert received.subject.endswith(customer.account_number)
         assert customer.account_number in received.text and customer.name in received.text
     assert all(n == 1 for n in subjects.values())
-    assert len(subjects) == 900
+    assert len(subjects) == 450
     by_phone = {c.phone: c for c in Customer.objects.all()}
     texts = rig.gateway.received
-    assert len(texts) == 600
+    assert len(texts) == 300
     assert all(by_phone[t["phone"]].account_number in t["text"] for t in texts)
