@@ -15,7 +15,7 @@ task_logger = logging.getLogger("proactive.task")
 
 @task_prerun.connect
 def _log_task_start(task_id=None, task=None, args=None, kwargs=None, **_):
-    task_logger.info("task started %s", task.name, extra={"task_id": task_id, "args": args})
+    task_logger.info("task started %s", task.name, extra={"task_id": task_id, "task_args": args})
 
 
 @task_postrun.connect
