@@ -3,6 +3,7 @@ take several values accept them comma-separated (`?status=open,assigned`)."""
 
 import django_filters
 from django.db.models import Q
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from customers.models import ServiceType
@@ -43,6 +44,12 @@ def _true(value: str) -> bool:
     return value in ("true", "1")
 
 
+@extend_schema_field({"type": "string", "enum": [value for value, _ in _BOOLEAN_CHOICES]})
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, choices=_BOOLEAN_CHOICES, coerce=_true, **kwargs)
+
+
 class TicketFilter(django_filters.FilterSet):
     status = django_filters.CharFilter(
         method="filter_status", help_text="One or more of " + ", ".join(Status.values)
@@ -57,17 +64,11 @@ class TicketFilter(django_filters.FilterSet):
     service_type = django_filters.CharFilter(
         method="filter_service_type", help_text="Service type ids or codes"
     )
-    active = django_filters.TypedChoiceFilter(
-        choices=_BOOLEAN_CHOICES,
-        coerce=_true,
-        method="filter_active",
-        help_text="true: not resolved, closed or cancelled",
+    active = StrictBooleanFilter(
+        method="filter_active", help_text="true: not resolved, closed or cancelled"
     )
-    overdue = django_filters.TypedChoiceFilter(
-        choices=_BOOLEAN_CHOICES,
-        coerce=_true,
-        method="filter_overdue",
-        help_text="true: active and past its due time",
+    overdue = StrictBooleanFilter(
+        method="filter_overdue", help_text="true: active and past its due time"
     )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
