@@ -19,6 +19,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdmin, IsEngineer, IsStaffMember
+from accounts.services import user_update
 from customers.models import Customer
 from tickets import selectors, services
 from tickets.filters import InteractionFilter, TicketFilter
@@ -30,6 +31,7 @@ from tickets.serializers import (
     AttachmentUploadSerializer,
     CommentSerializer,
     EngineerSerializer,
+    EngineerUpdateSerializer,
     InteractionSerializer,
     InteractionStatsSerializer,
     ResolveSerializer,
@@ -348,15 +350,36 @@ class InteractionViewSet(
         return Response(InteractionStatsSerializer(stats).data)
 
 
-class EngineerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Approved engineers with their load of open tickets."""
+class EngineerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Approved engineers with their load of open tickets. Administrators set
+    anyone's availability and limit; engineers set their own availability."""
 
     serializer_class = EngineerSerializer
     permission_classes = [IsStaffMember]
     filter_backends = []
+    http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self):
         return selectors.engineer_list()
+
+    @extend_schema(request=EngineerUpdateSerializer, responses=EngineerSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        engineer = self.get_object()
+        serializer = EngineerUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not request.user.is_admin:
+            if engineer.pk != request.user.pk:
+                raise PermissionDenied("Engineers may change only their own availability.")
+            if set(data) - {"is_available"}:
+                raise PermissionDenied("Only administrators may change the load limit.")
+        user_update(user=engineer, data=data)
+        return Response(EngineerSerializer(self.get_queryset().get(pk=engineer.pk)).data)
 
     @extend_schema(responses=EngineerSerializer(many=True))
     @action(detail=False, methods=["get"])

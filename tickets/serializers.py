@@ -270,6 +270,11 @@ class EngineerSerializer(serializers.ModelSerializer):
         )
 
 
+class EngineerUpdateSerializer(serializers.Serializer):
+    is_available = serializers.BooleanField(required=False)
+    max_open_tickets = serializers.IntegerField(required=False, min_value=0, max_value=10000)
+
+
 class StatsBucketSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     total_duration_seconds = serializers.IntegerField()

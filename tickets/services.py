@@ -100,7 +100,12 @@ def _lock_engineers() -> list[User]:
     """Lock every engineer who could take a ticket, in id order so that
     concurrent assignments queue instead of deadlocking. On PostgreSQL this is
     SELECT ... FOR UPDATE; SQLite's single writer already serialises."""
-    return list(engineers_assignable().select_for_update().order_by("pk"))
+    return list(
+        engineers_assignable()
+        .select_for_update()
+        .only("id", "username", "email", "max_open_tickets", "last_assigned_at")
+        .order_by("pk")
+    )
 
 
 def _loads(engineer_ids: list[int]) -> dict[int, int]:

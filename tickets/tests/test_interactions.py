@@ -161,3 +161,56 @@ class TestEngineers:
         assert client.get("/api/engineers/available/").json()["count"] == 0
         full = client.get(f"/api/engineers/{engineer.pk}/").json()
         assert (full["open_tickets"], full["available"]) == (1, False)
+
+
+@pytest.mark.django_db
+class TestEngineerAvailability:
+    def test_an_engineer_sets_their_own_availability_and_gets_waiting_work(
+        self, engineer, customer_user, django_capture_on_commit_callbacks
+    ):
+        from tickets.tests.conftest import open_ticket
+
+        client = client_for(engineer)
+        assert (
+            client.patch(f"/api/engineers/{engineer.pk}/", {"is_available": False}).json()[
+                "available"
+            ]
+            is False
+        )
+        waiting = open_ticket(customer_user)
+        assert waiting.assignee is None
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.patch(f"/api/engineers/{engineer.pk}/", {"is_available": True})
+        assert response.json()["available"] is True
+        assert client.get(f"/api/engineers/{engineer.pk}/").json()["open_tickets"] == 1
+        waiting.refresh_from_db()
+        assert waiting.assignee == engineer
+
+    def test_an_engineer_cannot_change_a_limit_or_a_colleague(self, engineer, other_engineer):
+        client = client_for(engineer)
+        own_limit = client.patch(f"/api/engineers/{engineer.pk}/", {"max_open_tickets": 99})
+        colleague = client.patch(f"/api/engineers/{other_engineer.pk}/", {"is_available": False})
+        assert (own_limit.status_code, colleague.status_code) == (403, 403)
+        other_engineer.refresh_from_db()
+        engineer.refresh_from_db()
+        assert (engineer.max_open_tickets, other_engineer.is_available) == (10, True)
+
+    def test_an_admin_sets_the_limit(self, admin_user, engineer, customer_user):
+        response = client_for(admin_user).patch(
+            f"/api/engineers/{engineer.pk}/", {"max_open_tickets": 3}
+        )
+        assert response.status_code == 200
+        assert response.json()["max_open_tickets"] == 3
+        assert (
+            client_for(customer_user)
+            .patch(f"/api/engineers/{engineer.pk}/", {"is_available": False})
+            .status_code
+            == 403
+        )
+
+    def test_it_rejects_a_negative_limit(self, admin_user, engineer):
+        response = client_for(admin_user).patch(
+            f"/api/engineers/{engineer.pk}/", {"max_open_tickets": -1}
+        )
+        assert response.status_code == 400
+        assert "max_open_tickets" in response.json()
