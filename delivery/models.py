@@ -33,14 +33,20 @@ class Message(models.Model):
     (transactional) messages carry their own subject/body/html.
     """
 
-    # Indexed by message_notification_status and the unique constraint.
+    # No database-level foreign keys on these two: a notification's rows are
+    # written 100,000 at a time by one INSERT … SELECT that takes the ids from
+    # the tables themselves, and checking each row's two references again at
+    # commit costs more than the insert (7 s instead of 1 s on PostgreSQL).
+    # Django still applies on_delete; a message whose customer vanished is
+    # suppressed at send time.
     notification = models.ForeignKey(
         "notifications.Notification",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="messages",
-        db_index=False,
+        db_index=False,  # indexed by message_notification_status and the unique constraint
+        db_constraint=False,
     )
     customer = models.ForeignKey(
         "customers.Customer",
@@ -48,6 +54,7 @@ class Message(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="messages",
+        db_constraint=False,
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     to_address = models.CharField(max_length=254, blank=True)

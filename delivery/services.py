@@ -121,15 +121,22 @@ SUPPRESSED_OPTED_OUT = {
 }
 
 
-def messages_materialise(*, notification, customers: QuerySet, channels: list[str]) -> int:
+def messages_materialise(
+    *, notification, customers: QuerySet, channels: list[str], fresh: bool = False
+) -> int:
     """Write one Message row per (customer, channel) with a single
     INSERT … SELECT per channel; rows that already exist are left alone.
     Opted-out customers, inactive ones and missing addresses get
     `suppressed` rows so the statistics account for everyone. Returns the
-    number of rows written."""
+    number of rows written.
+
+    `fresh`: the caller holds the notification's row lock and it has no
+    messages yet, so the conflict check (a second pass over the unique index
+    for every row) can be skipped; the unique constraint still stands guard."""
     from customers.models import Customer
 
     now = timezone.now()
+    on_conflict = "" if fresh else "ON CONFLICT DO NOTHING"
     adapt = connection.ops.adapt_datetimefield_value
     qn = connection.ops.quote_name
     subquery, sub_params = customers.order_by().values("pk").query.sql_with_params()
@@ -156,7 +163,7 @@ def messages_materialise(*, notification, customers: QuerySet, channels: list[st
                 NULL, '', NULL, %s, %s
             FROM {customer_table} c
             WHERE c.id IN ({subquery})
-            ON CONFLICT DO NOTHING
+            {on_conflict}
         """  # noqa: S608
         params = [
             notification.pk,

@@ -186,6 +186,7 @@ def notification_materialise(*, notification: Notification) -> int:
             notification=notification,
             customers=customer_audience(audience=notification.audience),
             channels=notification.channels,
+            fresh=not Message.objects.filter(notification=notification).exists(),
         )
         notification.materialized_at = timezone.now()
         notification.save(update_fields=["materialized_at", "updated_at"])

@@ -15,9 +15,7 @@ def superuser(db):
     return User.objects.create_superuser("root", "root@example.com", "pw-123456-long")
 
 
-def test_staff_browse_notifications_and_messages_in_the_admin(
-    client, superuser, make_notification
-):
+def test_staff_browse_notifications_and_messages_in_the_admin(client, superuser, make_notification):
     make_notification(title="Fiber cut")
     message = services.transactional_email_enqueue(to="a@example.com", subject="s", body="b")
     client.force_login(superuser)
