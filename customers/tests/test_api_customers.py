@@ -263,3 +263,28 @@ def test_staff_have_no_me_record(engineer, admin_user):
 def test_a_customer_without_a_record_gets_404(customer_user):
     Customer.objects.filter(user=customer_user).delete()
     assert client_for(customer_user).get("/api/customers/me/").status_code == 404
+
+
+@pytest.mark.integration
+def test_counts_on_postgresql_are_exact_for_small_lists(postgres, admin_user):
+    for _ in range(3):
+        helpers.customer(location="Moscow")
+    body = client_for(admin_user).get("/api/customers/?location=Moscow").json()
+    assert body["count"] == 3 and body["count_is_estimate"] is False
+
+
+@pytest.mark.integration
+def test_counts_on_postgresql_switch_to_the_estimate_for_large_lists(postgres, admin_user):
+    from django.db import connection
+
+    from customers.models import Customer
+
+    Customer.objects.bulk_create(
+        Customer(account_number=f"BULK-{n}", name=f"Bulk {n}", location="Tver") for n in range(1500)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    body = client_for(admin_user).get("/api/customers/?location=Tver").json()
+    assert body["count_is_estimate"] is True
+    assert 1000 < body["count"] < 3000
+    assert len(body["results"]) == 50
