@@ -11,14 +11,18 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.filters import SearchFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCustomer, IsStaffMember, IsStaffReadAdminWrite
 from customers import csv_io, selectors, services
-from customers.filters import CustomerFilter, SiteFilter, TieBreakOrderingFilter
+from customers.filters import (
+    CustomerFilter,
+    CustomerSearchFilter,
+    SiteFilter,
+    TieBreakOrderingFilter,
+)
 from customers.models import Customer, ServiceType, Site
 from customers.pagination import CustomerPagination
 from customers.validation import FIELDS, CodeLookups, customer_clean
@@ -167,7 +171,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
     pagination_class = CustomerPagination
     filter_backends = [
         DjangoFilterBackend,
-        SearchFilter,
+        CustomerSearchFilter,
         TieBreakOrderingFilter,
     ]
     filterset_class = CustomerFilter

@@ -288,3 +288,30 @@ def test_counts_on_postgresql_switch_to_the_estimate_for_large_lists(postgres, a
     assert body["count_is_estimate"] is True
     assert 1000 < body["count"] < 3000
     assert len(body["results"]) == 50
+
+
+def test_search_terms_must_all_match_and_combine_with_filters(admin_user):
+    fibre = helpers.service("fibre")
+    olga = helpers.customer(name="Olga Morozova", email="o.m@example.com", service_type=fibre)
+    helpers.customer(name="Olga Ivanova", service_type=fibre)
+    helpers.customer(name="Morozova Anna")
+    client = client_for(admin_user)
+    assert _ids(client.get("/api/customers/?search=olga morozova")) == {olga.pk}
+    both = client.get("/api/customers/?search=olga&service_type=fibre&ordering=name")
+    assert len(_ids(both)) == 2
+
+
+def test_a_phone_typed_with_spaces_and_dashes_is_found(admin_user):
+    olga = helpers.customer(phone="+79161234567")
+    helpers.customer(phone="+79160000000")
+    client = client_for(admin_user)
+    for typed in ("+7 916 123-45-67", "(916) 123-45", "9161234567"):
+        assert _ids(client.get("/api/customers/", {"search": typed})) == {olga.pk}, typed
+
+
+def test_search_treats_wildcards_literally(admin_user):
+    helpers.customer(name="Plain name")
+    percent = helpers.customer(name="100% fibre")
+    client = client_for(admin_user)
+    assert _ids(client.get("/api/customers/", {"search": "%"})) == {percent.pk}
+    assert _ids(client.get("/api/customers/", {"search": "_"})) == set()
