@@ -90,7 +90,11 @@ class CustomerPagination(PageNumberPagination):
         # index first, then read only those rows.
         ids = list(queryset.values_list("pk", flat=True)[offset : offset + page_size + 1])
         self.has_next = len(ids) > page_size and offset + 2 * page_size <= MAX_ROWS
-        self.count, self.count_is_estimate = estimated_count(queryset)
+        if len(ids) <= page_size and (ids or self.number == 1):
+            # This page is the last one: the count is known without asking.
+            self.count, self.count_is_estimate = offset + len(ids), False
+        else:
+            self.count, self.count_is_estimate = estimated_count(queryset)
         if self.number > 1 and not ids:
             raise NotFound("Invalid page; this list has fewer pages.")
         ids = ids[:page_size]
