@@ -58,6 +58,19 @@ class TestCustomerList:
         assert len(names) == len(more) == 50
         assert not set(names) & set(more)
 
+    def test_keyset_pages_break_ties_between_equal_names(self, web_client, engineer, db):
+        Customer.objects.bulk_create(
+            Customer(account_number=f"S{i:03d}", name="Same Name") for i in range(120)
+        )
+        client = web_client(engineer)
+        seen, after = [], ""
+        for _ in range(3):
+            response = client.get(f"/customers/?after={after}")
+            seen += [c.pk for c in response.context["customers"]]
+            after = response.context["next_after"]
+        assert after is None
+        assert len(seen) == len(set(seen)) == 120
+
     def test_the_export_link_returns_the_filtered_csv(self, web_client, engineer, directory):
         response = web_client(engineer).get("/api/customers/export/?last_mile_site=POP-N")
         body = b"".join(response.streaming_content).decode()
