@@ -11,11 +11,13 @@ from tickets.models import ACTIVE_STATUSES, Ticket
 
 
 def delivery_last_day(*, now: datetime.datetime | None = None) -> dict:
-    """Messages settled or touched in the last 24 hours, by status and by channel
-    (the same window as the daily report)."""
+    """Messages of the notifications started in the last 24 hours, by status and
+    by channel. Grouped through the (notification, status) index, so it stays
+    quick however many messages the table holds."""
     since = (now or timezone.now()) - datetime.timedelta(hours=24)
+    recent = Notification.objects.filter(started_at__gte=since).values("pk")
     rows = (
-        Message.objects.filter(updated_at__gte=since)
+        Message.objects.filter(notification_id__in=recent)
         .values_list("channel", "status")
         .annotate(n=Count("pk"))
         .order_by()

@@ -14,7 +14,21 @@ class TestDashboard:
     ):
         customer = Customer.objects.get(user=customer_user)
         sending = Notification.objects.create(
-            title="Fibre cut", body="x", channels=["email"], status="sending"
+            title="Fibre cut",
+            body="x",
+            channels=["email", "sms"],
+            status="sending",
+            started_at=timezone.now(),
+        )
+        last_week = Notification.objects.create(
+            title="Last week",
+            body="x",
+            channels=["sms"],
+            status="completed",
+            started_at=timezone.now() - timezone.timedelta(days=7),
+        )
+        Message.objects.create(
+            notification=last_week, customer=customer, channel="sms", status="sent"
         )
         Notification.objects.create(
             title="Night works",
@@ -26,7 +40,7 @@ class TestDashboard:
         Message.objects.create(
             notification=sending, customer=customer, channel="email", status="sent"
         )
-        Message.objects.create(channel="sms", status="failed")
+        Message.objects.create(notification=sending, channel="sms", status="failed")
         Ticket.objects.create(
             title="Slow",
             customer=customer,
@@ -35,7 +49,7 @@ class TestDashboard:
             due_at=timezone.now() - timezone.timedelta(hours=1),
         )
         page = web_client(engineer).get("/").content.decode()
-        assert "Fibre cut" in page and "100%" in page
+        assert "Fibre cut" in page and "100%" in page and "Last week" not in page
         assert "Night works" in page
         assert '<span class="stat">2</span> messages' in page
         assert "overdue" in page
