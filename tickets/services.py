@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -96,21 +96,35 @@ def engineers_assignable():
     )
 
 
-def _lock_engineers() -> list[User]:
-    """Lock every engineer who could take a ticket, in id order so that
-    concurrent assignments queue instead of deadlocking. On PostgreSQL this is
-    SELECT ... FOR UPDATE; SQLite's single writer already serialises."""
+# A 64-bit key of our own among the database's advisory locks ("tickassg").
+_ASSIGNMENT_LOCK_KEY = 0x7469636B61737367
+
+
+def _lock_assignment() -> None:
+    """From here to the end of the transaction no one else chooses an
+    engineer, so two tickets created at the same instant cannot both take the
+    last free place. PostgreSQL: a transaction-scoped advisory lock (one lock,
+    no row written, released at commit or rollback). SQLite has one writer
+    and our transactions begin IMMEDIATE, so the transaction already is one."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ASSIGNMENT_LOCK_KEY])
+
+
+def _candidates() -> list:
+    """Engineers who may take work, as light rows (this runs on every new
+    ticket)."""
     return list(
         engineers_assignable()
-        .select_for_update()
-        .only("id", "username", "email", "max_open_tickets", "last_assigned_at")
         .order_by("pk")
+        .values_list("id", "username", "email", "max_open_tickets", "last_assigned_at", named=True)
     )
 
 
-def _loads(engineer_ids: list[int]) -> dict[int, int]:
+def _loads() -> dict[int, int]:
+    """Unfinished tickets per engineer, from the partial index on them."""
     rows = (
-        Ticket.objects.filter(assignee_id__in=engineer_ids, status__in=ACTIVE_STATUSES)
+        Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
         .values("assignee_id")
         .annotate(n=Count("id"))
         .order_by()
@@ -118,13 +132,22 @@ def _loads(engineer_ids: list[int]) -> dict[int, int]:
     return {row["assignee_id"]: row["n"] for row in rows}
 
 
-def _pick(engineers: list[User], loads: dict[int, int]) -> User | None:
+def _pick(candidates: list, loads: dict[int, int]) -> User | None:
     """Least loaded; ties go to the one idle longest (never assigned first)."""
-    eligible = [e for e in engineers if loads.get(e.pk, 0) < e.max_open_tickets]
-    return min(
+    eligible = [c for c in candidates if loads.get(c.id, 0) < c.max_open_tickets]
+    chosen = min(
         eligible,
-        key=lambda e: (loads.get(e.pk, 0), e.last_assigned_at or _NEVER, e.pk),
+        key=lambda c: (loads.get(c.id, 0), c.last_assigned_at or _NEVER, c.id),
         default=None,
+    )
+    if chosen is None:
+        return None
+    return User(
+        id=chosen.id,
+        username=chosen.username,
+        email=chosen.email,
+        max_open_tickets=chosen.max_open_tickets,
+        last_assigned_at=chosen.last_assigned_at,
     )
 
 
@@ -144,9 +167,10 @@ def tickets_assign_waiting() -> int:
     earliest due first. Returns how many were assigned."""
     assigned = 0
     with transaction.atomic():
-        engineers = _lock_engineers()
-        loads = _loads([e.pk for e in engineers])
-        room = sum(max(0, e.max_open_tickets - loads.get(e.pk, 0)) for e in engineers)
+        _lock_assignment()
+        candidates = _candidates()
+        loads = _loads()
+        room = sum(max(0, c.max_open_tickets - loads.get(c.id, 0)) for c in candidates)
         if room == 0:
             return 0
         waiting = Ticket.objects.filter(status=Status.OPEN, assignee__isnull=True).order_by(
@@ -154,7 +178,7 @@ def tickets_assign_waiting() -> int:
         )
         now = timezone.now()
         for ticket in waiting.select_related("customer")[:room]:
-            chosen = _pick(engineers, loads)
+            chosen = _pick(candidates, loads)
             if chosen is None:
                 break
             claimed = Ticket.objects.filter(
@@ -164,7 +188,9 @@ def tickets_assign_waiting() -> int:
                 continue
             ticket.status, ticket.assignee = Status.ASSIGNED, chosen
             User.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
-            chosen.last_assigned_at = now
+            candidates = [
+                c._replace(last_assigned_at=now) if c.id == chosen.pk else c for c in candidates
+            ]
             loads[chosen.pk] = loads.get(chosen.pk, 0) + 1
             _record(
                 ticket,
@@ -201,8 +227,8 @@ def ticket_create(
     with transaction.atomic():
         # Choosing under the lock and inserting the ticket already assigned
         # keeps the lock short and saves an UPDATE.
-        engineers = _lock_engineers()
-        chosen = _pick(engineers, _loads([e.pk for e in engineers]))
+        _lock_assignment()
+        chosen = _pick(_candidates(), _loads())
         ticket = Ticket.objects.create(
             title=title,
             description=description,
