@@ -129,7 +129,6 @@ def wait_done(notification, *, timeout: float) -> Counter:
 def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_flight(rig):
     make_customers(2000)
     smtp = rig.smtp
-    smtp.handler.delay = 0.002
     fleet = rig()
     notification = start_notification()
     kills = 0
