@@ -43,8 +43,10 @@ _ACTIVE_Q = Q(status__in=[s.value for s in ACTIVE_STATUSES])
 class Ticket(models.Model):
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # These foreign keys are indexed by the composite (key, -id) indexes in
+    # Meta, which serve both lookups and newest-first lists.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="tickets"
+        "customers.Customer", on_delete=models.PROTECT, related_name="tickets", db_index=False
     )
     service_type = models.ForeignKey(
         "customers.ServiceType",
@@ -52,6 +54,7 @@ class Ticket(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="tickets",
+        db_index=False,
     )
     priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.MEDIUM)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -61,6 +64,7 @@ class Ticket(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="assigned_tickets",
+        db_index=False,
     )
     accepted_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

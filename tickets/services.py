@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -111,25 +112,26 @@ def _lock_assignment() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ASSIGNMENT_LOCK_KEY])
 
 
-def _candidates() -> list:
-    """Engineers who may take work, as light rows (this runs on every new
-    ticket)."""
-    return list(
-        engineers_assignable()
-        .order_by("pk")
-        .values_list("id", "username", "email", "max_open_tickets", "last_assigned_at", named=True)
-    )
-
-
-def _loads() -> dict[int, int]:
-    """Unfinished tickets per engineer, from the partial index on them."""
-    rows = (
-        Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
-        .values("assignee_id")
-        .annotate(n=Count("id"))
+def _candidates() -> tuple[list, dict[int, int]]:
+    """Engineers who may take work, as light rows, and their loads (the
+    number of their unfinished tickets), in one query. Run after
+    `_lock_assignment`, so it sees every assignment committed before."""
+    load = (
+        Ticket.objects.filter(assignee=OuterRef("pk"), status__in=ACTIVE_STATUSES)
         .order_by()
+        .values("assignee")
+        .annotate(n=Count("id"))
+        .values("n")
     )
-    return {row["assignee_id"]: row["n"] for row in rows}
+    rows = list(
+        engineers_assignable()
+        .annotate(load=Coalesce(Subquery(load, output_field=IntegerField()), 0))
+        .order_by("pk")
+        .values_list(
+            "id", "username", "email", "max_open_tickets", "last_assigned_at", "load", named=True
+        )
+    )
+    return rows, {row.id: row.load for row in rows}
 
 
 def _pick(candidates: list, loads: dict[int, int]) -> User | None:
@@ -168,8 +170,7 @@ def tickets_assign_waiting() -> int:
     assigned = 0
     with transaction.atomic():
         _lock_assignment()
-        candidates = _candidates()
-        loads = _loads()
+        candidates, loads = _candidates()
         room = sum(max(0, c.max_open_tickets - loads.get(c.id, 0)) for c in candidates)
         if room == 0:
             return 0
@@ -228,7 +229,7 @@ def ticket_create(
         # Choosing under the lock and inserting the ticket already assigned
         # keeps the lock short and saves an UPDATE.
         _lock_assignment()
-        chosen = _pick(_candidates(), _loads())
+        chosen = _pick(*_candidates())
         ticket = Ticket.objects.create(
             title=title,
             description=description,
