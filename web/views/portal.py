@@ -50,6 +50,8 @@ def portal_ticket_new_view(request):
             **form.cleaned_data,
         )
         if ticket:
+            # Re-read: the assignment service hands back a lightweight engineer record.
+            ticket = ticket_common.visible_ticket(request, ticket.pk)
             who = person(ticket.assignee, "")
             messages.success(
                 request,
