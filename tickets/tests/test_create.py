@@ -1,0 +1,80 @@
+"""Raising a ticket: by the customer for themselves, by staff for a customer."""
+
+import pytest
+
+from conftest import client_for
+from tickets.models import Ticket
+
+
+@pytest.mark.django_db
+class TestCreate:
+    def test_a_customer_raises_a_ticket_with_a_service_type_code(
+        self, customer_user, engineer, fiber
+    ):
+        response = client_for(customer_user).post(
+            "/api/tickets/",
+            {"title": "No signal", "description": "TV", "service_type": "fiber"},
+        )
+        assert response.status_code == 201
+        body = response.json()
+        assert body["service_type"] == fiber.pk
+        assert body["customer"] == customer_user.customer.pk
+        assert body["created_by"] == customer_user.pk
+        assert body["status"] == "assigned"
+        assert body["assignee"] == engineer.pk
+
+    def test_a_service_type_may_be_given_by_id(self, customer_user, fiber):
+        response = client_for(customer_user).post(
+            "/api/tickets/", {"title": "x", "service_type": fiber.pk}
+        )
+        assert response.json()["service_type"] == fiber.pk
+
+    def test_it_names_an_unknown_service_type(self, customer_user):
+        response = client_for(customer_user).post(
+            "/api/tickets/", {"title": "x", "service_type": "satellite"}
+        )
+        assert response.status_code == 400
+        assert "satellite" in response.json()["service_type"][0]
+        assert not Ticket.objects.exists()
+
+    @pytest.mark.parametrize(
+        "body,field",
+        [
+            ({}, "title"),
+            ({"title": ""}, "title"),
+            ({"title": "x" * 201}, "title"),
+            ({"title": "x", "priority": "urgent"}, "priority"),
+        ],
+    )
+    def test_it_rejects_bad_input_and_stores_nothing(self, customer_user, body, field):
+        response = client_for(customer_user).post("/api/tickets/", body)
+        assert response.status_code == 400
+        assert field in response.json()
+        assert not Ticket.objects.exists()
+
+    def test_staff_raise_a_ticket_for_a_customer(self, engineer, customer_user):
+        response = client_for(engineer).post(
+            "/api/tickets/", {"title": "Called in", "customer": customer_user.customer.pk}
+        )
+        assert response.status_code == 201
+        assert response.json()["created_by"] == engineer.pk
+        assert response.json()["customer"] == customer_user.customer.pk
+
+    def test_staff_must_name_the_customer(self, admin_user):
+        response = client_for(admin_user).post("/api/tickets/", {"title": "Called in"})
+        assert response.status_code == 400
+        assert "customer" in response.json()
+
+    def test_staff_get_400_for_an_unknown_customer(self, admin_user):
+        response = client_for(admin_user).post(
+            "/api/tickets/", {"title": "Called in", "customer": 999999}
+        )
+        assert response.status_code == 400
+        assert "999999" in response.json()["customer"][0]
+
+    def test_a_customer_account_without_a_record_is_told_so(self, customer_user):
+        customer_user.customer.delete()
+        response = client_for(customer_user).post("/api/tickets/", {"title": "x"})
+        assert response.status_code == 403
+        assert "not linked" in response.json()["detail"]
+        assert client_for(customer_user).get("/api/tickets/").json()["count"] == 0
