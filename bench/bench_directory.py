@@ -41,11 +41,18 @@ BOUNDS = {
     "search_p95_ms": 50.0,
     "preview_p95_ms": 1000.0,
 }
+# Names as varied as a real directory's: 40 first names and 600 surnames
+# (50 stems x 12 endings), so a surname is shared by ~0.2% of customers.
 FIRST = ["Anna", "Boris", "Daria", "Egor", "Irina", "Ivan", "Maria", "Oleg", "Olga", "Pavel"]
 FIRST += ["Sofia", "Timur", "Emma", "Jack", "Lily", "Noah", "Mia", "Liam", "Ava", "Ethan"]
-LAST = ["Ivanov", "Petrova", "Smirnov", "Kuznetsova", "Popov", "Sokolova", "Lebedev"]
-LAST += ["Novikova", "Morozov", "Volkova", "Smith", "Jones", "Brown", "Taylor", "Wilson"]
-LAST += ["Davies", "Miller", "Garcia", "Clark", "Walker"]
+FIRST += ["Alexei", "Dmitry", "Elena", "Fedor", "Galina", "Kirill", "Lev", "Nadia", "Roman"]
+FIRST += ["Vera", "Yulia", "Zoe", "Oscar", "Grace", "Harry", "Isla", "Leo", "Ruby", "Max", "Amy"]
+_STEMS = "Petr Ivan Smirn Kuznets Pop Sokol Lebed Novik Moroz Volk Sol Vasil Zait Pavl Semen"
+_STEMS += " Golub Vinogr Bogdan Vorob Fedor Mikhail Beliak Tarasn Belousk Komar Orl Kiseln"
+_STEMS += " Makar Andre Kovalen Ilyin Gusev Titen Kuzmin Kudryav Baran Kulik Alex Stepan Yakovl"
+_STEMS += " Sorok Sergeen Romanen Zakhar Boris Korol Gerasim Ponomar Grigor Lazar"
+_ENDINGS = ["ov", "ova", "in", "ina", "sky", "skaya", "enko", "son", "ley", "ton", "field", "man"]
+LAST = [stem + ending for stem in _STEMS.split() for ending in _ENDINGS]
 
 
 # --------------------------------------------------------------- the parent
@@ -228,10 +235,8 @@ INSERT INTO customers_customer (
 )
 SELECT
     'GEN-' || lpad(g::text, 7, '0'),
-    first_names[1 + mod(rnd.r1, 20)] || ' ' || last_names[1 + mod(rnd.r2, 20)],
-    lower(first_names[1 + mod(rnd.r1, 20)]) || '.'
-        || lower(last_names[1 + mod(rnd.r2, 20)]) || '.' || g
-        || '@example.org',
+    who.first || ' ' || who.last,
+    lower(who.first) || '.' || lower(who.last) || '.' || g || '@example.org',
     '+79' || lpad(mod(g, 1000000000)::text, 9, '0'),
     '9' || left(lpad(mod(g, 1000000000)::text, 9, '0'), 2),
     leaves.locs[pick.i],
@@ -249,6 +254,10 @@ CROSS JOIN LATERAL (
            hashint8(g + 2)::bigint + 2147483648 AS r2, hashint8(g + 3)::bigint + 2147483648 AS r3
 ) AS rnd
 CROSS JOIN LATERAL (SELECT 1 + mod(rnd.r0, array_length(leaves.ids, 1)) AS i) AS pick
+CROSS JOIN LATERAL (
+    SELECT first_names[1 + mod(rnd.r1, array_length(first_names, 1))] AS first,
+           last_names[1 + mod(rnd.r2, array_length(last_names, 1))] AS last
+) AS who
 JOIN (VALUES ('Moscow', 'Europe/Moscow'), ('Yekaterinburg', 'Asia/Yekaterinburg'),
              ('Novosibirsk', 'Asia/Novosibirsk'), ('London', 'Europe/London'),
              ('New York', 'America/New_York')) AS zones(location, name)

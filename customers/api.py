@@ -100,7 +100,7 @@ class CustomerSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Customer | dict) -> dict:
         if isinstance(instance, dict):  # a row of selectors.customer_rows
-            return selectors.customer_represent(instance, instance.get("tags", []))
+            return selectors.customers_represent([instance])[0]
         row = {name: getattr(instance, name) for name in selectors.LIST_VALUES if "__" not in name}
         row["last_mile_site__code"] = (
             instance.last_mile_site.code if instance.last_mile_site_id else None

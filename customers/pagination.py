@@ -45,10 +45,6 @@ def estimated_count(queryset: QuerySet) -> tuple[int, bool]:
     return exact, False
 
 
-def _pk(row) -> int:
-    return row["id"] if isinstance(row, dict) else row.pk
-
-
 class CustomerCursorPagination(CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -88,20 +84,21 @@ class CustomerPagination(PageNumberPagination):
             )
         # A deferred join: find the page's ids on the (covering) ordering
         # index first, then read only those rows.
-        ids = list(queryset.values_list("pk", flat=True)[offset : offset + page_size + 1])
-        self.has_next = len(ids) > page_size and offset + 2 * page_size <= MAX_ROWS
-        if len(ids) <= page_size and (ids or self.number == 1):
+        # A deferred join in one round trip: the page's ids come from the
+        # (covering) ordering index in a subquery, the full rows only for them.
+        page_ids = queryset.values("pk")[offset : offset + page_size + 1]
+        source = queryset.model.objects.filter(pk__in=page_ids).order_by(*queryset.query.order_by)
+        rows_of = getattr(view, "page_rows", None)
+        rows = list(rows_of(source) if rows_of else source)
+        self.has_next = len(rows) > page_size and offset + 2 * page_size <= MAX_ROWS
+        if len(rows) <= page_size and (rows or self.number == 1):
             # This page is the last one: the count is known without asking.
-            self.count, self.count_is_estimate = offset + len(ids), False
+            self.count, self.count_is_estimate = offset + len(rows), False
         else:
             self.count, self.count_is_estimate = estimated_count(queryset)
-        if self.number > 1 and not ids:
+        if self.number > 1 and not rows:
             raise NotFound("Invalid page; this list has fewer pages.")
-        ids = ids[:page_size]
-        rows_of = getattr(view, "page_rows", None)
-        source = queryset.model.objects.filter(pk__in=ids)
-        by_id = {_pk(row): row for row in (rows_of(source) if rows_of else source)}
-        return [by_id[pk] for pk in ids if pk in by_id]
+        return rows[:page_size]
 
     def get_next_link(self):
         if not self.has_next:
