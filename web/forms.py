@@ -133,6 +133,13 @@ class TicketForm(forms.Form):
 
 
 class TicketEditForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=20000,
+    )
     priority = forms.ChoiceField(label="Priority", choices=())
     service_type = forms.ModelChoiceField(
         label="Service", queryset=None, required=False, empty_label="None"

@@ -178,9 +178,13 @@ class TestStaffTickets:
         interaction = Interaction.objects.get()
         assert interaction.duration_seconds == 300
         assert interaction.customer == raised.customer
-        staff.post(f"/tickets/{raised.pk}/edit/", {"priority": "critical", "service_type": ""})
+        staff.post(
+            f"/tickets/{raised.pk}/edit/",
+            {"title": "No internet (street)", "priority": "critical", "service_type": ""},
+        )
         raised.refresh_from_db()
         assert raised.priority == "critical"
+        assert raised.title == "No internet (street)"
         assert "priority: high → critical" in staff.get(f"/tickets/{raised.pk}/").content.decode()
 
 

@@ -3,6 +3,7 @@ timeline, comments and attachments, each checked by the tickets services."""
 
 from itertools import chain
 
+from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
@@ -59,8 +60,6 @@ def comment_add(request, ticket: Ticket, back: str):
             internal=form.cleaned_data["internal"] and request.user.is_staff_member,
         )
     else:
-        from django.contrib import messages
-
         messages.error(request, "Write a comment before saving it.")
     return redirect(back)
 
@@ -77,8 +76,6 @@ def attachment_add(request, ticket: Ticket, back: str):
             upload=form.cleaned_data["file"],
         )
     else:
-        from django.contrib import messages
-
         messages.error(request, "Choose a file to attach.")
     return redirect(back)
 

@@ -1,5 +1,6 @@
 """The engineers' ticket queue and ticket page."""
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import BooleanField, Case, When
 from django.shortcuts import get_object_or_404, redirect, render
@@ -88,7 +89,13 @@ def ticket_detail_view(request, ticket_id: int):
         "resolve_form": ResolveForm(),
         "assign_form": AssignForm(engineers=selectors.engineer_list().filter(is_active=True)),
         "edit_form": TicketEditForm(
-            initial={"priority": ticket.priority, "service_type": ticket.service_type}
+            initial={
+                "title": ticket.title,
+                "description": ticket.description,
+                "priority": ticket.priority,
+                "service_type": ticket.service_type,
+            },
+            auto_id="edit_%s",
         ),
         "interaction_form": InteractionForm(),
         "interactions": ticket.interactions.select_related("created_by").order_by("-created_at"),
@@ -133,8 +140,6 @@ def ticket_status_view(request, ticket_id: int):
             note=form.cleaned_data["note"],
         )
     else:
-        from django.contrib import messages
-
         names = ", ".join(allowed) or "none"
         messages.error(request, f"Choose one of the allowed statuses: {names}.")
     return redirect(_back(ticket))
@@ -155,8 +160,6 @@ def ticket_resolve_view(request, ticket_id: int):
             resolution=form.cleaned_data["resolution"],
         )
     else:
-        from django.contrib import messages
-
         messages.error(request, "Describe the resolution before resolving the ticket.")
     return redirect(_back(ticket))
 
@@ -191,6 +194,8 @@ def ticket_edit_view(request, ticket_id: int):
             actor=request.user,
             data=form.cleaned_data,
         )
+    else:
+        messages.error(request, "Give the ticket a title and a priority.")
     return redirect(_back(ticket))
 
 
@@ -211,8 +216,6 @@ def ticket_interaction_view(request, ticket_id: int):
             notes=form.cleaned_data["notes"],
         )
     else:
-        from django.contrib import messages
-
         messages.error(request, "Give the kind and a duration in whole minutes.")
     return redirect(_back(ticket))
 
