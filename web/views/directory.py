@@ -32,7 +32,7 @@ def _site_tree() -> list[dict]:
         if not node["path"]:
             node["total"] += node["direct"]
     roots = []
-    for node in sorted(nodes.values(), key=lambda n: n["path"] or n["code"]):
+    for node in sorted(nodes.values(), key=lambda n: (n["name"].lower(), n["code"])):
         parent = nodes.get(node["parent_id"])
         (parent["children"] if parent else roots).append(node)
     return roots
