@@ -3,8 +3,7 @@
 import re
 
 import django_filters
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Q, QuerySet
 from rest_framework.filters import OrderingFilter, SearchFilter
 
 from customers.models import Customer, Site
@@ -88,7 +87,6 @@ class SiteFilter(django_filters.FilterSet):
 
 
 PHONE_LIKE = re.compile(r"^[\d\s()+\-.]+$")
-CUSTOMER = '"customers_customer"'
 
 
 def search_terms(text: str) -> list[str]:
@@ -100,28 +98,18 @@ def search_terms(text: str) -> list[str]:
     return [t for t in text.replace(",", " ").split() if t]
 
 
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def search_condition(term: str) -> RawSQL:
+def search_condition(term: str) -> Q:
     """One term: anywhere in the name, anywhere in the phone's digits, or at
     the start of the email or account number (each shape has its index,
     see migration 0004)."""
-    escaped = _like(term)
-    parts = [
-        (f"UPPER({CUSTOMER}.name) LIKE %s ESCAPE '\\'", f"%{escaped.upper()}%"),
-        (f"{CUSTOMER}.email LIKE %s ESCAPE '\\'", f"{escaped.lower()}%"),
-        (f"UPPER({CUSTOMER}.account_number) LIKE %s ESCAPE '\\'", f"{escaped.upper()}%"),
-    ]
-    digits = term.lstrip("+")
-    if digits.isdigit():
-        parts.append((f"{CUSTOMER}.phone LIKE %s", f"%{digits}%"))
-    return RawSQL(  # noqa: S611 - fixed SQL, the term is a parameter
-        "(" + " OR ".join(sql for sql, _ in parts) + ")",
-        [param for _, param in parts],
-        output_field=BooleanField(),
+    condition = (
+        Q(name__icontains=term)
+        | Q(email__startswith=term.lower())
+        | Q(account_number__istartswith=term)
     )
+    if term.lstrip("+").isdigit():
+        condition |= Q(phone__contains=term.lstrip("+"))
+    return condition
 
 
 class CustomerSearchFilter(SearchFilter):

@@ -315,3 +315,29 @@ def test_search_treats_wildcards_literally(admin_user):
     client = client_for(admin_user)
     assert _ids(client.get("/api/customers/", {"search": "%"})) == {percent.pk}
     assert _ids(client.get("/api/customers/", {"search": "_"})) == set()
+
+
+def test_filters_hold_on_every_page_of_a_longer_list(admin_user):
+    tagged = {helpers.customer(name=f"Tagged {n:02d}", tags=["vip"]).pk for n in range(5)}
+    for n in range(30):
+        helpers.customer(name=f"Another {n:02d}")
+    client = client_for(admin_user)
+    seen, url = set(), "/api/customers/?tag=vip&page_size=2"
+    while url:
+        body = client.get(url).json()
+        assert body["count"] == 5
+        seen |= {c["id"] for c in body["results"]}
+        url = body["next"]
+    assert seen == tagged
+    found = client.get("/api/customers/?search=tagged&page_size=3").json()
+    assert found["count"] == 5 and {c["name"][:6] for c in found["results"]} == {"Tagged"}
+
+
+def test_the_audience_works_inside_other_queries():
+    from customers.selectors import customer_audience
+
+    vip = helpers.customer(tags=["vip"])
+    helpers.customer()
+    audience = customer_audience(audience={"tag": ["vip"]})
+    nested = Customer.objects.filter(pk__in=audience.values("pk")).order_by("name")[:10]
+    assert list(nested) == [vip]
