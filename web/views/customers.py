@@ -18,7 +18,7 @@ from customers import csv_io, selectors
 from customers import services as customer_services
 from customers.api import CustomerSerializer, CustomerViewSet
 from customers.filters import CustomerFilter
-from customers.models import Customer, ServiceType
+from customers.models import Customer, ServiceType, Site
 from customers.pagination import estimated_count
 from delivery.models import Message
 from tickets import services as ticket_services
@@ -88,6 +88,7 @@ def customer_list_view(request):
         "count_qualifier": qualifier,
         "params": request.GET,
         "service_types": ServiceType.objects.order_by("name"),
+        "sites": Site.objects.order_by("code").values_list("code", "name"),
         "export_query": request.GET.urlencode(),
         "filtering": any(request.GET.get(f) for f in FILTERS),
         "import_form": ImportForm(),
