@@ -115,21 +115,19 @@ class TicketViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator
             return Ticket.objects.none()
-        user = self.request.user
-        if self.action == "list":
-            return selectors.ticket_list(user=user, scope=self._scope())
-        return selectors.ticket_visible(user=user)
-
-    def _scope(self) -> str:
-        return self.request.query_params.get("scope", "")
+        return selectors.ticket_visible(user=self.request.user)
 
     def list(self, request, *args, **kwargs):
         tickets = self.filter_queryset(self.get_queryset())
+        scope = request.query_params.get("scope", "")
+        parts = selectors.ticket_list_partitions(user=request.user, scope=scope)
+        if parts:
+            # Engineers by default: theirs plus unassigned, counted part by part.
+            partitions = [tickets.filter(part) for part in parts]
+            tickets = tickets.filter(parts[0] | parts[1])
+            tickets.count_partitions = partitions
         if request.query_params.get("search") and not request.query_params.get("ordering"):
             tickets = selectors.ticket_search_order(tickets)
-        tickets.count_partitions = selectors.ticket_list_partitions(
-            user=request.user, scope=self._scope()
-        )
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

@@ -5,8 +5,8 @@ from config.pagination import StandardPagination
 
 
 class PartitionedCountPaginator(Paginator):
-    """Counts `a OR b` as count(a) + count(b) when the list says its rows
-    fall into such disjoint parts. PostgreSQL answers COUNT(*) of
+    """Counts `a OR b` as count(a) + count(b) when the list gives its rows
+    as such disjoint parts (querysets in `count_partitions`). PostgreSQL answers COUNT(*) of
     `assignee = me OR assignee IS NULL` by reading a whole index; each part
     alone is a short index-only range. A list that already counted itself
     says so in `known_count`."""
@@ -19,7 +19,7 @@ class PartitionedCountPaginator(Paginator):
         parts = getattr(self.object_list, "count_partitions", None)
         if not parts:
             return super().count
-        return sum(self.object_list.filter(part).count() for part in parts)
+        return sum(part.count() for part in parts)
 
 
 class TicketPagination(StandardPagination):
