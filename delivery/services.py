@@ -32,7 +32,9 @@ from delivery.windows import window_next_opening
 logger = logging.getLogger("proactive.delivery")
 
 # The dispatcher keeps at most this many drain tasks waiting in the broker.
-MAX_QUEUED_BATCHES = 50
+# A drain task goes on to the next batch while full batches keep coming, so a
+# waiting task means every worker is busy: more would only queue up.
+MAX_WAITING_TASKS = 8
 
 
 def _log(message: Message, event: str, **extra) -> None:
@@ -215,8 +217,8 @@ def message_dispatch_due(*, now: datetime.datetime | None = None) -> int:
         _dispatcher_lock()
         DispatchTicket.objects.filter(created_at__lt=now - ticket_ttl).delete()
         waiting = DispatchTicket.objects.count()
-        due = _due(now).values("pk")[: MAX_QUEUED_BATCHES * batch].count()
-        wanted = min(math.ceil(due / batch), MAX_QUEUED_BATCHES) - waiting
+        due = _due(now).values("pk")[: MAX_WAITING_TASKS * batch].count()
+        wanted = min(math.ceil(due / batch), MAX_WAITING_TASKS) - waiting
         if wanted <= 0:
             return 0
         tickets = DispatchTicket.objects.bulk_create(
@@ -618,8 +620,42 @@ def _relaxed_commits(on: bool) -> None:
             cursor.execute("SET synchronous_commit TO off" if on else "RESET synchronous_commit")
 
 
-def message_batch_deliver(*, limit: int | None = None, ticket_id: int | None = None) -> BatchResult:
-    """Claim one batch and deliver it: the body of a drain task."""
+def drain_budget_seconds() -> float:
+    """How long one drain task keeps taking batches: well inside the time
+    after which the dispatcher presumes a waiting task lost."""
+    return max(2.0, settings.DELIVERY_LEASE_SECONDS / 4)
+
+
+def message_drain(*, ticket_id: int | None = None, budget_seconds: float | None = None) -> int:
+    """The body of a drain task: deliver batch after batch over the same
+    connections while full batches keep coming, for a bounded time.
+    Returns how many messages were claimed."""
+    started = time.monotonic()
+    budget = drain_budget_seconds() if budget_seconds is None else budget_seconds
+    limit = settings.DELIVERY_BATCH_SIZE
+    transports, renderer = Transports(), _Renderer()
+    claimed = 0
+    try:
+        while True:
+            result = message_batch_deliver(
+                ticket_id=ticket_id, transports=transports, renderer=renderer
+            )
+            ticket_id = None
+            claimed += result.claimed
+            if result.claimed < limit or time.monotonic() - started >= budget:
+                return claimed
+    finally:
+        transports.close()
+
+
+def message_batch_deliver(
+    *,
+    limit: int | None = None,
+    ticket_id: int | None = None,
+    transports: Transports | None = None,
+    renderer: _Renderer | None = None,
+) -> BatchResult:
+    """Claim one batch and deliver it."""
     result = BatchResult()
     ids = message_claim_batch(limit=limit, ticket_id=ticket_id)
     result.claimed = len(ids)
@@ -628,8 +664,9 @@ def message_batch_deliver(*, limit: int | None = None, ticket_id: int | None = N
     messages = _load(ids)
     logger.info("batch claimed", extra={"claimed": len(ids), "first_id": ids[0]})
     _relaxed_commits(True)
-    transports = Transports()
-    renderer = _Renderer()
+    own_transports = transports is None
+    transports = transports or Transports()
+    renderer = renderer or _Renderer()
     fence = _CancelFence()
     try:
         for message in messages:
@@ -647,7 +684,8 @@ def message_batch_deliver(*, limit: int | None = None, ticket_id: int | None = N
             result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     finally:
         fence.release()
-        transports.close()
+        if own_transports:
+            transports.close()
         _relaxed_commits(False)
     if result.notification_ids:
         from notifications.services import notification_finish_if_done

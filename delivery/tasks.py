@@ -12,4 +12,4 @@ def dispatch_due_messages() -> int:
 
 @shared_task(name="delivery.tasks.drain_messages", ignore_result=True)
 def drain_messages(ticket_id: int | None = None) -> int:
-    return services.message_batch_deliver(ticket_id=ticket_id).claimed
+    return services.message_drain(ticket_id=ticket_id)

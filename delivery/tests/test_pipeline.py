@@ -320,3 +320,23 @@ def test_the_dispatcher_forgets_tickets_whose_task_was_lost(
 def test_the_dispatcher_does_nothing_when_nothing_is_due(make_customer, make_notification):
     assert services.message_dispatch_due() == 0
     assert not DispatchTicket.objects.exists()
+
+
+def test_one_drain_task_goes_on_while_full_batches_keep_coming(
+    settings, make_customer, make_notification
+):
+    settings.DELIVERY_BATCH_SIZE = 2
+    for _ in range(5):
+        make_customer()
+    materialise(started(make_notification()))
+    assert services.message_drain() == 5
+    assert Message.objects.filter(status=S.SENT).count() == 5
+
+
+def test_a_drain_task_stops_at_its_time_budget(settings, make_customer, make_notification):
+    settings.DELIVERY_BATCH_SIZE = 2
+    for _ in range(5):
+        make_customer()
+    materialise(started(make_notification()))
+    assert services.message_drain(budget_seconds=0) == 2
+    assert Message.objects.filter(status=S.PENDING).count() == 3
