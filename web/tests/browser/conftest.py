@@ -108,10 +108,14 @@ def check_landmarks(tab) -> None:
 
 
 def screenshot(tab, name: str) -> None:
-    """Save the current page at desktop and phone widths under test-artifacts/screenshots/."""
+    """Save the current page at desktop and phone widths under test-artifacts/screenshots/,
+    checking that it fits each width."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = tab.viewport_size
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         tab.set_viewport_size(viewport)
+        # Nothing may push the page sideways (wide tables scroll inside their own box).
+        overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name} is {overflow}px too wide at {label} width"
         tab.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=True)
     tab.set_viewport_size(size)
