@@ -175,7 +175,8 @@ class _GatewayState:
 
 class _GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
-    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16  # the status line, headers and body in one write (flushed per request)
     state: _GatewayState
 
     def setup(self):
