@@ -3,6 +3,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from customers.models import Customer, ServiceType
 from customers.services import site_create
+from delivery.models import Message
 
 HEADER = "account_number,name,email,phone,last_mile_site,service_type,tags,timezone\n"
 
@@ -153,10 +154,25 @@ class TestCustomerForm:
         assert ann.name == "Ann Lee-Smith"
 
     def test_detail_shows_tickets_and_messages(self, web_client, engineer, directory):
+        from notifications.models import Notification
+
         ann, _ = directory
         page = web_client(engineer).get(f"/customers/{ann.pk}/").content.decode()
         assert "<h1>Ann Lee</h1>" in page
         assert "Nothing sent to this customer yet" in page
+        n = Notification.objects.create(
+            title="Works at {{ customer.last_mile_site }} for {{ customer.name }}",
+            body="b",
+            channels=["email"],
+            status="completed",
+        )
+        Message.objects.create(notification=n, customer=ann, channel="email", status="sent")
+        Message.objects.create(
+            customer=ann, channel="email", subject="[T-000009] Resolved", status="sent"
+        )
+        page = web_client(engineer).get(f"/customers/{ann.pk}/").content.decode()
+        assert "Works at Street 1 for Ann Lee" in page
+        assert "[T-000009] Resolved" in page
 
 
 @pytest.mark.django_db

@@ -21,6 +21,7 @@ from customers.filters import CustomerFilter
 from customers.models import Customer, ServiceType, Site
 from customers.pagination import estimated_count
 from delivery.models import Message
+from notifications import templating
 from tickets import services as ticket_services
 from tickets.models import Ticket
 from web.errors import attempt, error_sentences
@@ -106,6 +107,7 @@ def customer_detail_view(request, customer_id: int):
         .order_by("-created_at", "-id"),
         50,
     ).get_page(request.GET.get("page"))
+    _with_subjects(customer, messages_sent)
     context = {
         "customer": customer,
         "tickets": Ticket.objects.filter(customer=customer)
@@ -119,6 +121,28 @@ def customer_detail_view(request, customer_id: int):
         "interaction_form": InteractionForm(auto_id="interaction_%s"),
     }
     return render(request, "web/customers/detail.html", context)
+
+
+def _with_subjects(customer: Customer, messages_page) -> None:
+    """Give each message the notification's subject as this customer read it
+    (rendered with their own values)."""
+    values = templating.customer_values(customer)
+    subjects: dict[int, str] = {}
+    for message in messages_page:
+        notification = message.notification
+        if notification is None:
+            message.display_subject = message.subject or "(ticket email)"
+            continue
+        if notification.pk not in subjects:
+            try:
+                compiled = templating.notification_compile(title=notification.title, body="")
+                context = templating.render_context(
+                    customer=values, start_at=notification.start_at, end_at=notification.end_at
+                )
+                subjects[notification.pk] = templating.render(compiled, context).subject
+            except templating.TemplateInvalid:
+                subjects[notification.pk] = notification.title
+        message.display_subject = subjects[notification.pk]
 
 
 def _initial(customer: Customer) -> dict:
