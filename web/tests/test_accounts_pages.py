@@ -54,6 +54,13 @@ class TestSignIn:
         )
         assert evil["Location"] == "/"
 
+    def test_visiting_the_sign_out_address_asks_first(self, web_client, engineer, client):
+        signed_in = web_client(engineer)
+        page = signed_in.get("/logout/")
+        assert page.status_code == 200 and "Sign out now" in page.content.decode()
+        assert signed_in.get("/").status_code == 200
+        assert client.get("/logout/")["Location"] == "/login/"
+
     def test_sign_out_ends_the_session(self, web_client, engineer):
         client = web_client(engineer)
         assert client.post("/logout/")["Location"] == "/login/"

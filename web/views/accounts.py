@@ -45,8 +45,12 @@ def login_view(request):
     return render(request, "web/accounts/login.html", context, status=status)
 
 
-@require_POST
 def logout_view(request):
+    if request.method != "POST":
+        # Signing out changes state, so a visit to the address asks first.
+        if not request.user.is_authenticated:
+            return redirect("/login/")
+        return render(request, "web/accounts/logout.html")
     logout(request)
     messages.success(request, "You are signed out.")
     return redirect("/login/")
