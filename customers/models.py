@@ -95,13 +95,9 @@ class Customer(models.Model):
             models.Index(fields=["operator_code", "id"]),
             models.Index(fields=["timezone", "id"]),
             models.Index(fields=["is_active", "id"]),
-            # Covering on PostgreSQL: the list's name order and the search's
-            # email/account/phone tests are answered from the index alone.
-            models.Index(
-                fields=["name", "id"],
-                include=["email", "phone", "account_number"],
-                name="customer_name_covering",
-            ),
+            # (name, id), the list's default order, is created by migration
+            # 0006: on PostgreSQL it also covers email, phone and account
+            # number, which SQLite indexes cannot.
             models.Index(fields=["phone"]),
         ]
 
