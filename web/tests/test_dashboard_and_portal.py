@@ -63,6 +63,26 @@ class TestDashboard:
 
 
 @pytest.mark.django_db
+class TestAvailability:
+    def test_an_engineer_pauses_and_resumes_new_tickets(self, web_client, engineer):
+        client = web_client(engineer)
+        assert "Pause new tickets" in client.get("/").content.decode()
+        client.post("/me/availability/", {"is_available": "false"})
+        engineer.refresh_from_db()
+        assert not engineer.is_available
+        assert "Take new tickets again" in client.get("/").content.decode()
+        client.post("/me/availability/", {"is_available": "true"})
+        engineer.refresh_from_db()
+        assert engineer.is_available
+
+    def test_an_admin_has_no_availability(self, web_client, admin_user):
+        assert (
+            web_client(admin_user).post("/me/availability/", {"is_available": "false"}).status_code
+            == 403
+        )
+
+
+@pytest.mark.django_db
 class TestPortalProfile:
     def test_a_customer_changes_contact_details_and_opt_ins(self, web_client, customer_user):
         client = web_client(customer_user)

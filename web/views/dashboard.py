@@ -1,9 +1,13 @@
 """The staff dashboard: what is going out now, what is scheduled, the last
 day's delivery, and the ticket queue at a glance."""
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
+from accounts.services import user_update
 from notifications import selectors as notification_selectors
 from notifications.models import Notification
 from tickets.models import ACTIVE_STATUSES, Ticket
@@ -48,3 +52,18 @@ def _dashboard(request):
 @staff_required
 def dashboard_sending_view(request):
     return render(request, "web/partials/sending.html", {"sending": _sending()})
+
+
+@staff_required
+@require_POST
+def availability_view(request):
+    """An engineer says whether they take new tickets (as PATCH /api/engineers/{me}/ allows)."""
+    if not request.user.is_engineer:
+        raise PermissionDenied("Only engineers take tickets.")
+    available = request.POST.get("is_available") == "true"
+    user_update(user=request.user, data={"is_available": available})
+    messages.success(
+        request,
+        "You take new tickets again." if available else "You take no new tickets for now.",
+    )
+    return redirect("/")
