@@ -149,6 +149,11 @@ class TicketViewSet(
     def partial_update(self, request, *args, **kwargs):
         ticket = self.get_object()
         errors = _action_field_errors(ticket, request.data)
+        if errors and request.user.is_customer:
+            raise PermissionDenied(
+                f"Customers may change only the title and description, not {', '.join(errors)}; "
+                "a ticket is cancelled with POST /api/tickets/{id}/status/."
+            )
         if errors:
             raise ValidationError(errors)
         serializer = TicketUpdateSerializer(data=request.data, partial=True)

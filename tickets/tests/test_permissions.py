@@ -237,6 +237,15 @@ class TestWhoSeesWhat:
         ticket_of_a.refresh_from_db()
         assert ticket_of_a.priority == "medium"
 
+    def test_it_refuses_a_customer_patching_the_status(self, people, ticket_of_a):
+        response = people["customer_a"].patch(
+            f"/api/tickets/{ticket_of_a.pk}/", {"status": "resolved"}
+        )
+        assert response.status_code == 403
+        assert "cancelled with POST" in response.json()["detail"]
+        ticket_of_a.refresh_from_db()
+        assert ticket_of_a.status == Status.ASSIGNED
+
     def test_it_stops_customer_edits_once_work_started(self, people, ticket_of_a, engineer):
         services.ticket_accept(ticket=ticket_of_a, actor=engineer)
         url = f"/api/tickets/{ticket_of_a.pk}/"
