@@ -6,7 +6,20 @@ Runs in a child process with its own database (`proactive_bench_tickets`,
 override with BENCH_TICKETS_DATABASE_URL) so it never touches another
 benchmark's Django setup. Requests go through Django's full handler stack
 in-process (middleware, token authentication, view, serializer, database),
-which is the time a server spends; no network is involved.
+which is the time a server spends; no network is involved. Each figure is
+given twice: wall-clock, and the CPU time the request cost this process plus
+its PostgreSQL backend (from /proc/<pid>/schedstat), which stays meaningful
+when other work shares the machine.
+
+The data (seeded once, bulk inserted, then VACUUM ANALYZE as autovacuum
+would): 20,000 customers, 100 engineers, 200,000 tickets three minutes apart
+(about 14 months). Tickets older than 14 days are finished (closed, resolved
+or cancelled); younger ones are in every state, so about 2,500 are
+unfinished, 150 of them waiting unassigned. Titles and descriptions are
+drawn from a 5,000-word vocabulary with Zipf frequencies. Searches are a
+provider word, a customer name, an account number, a ticket number, or the
+rarest word of a real title; a search for one of the three most common
+words is measured separately, for information.
 """
 
 import os
