@@ -55,6 +55,7 @@ class TestCompose:
             "/notifications/new/starter/", {"kind": "rca", "title": "", "body": ""}
         )
         assert "What caused" in swapped.content.decode()
+        assert swapped["HX-Trigger-After-Settle"] == "refresh-preview"
         kept = client.get(
             "/notifications/new/starter/", {"kind": "rca", "title": "Mine", "body": "My words"}
         )

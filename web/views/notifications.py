@@ -139,7 +139,10 @@ def notification_starter_view(request):
     if is_starter_or_empty(title, body) and kind in STARTERS:
         title, body = STARTERS[kind]["title"], STARTERS[kind]["body"]
     form = NotificationForm(initial={"title": title, "body": body})
-    return render(request, "web/notifications/_text_fields.html", {"form": form})
+    response = render(request, "web/notifications/_text_fields.html", {"form": form})
+    # The preview beside the editor refreshes once the new text is in place.
+    response["HX-Trigger-After-Settle"] = "refresh-preview"
+    return response
 
 
 @staff_required

@@ -125,6 +125,7 @@ def test_a_notification_can_be_composed_with_the_keyboard_alone(page, demo, engi
     expect(page.get_by_label("Title (email subject)")).to_have_value(
         "Planned maintenance at {{ customer.last_mile_site }}"
     )
+    expect(page.get_by_test_id("rendered-sample")).to_contain_text("Planned maintenance at ")
     title = page.get_by_label("Title (email subject)")
     tab_to(page, title)
     page.keyboard.press("End")
