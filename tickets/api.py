@@ -163,11 +163,6 @@ class TicketViewSet(
         )
         return Response(self._out(ticket))
 
-    def update(self, request, *args, **kwargs):
-        if not kwargs.get("partial"):
-            return self.http_method_not_allowed(request, *args, **kwargs)
-        return self.partial_update(request, *args, **kwargs)
-
     def _out(self, ticket: Ticket) -> dict:
         return TicketSerializer(ticket, context=self.get_serializer_context()).data
 
