@@ -149,6 +149,8 @@ class TestSendAndDetail:
         assert Message.objects.filter(notification=notification).count() == 3
         progress = client.get(f"/notifications/{notification.pk}/progress/").content.decode()
         assert 'hx-trigger="every 1s"' in progress
+        live_page = client.get(f"/notifications/{notification.pk}/").content.decode()
+        assert 'hx-select="#messages-table"' in live_page
         assert "0%" in progress
         while message_batch_deliver().claimed:
             pass
@@ -156,6 +158,7 @@ class TestSendAndDetail:
         assert 'data-testid="progress-percent">100%<' in done
         assert "every 1s" not in done
         detail = client.get(f"/notifications/{notification.pk}/?status=sent").content.decode()
+        assert 'hx-select="#messages-table"' not in detail
         assert detail.count('<span class="badge sent">sent</span>') == 3
         assert "North 0" in detail
 
