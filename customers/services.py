@@ -1,7 +1,7 @@
 """Directory writes: sites, service types, tags and customers."""
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Value
+from django.db.models import F, ProtectedError, RestrictedError, Value
 from django.db.models.functions import Concat, Substr
 from rest_framework.exceptions import ValidationError
 
@@ -191,7 +191,20 @@ def customer_update(*, customer: Customer, data: dict) -> Customer:
 
 @transaction.atomic
 def customer_delete(*, customer: Customer) -> None:
-    customer.delete()
+    """Delete a customer; one with tickets or delivery records is kept (409),
+    as those are history: deactivate it instead."""
+    try:
+        with transaction.atomic():
+            customer.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        kept = len(exc.protected_objects if hasattr(exc, "protected_objects") else [])
+        raise Conflict(
+            detail=(
+                f"Customer {customer.account_number} cannot be deleted: {kept} tickets or "
+                "other records refer to it; set is_active to false instead."
+            ),
+            code="customer_in_use",
+        ) from None
 
 
 @transaction.atomic

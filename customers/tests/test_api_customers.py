@@ -341,3 +341,19 @@ def test_the_audience_works_inside_other_queries():
     audience = customer_audience(audience={"tag": ["vip"]})
     nested = Customer.objects.filter(pk__in=audience.values("pk")).order_by("name")[:10]
     assert list(nested) == [vip]
+
+
+def test_a_customer_with_tickets_is_kept_and_can_be_deactivated(admin_user):
+    from django.utils import timezone
+
+    from tickets.models import Ticket
+
+    customer = helpers.customer()
+    Ticket.objects.create(title="No internet", customer=customer, due_at=timezone.now())
+    client = client_for(admin_user)
+    response = client.delete(f"/api/customers/{customer.pk}/")
+    assert response.status_code == 409 and response.json()["code"] == "customer_in_use"
+    assert "is_active" in response.json()["detail"]
+    assert Customer.objects.filter(pk=customer.pk).exists()
+    patched = client.patch(f"/api/customers/{customer.pk}/", {"is_active": False}, format="json")
+    assert patched.json()["is_active"] is False
