@@ -6,7 +6,6 @@ from itertools import chain
 from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.views.decorators.http import require_POST
 
 from tickets import selectors, services
 from tickets.models import Ticket, TicketEvent
@@ -90,9 +89,6 @@ def attachment_download(request, ticket: Ticket, attachment_id: int):
         filename=attachment.original_name,
         content_type=attachment.content_type,
     )
-
-
-post_only = require_POST
 
 
 def timeline_partial(request, ticket: Ticket, *, portal: bool):
