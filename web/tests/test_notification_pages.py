@@ -172,6 +172,10 @@ class TestSendAndDetail:
         client.post(f"/notifications/{notification.pk}/cancel/")
         notification.refresh_from_db()
         assert notification.status == "cancelled"
+        again = client.get(f"/notifications/{notification.pk}/send/", follow=True)
+        assert "already cancelled" in again.content.decode()
+        resend = client.post(f"/notifications/{notification.pk}/send/", follow=True)
+        assert "cannot be sent again" in resend.content.decode()
         edit = client.post(
             f"/notifications/{notification.pk}/edit/", compose(action="draft"), follow=True
         )

@@ -209,6 +209,9 @@ def notification_send_view(request, notification_id: int):
             else:
                 messages.success(request, f"Sending to {result.queued} customers.")
         return redirect(f"/notifications/{notification.pk}/")
+    if notification.status not in Notification.EDITABLE_STATUSES:
+        messages.info(request, f"This notification is already {notification.status}.")
+        return redirect(f"/notifications/{notification.pk}/")
     preview = audience_preview(audience=notification.audience, sample_size=0)
     context = {
         "notification": notification,
