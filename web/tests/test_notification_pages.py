@@ -135,6 +135,29 @@ class TestCompose:
 
 
 @pytest.mark.django_db
+class TestTestSend:
+    def test_a_test_sms_goes_to_a_normalised_phone(self, web_client, engineer, town, settings):
+        settings.EMAIL_BACKEND = "delivery.outbox.OutboxEmailBackend"
+        response = web_client(engineer).post(
+            "/notifications/new/",
+            compose(action="test", channels=["sms"], test_phone="8 900 123 45 67"),
+            follow=True,
+        )
+        assert "A test copy went to +79001234567" in response.content.decode()
+        assert OutboxMessage.objects.get().to == "+79001234567"
+
+    def test_a_bad_phone_is_refused(self, web_client, engineer, town):
+        response = web_client(engineer).post(
+            "/notifications/new/",
+            compose(action="test", channels=["sms"], test_phone="12"),
+            follow=True,
+        )
+        assert "phone" in response.content.decode()
+        assert not OutboxMessage.objects.exists()
+        assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
 class TestSendAndDetail:
     def test_confirm_states_the_count_then_sends(self, web_client, engineer, town):
         client = web_client(engineer)

@@ -15,7 +15,7 @@ from delivery.api import MessageFilter
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
 from notifications import selectors, services, templating
-from notifications.api import NotificationSerializer
+from notifications.api import NotificationSerializer, TestSendSerializer
 from notifications.models import Notification
 from web.errors import attempt, error_sentences
 from web.forms import NotificationForm
@@ -115,12 +115,17 @@ def _send_test(request, data: dict, phone: str) -> None:
         k: v for k, v in data.items() if k in ("title", "body", "channels", "start_at", "end_at")
     }
     draft = Notification(kind=data.get("kind", "general"), **fields)
+    address = TestSendSerializer(data={"phone": phone})  # the API's check of the phone
+    if not address.is_valid():
+        for sentence in error_sentences(address.errors):
+            messages.error(request, sentence)
+        return
     sent = attempt(
         request,
         services.notification_test_send,
         notification=draft,
         email=request.user.email,
-        phone=phone,
+        phone=address.validated_data.get("phone", ""),
     )
     if not sent or sent is True:
         messages.error(
