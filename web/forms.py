@@ -79,7 +79,7 @@ class StatusForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolution = forms.CharField(
-        label="Resolution", widget=forms.Textarea(attrs={"rows": 3}), max_length=20000
+        label="Resolution", widget=forms.Textarea(attrs={"rows": 3}), max_length=10000
     )
 
 
