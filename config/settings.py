@@ -197,6 +197,11 @@ SPECTACULAR_SETTINGS = {
         "NotificationStatusEnum": "notifications.models.Notification.Status",
         "MessageStatusEnum": "delivery.models.MessageStatus",
         "ChannelEnum": "delivery.models.Channel",
+        "NotificationKindEnum": "notifications.models.Notification.Kind",
+        "TicketStatusEnum": "tickets.models.Status",
+        "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
+        "InteractionKindEnum": "tickets.models.Interaction.Kind",
+        "ApprovalStatusEnum": "accounts.models.ApprovalStatus",
     },
 }
 
