@@ -2,12 +2,12 @@
 interaction statistics (computed by the database)."""
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db.models import (
     Avg,
     Count,
-    ExpressionWrapper,
     F,
     IntegerField,
     OuterRef,
@@ -71,8 +71,10 @@ def ticket_search(tickets: QuerySet[Ticket], *, term: str) -> QuerySet[Ticket]:
     number = _NUMBER.match(term)
     if number:
         query |= Q(pk=int(number.group(1)))
+    # Names anywhere in the name; account numbers from their start, as the
+    # directory indexes them.
     customer_ids = list(
-        Customer.objects.filter(Q(name__icontains=term) | Q(account_number__icontains=term))
+        Customer.objects.filter(Q(name__icontains=term) | Q(account_number__istartswith=term))
         .order_by()
         .values_list("pk", flat=True)[:_CUSTOMER_MATCH_LIMIT]
     )
@@ -81,25 +83,42 @@ def ticket_search(tickets: QuerySet[Ticket], *, term: str) -> QuerySet[Ticket]:
     return tickets.filter(query)
 
 
-# Below this many matches, sorting the matches beats walking the table.
+# Below this many matches, collecting them beats walking the table.
 _SORT_MATCHES_BELOW = 2000
 
 
-def ticket_search_order(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """Newest first, in the cheaper of two ways, chosen by the number of
-    matches (which the list counts anyway, so the count is kept).
+class TicketsById(Sequence):
+    """Matching ticket ids, newest first, that a paginator can count and
+    slice; a slice loads only its own tickets, by primary key."""
+
+    def __init__(self, ids: list[int]):
+        self.ids = ids
+        self.known_count = len(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            return self[index : index + 1][0]
+        chunk = self.ids[index]
+        found = Ticket.objects.in_bulk(chunk)
+        return [found[pk] for pk in chunk if pk in found]
+
+
+def ticket_search_order(tickets: QuerySet[Ticket]) -> QuerySet[Ticket] | TicketsById:
+    """Newest first, in the cheaper of two ways for the number of matches.
 
     PostgreSQL cannot estimate how rare a searched word is. For a rare one it
     would walk the primary key backwards testing LIKE on tens of thousands of
-    rows to fill a page; sorting by an expression makes it collect the few
-    matches through the trigram indexes and sort them. For a common word the
-    backward walk finds a page at once, so it is left to do that."""
-    count = tickets.count()
-    if count < _SORT_MATCHES_BELOW:
-        tickets = tickets.order_by(
-            ExpressionWrapper(F("id") + 0, output_field=IntegerField()).desc()
-        )
-    tickets.known_count = count
+    rows to fill a page; instead the ids of the few matches are collected
+    through the trigram indexes (one pass that also counts them) and a page
+    loads by primary key. For a common word the backward walk finds a page at
+    once, so after counting it is left to do that."""
+    ids = list(tickets.order_by().values_list("id", flat=True)[:_SORT_MATCHES_BELOW])
+    if len(ids) < _SORT_MATCHES_BELOW:
+        return TicketsById(sorted(ids, reverse=True))
+    tickets.known_count = tickets.count()
     return tickets
 
 

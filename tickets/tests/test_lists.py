@@ -141,6 +141,21 @@ class TestSearch:
         assert [t["id"] for t in body["results"]] == expected
         assert body["count"] == 4
 
+    @pytest.mark.parametrize("sort_below", [1, 2000])
+    def test_it_pages_through_search_results(
+        self, admin_user, customer_user, tickets, monkeypatch, sort_below
+    ):
+        from tickets import selectors
+
+        monkeypatch.setattr(selectors, "_SORT_MATCHES_BELOW", sort_below)
+        extra = [open_ticket(customer_user, title=f"Router {n}") for n in range(3)]
+        client = client_for(admin_user)
+        second = client.get("/api/tickets/", {"search": "router", "page_size": 2, "page": 2})
+        body = second.json()
+        assert body["count"] == 4
+        assert body["next"] is None
+        assert [t["id"] for t in body["results"]] == [extra[0].pk, tickets["a"].pk]
+
     def test_it_searches_only_within_what_the_caller_may_see(self, customer_user, tickets):
         response = client_for(customer_user).get("/api/tickets/", {"search": "Invoice"})
         assert _ids(response) == set()
