@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
+from config.exceptions import Conflict
 from customers import csv_io, selectors
 from customers import services as customer_services
 from customers.api import CustomerSerializer, CustomerViewSet
@@ -293,7 +294,7 @@ def customer_delete_view(request, customer_id: int):
     customer = get_object_or_404(Customer, pk=customer_id)
     try:
         customer_services.customer_delete(customer=customer)
-    except ProtectedError:
+    except (ProtectedError, Conflict):
         messages.error(
             request,
             f"{customer.name} has tickets and cannot be deleted; mark them inactive instead.",
