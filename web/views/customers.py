@@ -6,7 +6,7 @@ import io
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import ProtectedError, Q
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,7 +14,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
-from config.exceptions import Conflict
 from customers import csv_io, selectors
 from customers import services as customer_services
 from customers.api import CustomerSerializer, CustomerViewSet
@@ -292,13 +291,10 @@ def customer_interaction_view(request, customer_id: int):
 @require_POST
 def customer_delete_view(request, customer_id: int):
     customer = get_object_or_404(Customer, pk=customer_id)
-    try:
-        customer_services.customer_delete(customer=customer)
-    except (ProtectedError, Conflict):
-        messages.error(
-            request,
-            f"{customer.name} has tickets and cannot be deleted; mark them inactive instead.",
-        )
-        return redirect(f"/customers/{customer.pk}/")
-    messages.success(request, f"{customer.name} is deleted.")
-    return redirect("/customers/")
+    deleted = attempt(
+        request,
+        customer_services.customer_delete,
+        success=f"{customer.name} is deleted.",
+        customer=customer,
+    )
+    return redirect("/customers/" if deleted else f"/customers/{customer.pk}/")
