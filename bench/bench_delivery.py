@@ -65,7 +65,8 @@ def naive_send_one(message_id: int) -> None:
 
 
 def _child(phase: str, env: dict) -> dict:
-    full_env = {**os.environ, "DJANGO_ENV": "test", "LOG_LEVEL": "WARNING", **env}
+    # DEBUG off as in production: no per-query bookkeeping.
+    full_env = {**os.environ, "DJANGO_ENV": "test", "DEBUG": "false", "LOG_LEVEL": "WARNING", **env}
     process = subprocess.run(
         [sys.executable, "-m", "bench.bench_delivery", phase],
         cwd=ROOT,
