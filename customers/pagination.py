@@ -40,7 +40,9 @@ def estimated_count(queryset: QuerySet) -> tuple[int, bool]:
     queryset = queryset.order_by().values("pk")
     if connection.vendor != "postgresql":
         return queryset.count(), False
-    if _known_rows(queryset.model._meta.db_table) > 10 * EXACT_COUNT_LIMIT:
+    large = _known_rows(queryset.model._meta.db_table) > 10 * EXACT_COUNT_LIMIT
+    estimate = 0
+    if large:
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
@@ -51,9 +53,11 @@ def estimated_count(queryset: QuerySet) -> tuple[int, bool]:
         if estimate > EXACT_COUNT_LIMIT:
             return estimate, True
     exact = queryset[: EXACT_COUNT_LIMIT + 1].count()
-    if exact > EXACT_COUNT_LIMIT:
-        return queryset.count(), False
-    return exact, False
+    if exact <= EXACT_COUNT_LIMIT:
+        return exact, False
+    if large:  # the planner underestimated: never walk a large result
+        return max(estimate, exact), True
+    return queryset.count(), False
 
 
 class CustomerCursorPagination(CursorPagination):
