@@ -36,7 +36,12 @@ class UserAdminSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = UserSerializer.Meta.fields + ["is_available", "max_open_tickets", "approval_note"]
+        fields = UserSerializer.Meta.fields + [
+            "is_available",
+            "max_open_tickets",
+            "approval_note",
+            "timezone",
+        ]
         read_only_fields = ["id", "username", "date_joined", "approval_note"]
 
 

@@ -1,7 +1,11 @@
+import functools
 import hashlib
 import secrets
+import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -16,6 +20,23 @@ class ApprovalStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
+
+
+@functools.cache
+def _known_timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    """An IANA time zone name, checked as customers' time zones are."""
+    if value not in _known_timezones():
+        raise ValidationError(
+            f"{value!r} is not a known time zone; give an IANA name such as Europe/Moscow."
+        )
+
+
+def default_timezone() -> str:
+    return settings.TIME_ZONE
 
 
 class ProactiveUserManager(UserManager):
@@ -40,6 +61,13 @@ class User(AbstractUser):
     is_available = models.BooleanField(default=True)
     max_open_tickets = models.PositiveIntegerField(default=10)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # The website shows times in this zone (customers use their record's zone).
+    timezone = models.CharField(
+        max_length=64,
+        default=default_timezone,
+        validators=[validate_timezone],
+        help_text="IANA name, e.g. Europe/Moscow.",
+    )
 
     objects = ProactiveUserManager()
 

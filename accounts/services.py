@@ -12,7 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import ApiToken, ApprovalStatus, Role, User
+from accounts.models import ApiToken, ApprovalStatus, Role, User, validate_timezone
 
 logger = logging.getLogger(__name__)
 
@@ -162,11 +162,20 @@ def user_decide(*, user: User, approved: bool, decided_by: User, reason: str = "
 
 
 def user_update(*, user: User, data: dict) -> User:
-    """Admin edits of role, approval and activity."""
+    """Admin edits of role, approval and activity; anyone's own details and time zone."""
+    if "timezone" in data:
+        validate_timezone(data["timezone"])
     fields = [f for f in ("role", "approval_status", "is_active") if f in data]
     for field in fields:
         setattr(user, field, data[field])
-    for field in ("is_available", "max_open_tickets", "first_name", "last_name", "email"):
+    for field in (
+        "is_available",
+        "max_open_tickets",
+        "first_name",
+        "last_name",
+        "email",
+        "timezone",
+    ):
         if field in data:
             setattr(user, field, data[field])
             fields.append(field)
