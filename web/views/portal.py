@@ -18,6 +18,16 @@ from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
 
+# A customer reaches only their own tickets (404 for any other) and never writes
+# internal notes.
+PAGES = ticket_common.TicketPages(
+    name="portal_ticket",
+    base="/portal/tickets/",
+    guard=customer_required,
+    portal=True,
+    internal_notes=False,
+)
+
 
 def _my_customer(request) -> Customer | None:
     return Customer.objects.filter(user=request.user).first()
@@ -58,7 +68,7 @@ def portal_ticket_new_view(request):
                 f"Ticket {ticket.number} is raised"
                 + (f" and assigned to {who}." if who else "; an engineer will pick it up soon."),
             )
-            return redirect(f"/portal/tickets/{ticket.pk}/")
+            return redirect(PAGES.url(ticket))
     status = 400 if request.method == "POST" else 200
     return render(request, "web/portal/ticket_new.html", {"form": form}, status=status)
 
@@ -66,8 +76,7 @@ def portal_ticket_new_view(request):
 @customer_required
 def portal_ticket_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    context = ticket_common.ticket_context(request, ticket) | {
-        "portal": True,
+    context = PAGES.context(request, ticket) | {
         "can_cancel": Status.CANCELLED
         in services.allowed_transitions_for(ticket=ticket, user=request.user),
         "can_edit": ticket.status in CUSTOMER_EDITABLE_STATUSES,
@@ -76,20 +85,6 @@ def portal_ticket_view(request, ticket_id: int):
         ),
     }
     return render(request, "web/tickets/detail.html", context)
-
-
-@customer_required
-@require_POST
-def portal_ticket_comment_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.comment_add(request, ticket, f"/portal/tickets/{ticket.pk}/")
-
-
-@customer_required
-@require_POST
-def portal_ticket_attach_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.attachment_add(request, ticket, f"/portal/tickets/{ticket.pk}/")
 
 
 @customer_required
@@ -105,13 +100,7 @@ def portal_ticket_cancel_view(request, ticket_id: int):
         status=Status.CANCELLED,
         note=request.POST.get("note", "")[:2000],
     )
-    return redirect(f"/portal/tickets/{ticket.pk}/")
-
-
-@customer_required
-def portal_attachment_view(request, ticket_id: int, attachment_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.attachment_download(request, ticket, attachment_id)
+    return redirect(PAGES.url(ticket))
 
 
 @customer_required
@@ -185,10 +174,10 @@ def portal_ticket_edit_view(request, ticket_id: int):
         )
     else:
         messages.error(request, "Give the ticket a title.")
-    return redirect(f"/portal/tickets/{ticket.pk}/")
+    return redirect(PAGES.url(ticket))
 
 
-@customer_required
-def portal_ticket_timeline_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.timeline_partial(request, ticket, portal=True)
+portal_ticket_comment_view = PAGES.comment_view()
+portal_ticket_attach_view = PAGES.attach_view()
+portal_attachment_view = PAGES.attachment_view()
+portal_ticket_timeline_view = PAGES.timeline_view()

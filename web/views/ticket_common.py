@@ -1,11 +1,18 @@
 """What the staff ticket page and the portal's ticket page share: the
-timeline, comments and attachments, each checked by the tickets services."""
+timeline, comments and attachments, each checked by the tickets services.
 
+Each side describes itself once as a `TicketPages` (where its pages live, who
+may open them, whether comments may be internal notes) and takes its comment,
+attachment and timeline views from it, so both handle them alike."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import chain
 
 from django.contrib import messages
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from tickets import selectors, services
 from tickets.models import Ticket, TicketEvent
@@ -36,64 +43,99 @@ def timeline(ticket: Ticket, user) -> list[dict]:
     return sorted(chain(events, comments), key=lambda item: item["at"])
 
 
-def ticket_context(request, ticket: Ticket) -> dict:
-    return {
-        "ticket": ticket,
-        "timeline": timeline(ticket, request.user),
-        "attachments": selectors.ticket_attachments(ticket=ticket),
-        "comment_form": CommentForm(),
-        "attachment_form": AttachmentForm(),
-    }
+@dataclass(frozen=True)
+class TicketPages:
+    """One side's ticket pages: `/tickets/` for staff, `/portal/tickets/` for customers."""
 
+    name: str
+    base: str
+    guard: Callable
+    portal: bool
+    internal_notes: bool
 
-def comment_add(request, ticket: Ticket, back: str):
-    form = CommentForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            services.comment_create,
-            success="Your comment is saved.",
-            ticket=ticket,
-            author=request.user,
-            body=form.cleaned_data["body"],
-            internal=form.cleaned_data["internal"] and request.user.is_staff_member,
+    def url(self, ticket: Ticket) -> str:
+        return f"{self.base}{ticket.pk}/"
+
+    def context(self, request, ticket: Ticket) -> dict:
+        return {
+            "ticket": ticket,
+            "timeline": timeline(ticket, request.user),
+            "attachments": selectors.ticket_attachments(ticket=ticket),
+            "comment_form": CommentForm(),
+            "attachment_form": AttachmentForm(),
+            "portal": self.portal,
+        }
+
+    def comment_add(self, request, ticket: Ticket):
+        form = CommentForm(request.POST)
+        if form.is_valid():
+            attempt(
+                request,
+                services.comment_create,
+                success="Your comment is saved.",
+                ticket=ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                internal=form.cleaned_data["internal"] and self.internal_notes,
+            )
+        else:
+            messages.error(request, "Write a comment before saving it.")
+        return redirect(self.url(ticket))
+
+    def attachment_add(self, request, ticket: Ticket):
+        form = AttachmentForm(request.POST, request.FILES)
+        if form.is_valid():
+            attempt(
+                request,
+                services.attachment_create,
+                success=f"{form.cleaned_data['file'].name} is attached.",
+                ticket=ticket,
+                uploaded_by=request.user,
+                upload=form.cleaned_data["file"],
+            )
+        else:
+            messages.error(request, "Choose a file to attach.")
+        return redirect(self.url(ticket))
+
+    def attachment_download(self, request, ticket: Ticket, attachment_id: int):
+        attachment = selectors.ticket_attachments(ticket=ticket).filter(pk=attachment_id).first()
+        if attachment is None:
+            raise Http404("No such attachment.")
+        return FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
         )
-    else:
-        messages.error(request, "Write a comment before saving it.")
-    return redirect(back)
 
+    def timeline_partial(self, request, ticket: Ticket):
+        """The timeline alone, polled by the ticket page so updates appear as they are saved."""
+        context = {
+            "ticket": ticket,
+            "timeline": timeline(ticket, request.user),
+            "portal": self.portal,
+        }
+        return render(request, "web/tickets/_timeline.html", context)
 
-def attachment_add(request, ticket: Ticket, back: str):
-    form = AttachmentForm(request.POST, request.FILES)
-    if form.is_valid():
-        attempt(
-            request,
-            services.attachment_create,
-            success=f"{form.cleaned_data['file'].name} is attached.",
-            ticket=ticket,
-            uploaded_by=request.user,
-            upload=form.cleaned_data["file"],
-        )
-    else:
-        messages.error(request, "Choose a file to attach.")
-    return redirect(back)
+    # The views both sides route to, each behind the side's guard and on a ticket
+    # the user may see.
 
+    def _ticket_view(self, handler: Callable, action: str, *, post: bool) -> Callable:
+        def view(request, ticket_id: int, **kwargs):
+            return handler(request, visible_ticket(request, ticket_id), **kwargs)
 
-def attachment_download(request, ticket: Ticket, attachment_id: int):
-    attachment = selectors.ticket_attachments(ticket=ticket).filter(pk=attachment_id).first()
-    if attachment is None:
-        raise Http404("No such attachment.")
-    return FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
-    )
+        view.__name__ = view.__qualname__ = f"{self.name}_{action}_view"
+        view.__doc__ = handler.__doc__
+        return self.guard(require_POST(view) if post else view)
 
+    def comment_view(self) -> Callable:
+        return self._ticket_view(self.comment_add, "comment", post=True)
 
-def timeline_partial(request, ticket: Ticket, *, portal: bool):
-    """The timeline alone, polled by the ticket page so updates appear as they are saved."""
-    from django.shortcuts import render
+    def attach_view(self) -> Callable:
+        return self._ticket_view(self.attachment_add, "attach", post=True)
 
-    context = {"ticket": ticket, "timeline": timeline(ticket, request.user), "portal": portal}
-    return render(request, "web/tickets/_timeline.html", context)
+    def attachment_view(self) -> Callable:
+        return self._ticket_view(self.attachment_download, "attachment", post=False)
+
+    def timeline_view(self) -> Callable:
+        return self._ticket_view(self.timeline_partial, "timeline", post=False)

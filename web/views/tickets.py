@@ -18,6 +18,10 @@ from web.permissions import admin_required, staff_required
 from web.views import ticket_common
 
 SCOPES = [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")]
+# Staff reach every ticket the selectors show them and may write internal notes.
+PAGES = ticket_common.TicketPages(
+    name="ticket", base="/tickets/", guard=staff_required, portal=False, internal_notes=True
+)
 
 
 def _queue(request):
@@ -79,7 +83,7 @@ def ticket_list_view(request):
 def ticket_detail_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     allowed = services.allowed_transitions_for(ticket=ticket, user=request.user)
-    context = ticket_common.ticket_context(request, ticket) | {
+    context = PAGES.context(request, ticket) | {
         "status_form": StatusForm(allowed=[s for s in allowed if s != Status.RESOLVED]),
         "can_resolve": Status.RESOLVED in allowed,
         "can_accept": Status.IN_PROGRESS in allowed
@@ -100,13 +104,8 @@ def ticket_detail_view(request, ticket_id: int):
         "interaction_form": InteractionForm(),
         "interactions": ticket.interactions.select_related("created_by").order_by("-created_at"),
         "is_overdue": ticket.is_active and ticket.due_at < timezone.now(),
-        "portal": False,
     }
     return render(request, "web/tickets/detail.html", context)
-
-
-def _back(ticket) -> str:
-    return f"/tickets/{ticket.pk}/"
 
 
 @staff_required
@@ -120,7 +119,7 @@ def ticket_accept_view(request, ticket_id: int):
         ticket=ticket,
         actor=request.user,
     )
-    return redirect(_back(ticket))
+    return redirect(PAGES.url(ticket))
 
 
 @staff_required
@@ -142,7 +141,7 @@ def ticket_status_view(request, ticket_id: int):
     else:
         names = ", ".join(allowed) or "none"
         messages.error(request, f"Choose one of the allowed statuses: {names}.")
-    return redirect(_back(ticket))
+    return redirect(PAGES.url(ticket))
 
 
 @staff_required
@@ -161,7 +160,7 @@ def ticket_resolve_view(request, ticket_id: int):
         )
     else:
         messages.error(request, "Describe the resolution before resolving the ticket.")
-    return redirect(_back(ticket))
+    return redirect(PAGES.url(ticket))
 
 
 @admin_required
@@ -177,7 +176,7 @@ def ticket_assign_view(request, ticket_id: int):
         actor=request.user,
         assignee=engineer,
     )
-    return redirect(_back(ticket))
+    return redirect(PAGES.url(ticket))
 
 
 @staff_required
@@ -196,7 +195,7 @@ def ticket_edit_view(request, ticket_id: int):
         )
     else:
         messages.error(request, "Give the ticket a title and a priority.")
-    return redirect(_back(ticket))
+    return redirect(PAGES.url(ticket))
 
 
 @staff_required
@@ -217,30 +216,10 @@ def ticket_interaction_view(request, ticket_id: int):
         )
     else:
         messages.error(request, "Give the kind and a duration in whole minutes.")
-    return redirect(_back(ticket))
+    return redirect(PAGES.url(ticket))
 
 
-@staff_required
-@require_POST
-def ticket_comment_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.comment_add(request, ticket, _back(ticket))
-
-
-@staff_required
-@require_POST
-def ticket_attach_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.attachment_add(request, ticket, _back(ticket))
-
-
-@staff_required
-def ticket_attachment_view(request, ticket_id: int, attachment_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.attachment_download(request, ticket, attachment_id)
-
-
-@staff_required
-def ticket_timeline_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return ticket_common.timeline_partial(request, ticket, portal=False)
+ticket_comment_view = PAGES.comment_view()
+ticket_attach_view = PAGES.attach_view()
+ticket_attachment_view = PAGES.attachment_view()
+ticket_timeline_view = PAGES.timeline_view()
