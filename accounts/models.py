@@ -23,13 +23,13 @@ class ApprovalStatus(models.TextChoices):
 
 
 @functools.cache
-def _known_timezones() -> frozenset[str]:
+def known_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
 def validate_timezone(value: str) -> None:
     """An IANA time zone name, checked as customers' time zones are."""
-    if value not in _known_timezones():
+    if value not in known_timezones():
         raise ValidationError(
             f"{value!r} is not a known time zone; give an IANA name such as Europe/Moscow."
         )

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "web.middleware.ViewerTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

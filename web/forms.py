@@ -2,8 +2,9 @@
 (and, where the API already states them, its serializers)."""
 
 from django import forms
+from django.utils.timezone import get_current_timezone_name
 
-from accounts.models import Role
+from accounts.models import Role, validate_timezone
 
 
 class LoginForm(forms.Form):
@@ -49,6 +50,22 @@ class SignupForm(forms.Form):
             for error in errors:
                 self.add_error(target, str(error))
         return False
+
+
+class UserSettingsForm(forms.Form):
+    """An engineer's or admin's own settings."""
+
+    timezone = forms.CharField(
+        label="Time zone",
+        max_length=64,
+        help_text="IANA name, e.g. Europe/Moscow; the website shows every time in it.",
+        widget=forms.TextInput(attrs={"list": "timezones", "autocomplete": "off"}),
+    )
+
+    def clean_timezone(self) -> str:
+        value = self.cleaned_data["timezone"].strip()
+        validate_timezone(value)
+        return value
 
 
 class DecisionForm(forms.Form):
@@ -312,6 +329,10 @@ class NotificationForm(forms.Form):
         from notifications.models import Notification
 
         super().__init__(*args, **kwargs)
+        # Django reads and shows these in the viewer's zone; say which one.
+        zone = get_current_timezone_name()
+        self.fields["start_at"].label = f"Start ({zone})"
+        self.fields["end_at"].label = f"End ({zone})"
         self.fields["kind"].choices = Notification.Kind.choices
         self.fields["last_mile_site"].choices = [
             (code, f"{'  ' * depth}{'└ ' if depth else ''}{name} ({code})")

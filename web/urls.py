@@ -28,7 +28,11 @@ def under(
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
     path("dashboard/sending/", dashboard.dashboard_sending_view),
-    path("me/availability/", dashboard.availability_view),
+    *under(
+        "me/",
+        ("availability/", dashboard.availability_view),
+        ("settings/", accounts.settings_view, "web-settings"),
+    ),
     path("login/", accounts.login_view, name="web-login"),
     path("logout/", accounts.logout_view, name="web-logout"),
     path("signup/", accounts.signup_view, name="web-signup"),

@@ -4,6 +4,7 @@ import datetime
 
 from django import template
 from django.http import QueryDict
+from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
 register = template.Library()
@@ -55,8 +56,20 @@ def person(user, fallback: str = "Proactive") -> str:
 
 
 @register.filter
+def when(value, fmt: str = "Y-m-d H:i") -> str:
+    """A moment in the viewer's time zone, with the zone's abbreviation so nobody
+    mistakes it for another zone's; empty for no moment."""
+    if not isinstance(value, datetime.datetime):
+        return ""
+    if timezone.is_naive(value):
+        return dateformat.format(value, fmt)
+    local = timezone.localtime(value)
+    return f"{dateformat.format(local, fmt)} {local.tzname()}"
+
+
+@register.filter
 def change_value(value) -> str:
-    """An audit-trail value for people: timestamps shortened to the minute, UTC."""
+    """An audit-trail value for people: timestamps shortened to the minute, in the viewer's zone."""
     if value in (None, ""):
         return "—"
     text = str(value)
@@ -66,4 +79,4 @@ def change_value(value) -> str:
         return text
     if moment.tzinfo is None or len(text) < 16:
         return text
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return when(moment)

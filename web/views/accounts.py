@@ -1,4 +1,4 @@
-"""Sign in, sign out, sign up, registration requests and the users list."""
+"""Sign in, sign out, sign up, my settings, registration requests and the users list."""
 
 from django.contrib import messages
 from django.contrib.auth import login, logout
@@ -9,9 +9,10 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.api import RegisterSerializer
-from accounts.models import Role, User
-from web.forms import DecisionForm, LoginForm, SignupForm
-from web.permissions import admin_required
+from accounts.models import Role, User, known_timezones
+from web.errors import attempt
+from web.forms import DecisionForm, LoginForm, SignupForm, UserSettingsForm
+from web.permissions import admin_required, staff_required
 
 
 def _home_for(user) -> str:
@@ -67,6 +68,26 @@ def signup_view(request):
         return render(request, "web/accounts/signup_pending.html", {"applicant": user})
     status = 400 if request.method == "POST" else 200
     return render(request, "web/accounts/signup.html", {"form": form}, status=status)
+
+
+@staff_required
+def settings_view(request):
+    """An engineer's or admin's own settings: the time zone the website shows times in."""
+    form = UserSettingsForm(request.POST or None, initial={"timezone": request.user.timezone})
+    if request.method == "POST" and form.is_valid():
+        zone = form.cleaned_data["timezone"]
+        saved = attempt(
+            request,
+            services.user_update,
+            success=f"Your time zone is saved; times are shown in {zone}.",
+            user=request.user,
+            data={"timezone": zone},
+        )
+        if saved:
+            return redirect("/me/settings/")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "timezones": sorted(known_timezones())}
+    return render(request, "web/accounts/settings.html", context, status=status)
 
 
 @admin_required

@@ -22,6 +22,7 @@ from web.forms import NotificationForm
 from web.notification_templates import STARTERS, VARIABLES, is_starter_or_empty
 from web.permissions import staff_required
 from web.selectors import notification_progress
+from web.templatetags.web_tags import when
 
 LARGE_SEND = 1000
 
@@ -209,8 +210,8 @@ def notification_send_view(request, notification_id: int):
         result = attempt(request, services.notification_send, notification=notification)
         if result:
             if result.notification.status == Notification.Status.SCHEDULED:
-                start = f"{result.notification.start_at:%Y-%m-%d %H:%M}"
-                messages.success(request, f"Scheduled: it starts by itself at {start} UTC.")
+                start = when(result.notification.start_at)
+                messages.success(request, f"Scheduled: it starts by itself at {start}.")
             else:
                 messages.success(request, f"Sending to {result.queued} customers.")
         return redirect(f"/notifications/{notification.pk}/")
