@@ -116,7 +116,8 @@ def _candidates() -> tuple[list, dict[int, int]]:
     number of their unfinished tickets). Run after `_lock_assignment`, so
     both see every assignment committed before. Two plain queries: the load
     is one index-only pass over the partial index of unfinished tickets (a
-    correlated subquery per engineer costs far more)."""
+    correlated subquery per engineer costs far more; COUNT(*) rather than a
+    column keeps the pass inside the index)."""
     rows = list(
         engineers_assignable()
         .order_by("pk")
@@ -125,10 +126,52 @@ def _candidates() -> tuple[list, dict[int, int]]:
     loads = (
         Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
         .values("assignee_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     return rows, {row["assignee_id"]: row["n"] for row in loads}
+
+
+# The rule of `_pick` for one ticket, in one statement: count the loads in one
+# index-only pass over the partial index of unfinished tickets, choose the
+# least loaded engineer with room (ties to the one idle longest, never
+# assigned first), and stamp their assignment time. Only quoted identifiers
+# are interpolated; every value is a parameter.
+_TAKE_LEAST_LOADED_SQL = """
+WITH loads AS (
+    SELECT assignee_id, COUNT(*) AS n FROM {tickets}
+    WHERE status IN (%s, %s, %s, %s) AND assignee_id IS NOT NULL
+    GROUP BY assignee_id
+), chosen AS (
+    SELECT u.id FROM {users} u LEFT JOIN loads ON loads.assignee_id = u.id
+    WHERE u.role = %s AND u.approval_status = %s AND u.is_active AND u.is_available
+        AND COALESCE(loads.n, 0) < u.max_open_tickets
+    ORDER BY COALESCE(loads.n, 0), u.last_assigned_at NULLS FIRST, u.id
+    LIMIT 1
+)
+UPDATE {users} SET last_assigned_at = %s WHERE id = (SELECT id FROM chosen)
+RETURNING id, username, email, max_open_tickets
+"""
+
+
+def _take_least_loaded(*, now: datetime) -> User | None:
+    """Choose the engineer for one new ticket and record that they were
+    assigned now; None when nobody has room. Run after `_lock_assignment`,
+    so the loads include every assignment committed before."""
+    qn = connection.ops.quote_name
+    sql = _TAKE_LEAST_LOADED_SQL.format(
+        tickets=qn(Ticket._meta.db_table), users=qn(User._meta.db_table)
+    )
+    params = [*(s.value for s in ACTIVE_STATUSES), Role.ENGINEER.value]
+    params += [ApprovalStatus.APPROVED.value, connection.ops.adapt_datetimefield_value(now)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return User(
+        id=row[0], username=row[1], email=row[2], max_open_tickets=row[3], last_assigned_at=now
+    )
 
 
 def _pick(candidates: list, loads: dict[int, int]) -> User | None:
@@ -226,7 +269,7 @@ def ticket_create(
         # Choosing under the lock and inserting the ticket already assigned
         # keeps the lock short and saves an UPDATE.
         _lock_assignment()
-        chosen = _pick(*_candidates())
+        chosen = _take_least_loaded(now=now)
         ticket = Ticket.objects.create(
             title=title,
             description=description,
@@ -252,7 +295,6 @@ def ticket_create(
                     ),
                 ]
             )
-            User.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
         emails.email_ticket_created(ticket=ticket)
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id})
     return ticket
