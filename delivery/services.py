@@ -93,6 +93,39 @@ def transactional_email_enqueue(
     return message
 
 
+@dataclass(frozen=True)
+class TransactionalEmail:
+    to: str
+    subject: str
+    body: str
+    customer: object = None  # the customers.Customer it is about, if any
+
+
+def transactional_emails_enqueue(*, emails: list[TransactionalEmail]) -> list[Message]:
+    """Queue several such emails with one INSERT and one nudge: a ticket
+    change often tells the customer and the engineer at once."""
+    now = timezone.now()
+    messages = Message.objects.bulk_create(
+        Message(
+            customer=email.customer,
+            channel=Channel.EMAIL,
+            to_address=email.to,
+            subject=email.subject.replace("\r", " ").replace("\n", " "),
+            body=email.body,
+            status=MessageStatus.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        for email in emails
+    )
+    for message in messages:
+        _log(message, "queued", status=message.status, to=message.to_address)
+    if messages:
+        message_nudge_on_commit()
+    return messages
+
+
 def transactional_sms_enqueue(*, to: str, text: str, customer=None) -> Message:
     now = timezone.now()
     message = Message.objects.create(

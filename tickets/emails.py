@@ -1,14 +1,16 @@
-"""Every email about a ticket leaves through `ticket_email_send`, so the way
+"""Every email about a ticket leaves through `ticket_emails_send`, so the way
 it is delivered can change in one place.
 
-With the delivery pipeline installed, the email becomes a Message row that
-the dispatcher sends with retries; otherwise it is handed to Django's email
-framework after the transaction commits. Either way nothing is sent inside
-the request's transaction, and a rolled-back change sends nothing.
+With the delivery pipeline installed, the emails become Message rows (one
+INSERT for all the copies of one change) that the dispatcher sends with
+retries; otherwise they are handed to Django's email framework after the
+transaction commits. Either way nothing is sent inside the request's
+transaction, and a rolled-back change sends nothing.
 """
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -19,25 +21,44 @@ from tickets.models import Ticket
 logger = logging.getLogger(__name__)
 
 try:  # the delivery pipeline's transactional email channel
-    from delivery.services import transactional_email_enqueue
+    from delivery.services import TransactionalEmail, transactional_emails_enqueue
 except ImportError:  # pragma: no cover - depends on which apps are installed
-    transactional_email_enqueue = None
+    TransactionalEmail = transactional_emails_enqueue = None
 
 
-def ticket_email_send(*, to: Iterable[str], subject: str, body: str, customer=None) -> None:
-    recipients = sorted({address for address in to if address})
-    if not recipients:
+@dataclass(frozen=True)
+class TicketEmail:
+    """One text to some addresses; `customer` links the copies to a
+    directory record."""
+
+    recipients: tuple[str, ...]
+    subject: str
+    body: str
+    customer: object = None
+
+
+def ticket_emails_send(emails: Iterable[TicketEmail]) -> None:
+    emails = [email for email in emails if email.recipients]
+    if not emails:
         return
-    if transactional_email_enqueue is not None:
-        for address in recipients:
-            transactional_email_enqueue(to=address, subject=subject, body=body, customer=customer)
+    if transactional_emails_enqueue is not None:
+        transactional_emails_enqueue(
+            emails=[
+                TransactionalEmail(
+                    to=address, subject=email.subject, body=email.body, customer=email.customer
+                )
+                for email in emails
+                for address in email.recipients
+            ]
+        )
         return
 
     def _send() -> None:
-        try:
-            send_mail(subject, body, None, recipients)
-        except Exception:  # a mail server problem must not fail the ticket change
-            logger.exception("ticket email failed", extra={"subject": subject})
+        for email in emails:
+            try:
+                send_mail(email.subject, email.body, None, list(email.recipients))
+            except Exception:  # a mail server problem must not fail the ticket change
+                logger.exception("ticket email failed", extra={"subject": email.subject})
 
     transaction.on_commit(_send)
 
@@ -57,39 +78,57 @@ def _assignee_address(ticket: Ticket) -> str:
     return ticket.assignee.email if ticket.assignee_id else ""
 
 
-def _send(
+def _addresses(addresses: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({address for address in addresses if address}))
+
+
+def _emails(
     ticket: Ticket, subject: str, text: str, *, customer: bool = False, staff: Iterable[str] = ()
-) -> None:
+) -> list[TicketEmail]:
     """To the ticket's customer (when `customer`) and to staff addresses. Only
     the customer's copy is linked to their directory record."""
     body = f"{text}\n\n{ticket.number}: {ticket.title}\n{_link(ticket)}\n"
     subject = f"[{ticket.number}] {subject}"
+    emails = []
     if customer:
-        ticket_email_send(
-            to=[_customer_address(ticket)], subject=subject, body=body, customer=ticket.customer
-        )
-    ticket_email_send(to=staff, subject=subject, body=body)
+        to_customer = _addresses([_customer_address(ticket)])
+        emails.append(TicketEmail(to_customer, subject, body, customer=ticket.customer))
+    emails.append(TicketEmail(_addresses(staff), subject, body))
+    return emails
+
+
+def _send(
+    ticket: Ticket, subject: str, text: str, *, customer: bool = False, staff: Iterable[str] = ()
+) -> None:
+    ticket_emails_send(_emails(ticket, subject, text, customer=customer, staff=staff))
 
 
 def email_ticket_created(*, ticket: Ticket) -> None:
-    _send(
+    """The customer's receipt and, when it was assigned at once, the
+    assignee's notice, queued together."""
+    emails = _emails(
         ticket,
         "We received your request",
         f"Your request was registered. We aim to resolve it by {ticket.due_at:%Y-%m-%d %H:%M} UTC.",
         customer=True,
     )
     if ticket.assignee_id:
-        email_ticket_assigned(ticket=ticket)
+        emails += _assigned_emails(ticket)
+    ticket_emails_send(emails)
 
 
-def email_ticket_assigned(*, ticket: Ticket) -> None:
-    _send(
+def _assigned_emails(ticket: Ticket) -> list[TicketEmail]:
+    return _emails(
         ticket,
         "A ticket was assigned to you",
         f"Priority {ticket.priority}, due {ticket.due_at:%Y-%m-%d %H:%M} UTC."
         f"\n\n{ticket.description}",
         staff=[_assignee_address(ticket)],
     )
+
+
+def email_ticket_assigned(*, ticket: Ticket) -> None:
+    ticket_emails_send(_assigned_emails(ticket))
 
 
 def email_status_changed(*, ticket: Ticket, old: str, note: str = "") -> None:

@@ -141,7 +141,7 @@ class TestTicketEmails:
     def test_without_the_pipeline_it_uses_django_email_after_commit(
         self, monkeypatch, customer_user, engineer, django_capture_on_commit_callbacks
     ):
-        monkeypatch.setattr(emails, "transactional_email_enqueue", None)
+        monkeypatch.setattr(emails, "transactional_emails_enqueue", None)
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             open_ticket(customer_user)
         assert mail.outbox == []  # not inside the request's transaction
