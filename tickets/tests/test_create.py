@@ -1,9 +1,12 @@
 """Raising a ticket: by the customer for themselves, by staff for a customer."""
 
 import pytest
+from django.db import connection
 
 from conftest import client_for
+from delivery.models import Message
 from tickets.models import Ticket
+from tickets.tests.conftest import open_ticket
 
 
 @pytest.mark.django_db
@@ -78,3 +81,19 @@ class TestCreate:
         assert response.status_code == 403
         assert "not linked" in response.json()["detail"]
         assert client_for(customer_user).get("/api/tickets/").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_raising_an_assigned_ticket_takes_a_fixed_number_of_queries(
+    customer_user, engineer, other_engineer, django_assert_num_queries
+):
+    """A guard on the cost of the busiest write: the savepoint, the
+    assignment lock (PostgreSQL), choosing and stamping the engineer, the
+    ticket, its two events, their field changes, both emails, the release."""
+    open_ticket(customer_user)
+    expected = 8 if connection.vendor == "postgresql" else 7
+    with django_assert_num_queries(expected):
+        ticket = open_ticket(customer_user)
+    assert ticket.assignee == other_engineer
+    assert list(ticket.events.values_list("kind", flat=True)) == ["created", "assigned"]
+    assert Message.objects.filter(subject__startswith=f"[{ticket.number}]").count() == 2
