@@ -2,6 +2,7 @@
 one connection reused for a whole batch."""
 
 import contextlib
+import re
 import smtplib
 import socket
 from email.utils import make_msgid
@@ -63,6 +64,98 @@ def _no_delay(backend) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_BARE_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+def _envelope(address: str) -> bytes:
+    """MAIL FROM / RCPT TO argument: `<local@domain>`."""
+    if "<" not in address and " " not in address:
+        return f"<{address}>".encode()
+    return smtplib.quoteaddr(address).encode()
+
+
+def _content(data: bytes) -> bytes:
+    """Message bytes as SMTP DATA: CRLF line ends, leading dots doubled,
+    ended by the lone dot."""
+    data = _BARE_EOL.sub(b"\r\n", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return _LEADING_DOT.sub(b"..", data) + b".\r\n"
+
+
+Replies = tuple[tuple[int, bytes], tuple[int, bytes], tuple[int, bytes]]
+
+
+class _PipelinedSession:
+    """SMTP over a server that offers PIPELINING (RFC 2920): one round trip
+    per message. The write that carries a message's content also carries the
+    next message's MAIL, RCPT and DATA, and the replies to both are read
+    together. The content reply is read before the call returns, so at any
+    moment at most one accepted message is not yet recorded.
+
+    An envelope opened for a message that is then not sent (cancelled,
+    failed to render) is abandoned by closing the connection: after DATA's
+    354 only the final dot would end it, and that would deliver it."""
+
+    def __init__(self, smtp: smtplib.SMTP, sender: str):
+        self.smtp = smtp
+        self.mail_from = b"MAIL FROM:" + _envelope(sender) + b"\r\n"
+        self.sender = sender
+        self.opened: tuple[object, Replies] | None = None
+
+    def _envelope_command(self, recipient: str) -> bytes:
+        return self.mail_from + b"RCPT TO:" + _envelope(recipient) + b"\r\nDATA\r\n"
+
+    def _replies(self) -> Replies:
+        getreply = self.smtp.getreply
+        return getreply(), getreply(), getreply()
+
+    def send(self, key: object, recipient: str, data: bytes, then: tuple[object, str] | None):
+        """Deliver `data` to `recipient`; `then` = (key, recipient) of the
+        message that comes next, whose envelope goes along."""
+        if self.opened is not None and self.opened[0] == key:
+            replies = self.opened[1]
+        else:
+            if self.opened is not None:
+                raise smtplib.SMTPServerDisconnected("an envelope is open for another message")
+            self.smtp.send(self._envelope_command(recipient))
+            replies = self._replies()
+        self.opened = None
+        self._check_envelope(recipient, replies)
+        payload = _content(data)
+        if then is not None:
+            payload += self._envelope_command(then[1])
+        self.smtp.send(payload)
+        code, reply = self.smtp.getreply()
+        if then is not None:
+            self.opened = (then[0], self._replies())
+        if code != 250:
+            if code == 421:
+                self.smtp.close()
+                raise smtplib.SMTPServerDisconnected(f"421 {reply.decode(errors='replace')}")
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _check_envelope(self, recipient: str, replies: Replies) -> None:
+        (mail_code, mail_reply), (rcpt_code, rcpt_reply), (data_code, data_reply) = replies
+        for code, reply in replies:
+            if code == 421:  # the server is closing the connection
+                self.smtp.close()
+                raise smtplib.SMTPServerDisconnected(f"421 {reply.decode(errors='replace')}")
+        if data_code == 354 and (mail_code != 250 or rcpt_code not in (250, 251)):
+            # A server that opens DATA with no valid recipient: end it empty.
+            self.smtp.send(b".\r\n")
+            self.smtp.getreply()
+            data_code = 503
+        if data_code != 354:
+            self.smtp.rset()  # forget the half-open transaction before the next message
+            if mail_code != 250:
+                raise smtplib.SMTPSenderRefused(mail_code, mail_reply, self.sender)
+            if rcpt_code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (rcpt_code, rcpt_reply)})
+            raise smtplib.SMTPDataError(data_code, data_reply)
+
+
 class EmailTransport:
     """Sends multipart (text + HTML) email over one open connection."""
 
@@ -71,19 +164,30 @@ class EmailTransport:
         self.domain = _sender_domain()
         self.sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
         self.is_open = False
+        self.session: _PipelinedSession | None = None
 
     def _open(self) -> None:
         if not self.is_open:
             try:
                 self.connection.open()
+                smtp = self._smtp()
+                if smtp is not None:
+                    smtp.ehlo_or_helo_if_needed()  # learn what the server offers
             except Exception as exc:
                 self._reset()
                 raise classify_error(exc) from exc
             self.is_open = True
             _no_delay(self.connection)
+            if smtp is not None and smtp.does_esmtp and smtp.has_extn("pipelining"):
+                self.session = _PipelinedSession(smtp, self.sender)
 
     def _reset(self) -> None:
         """Forget a connection that failed, so the next message opens a fresh one."""
+        smtp = self._smtp()
+        if self.session is not None and self.session.opened is not None and smtp is not None:
+            # Inside DATA a QUIT would become message text: just hang up.
+            smtp.close()
+        self.session = None
         with contextlib.suppress(Exception):  # already broken; nothing to save
             self.connection.close()
         if hasattr(self.connection, "connection"):
@@ -111,12 +215,17 @@ class EmailTransport:
             return self.connection.connection
         return None
 
-    def send(self, outgoing: Outgoing) -> str:
-        """Hand one message to the server; returns its Message-ID."""
+    def send(self, outgoing: Outgoing, *, then: tuple[int, str] | None = None) -> str:
+        """Hand one message to the server; returns its Message-ID. `then`,
+        (message id, address) of the message the caller will send next,
+        lets a pipelining server open its envelope in the same round trip."""
+        opened = self.session.opened if self.session is not None else None
+        if opened is not None and opened[0] != outgoing.message_id:
+            self._reset()  # the message it was opened for is not coming
         self._open()
         smtp = self._smtp()
         if smtp is not None:
-            return self._send_fast(smtp, outgoing)
+            return self._send_fast(smtp, outgoing, then)
         email = self.build(outgoing)
         try:
             sent = self.connection.send_messages([email])
@@ -130,7 +239,7 @@ class EmailTransport:
             raise TransportError("The email backend did not accept the message.")
         return email.extra_headers["Message-ID"]
 
-    def _send_fast(self, smtp, outgoing: Outgoing) -> str:
+    def _send_fast(self, smtp, outgoing: Outgoing, then: tuple[int, str] | None) -> str:
         idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
         message_id = make_msgid(idstring=idstring, domain=self.domain)
         recipient = address(outgoing.to)
@@ -143,13 +252,26 @@ class EmailTransport:
             message_id=message_id,
         )
         try:
-            smtp.sendmail(self.sender, [recipient], data)
+            if self.session is not None:
+                following = None
+                if then is not None and outgoing.message_id is not None:
+                    following = (then[0], address(then[1]))
+                self.session.send(outgoing.message_id, recipient, data, following)
+            else:
+                smtp.sendmail(self.sender, [recipient], data)
         except Exception as exc:
             error = classify_error(exc)
-            if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+            refused = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
+            if not refused or smtp.sock is None:
                 self._reset()
             raise error from exc
         return message_id
+
+    def abandon(self) -> None:
+        """The message announced as `then` will not be sent: make sure its
+        envelope cannot turn into a delivery."""
+        if self.session is not None and self.session.opened is not None:
+            self._reset()
 
     def close(self) -> None:
         if self.is_open:

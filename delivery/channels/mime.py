@@ -24,7 +24,7 @@ def address(value: str) -> str:
 def _header(value: str) -> str:
     if value.isascii() and "\n" not in value and "\r" not in value:
         return value
-    return Header(value.replace("\r", " ").replace("\n", " "), "utf-8").encode()
+    return Header(value.replace("\r", " ").replace("\n", " "), "utf-8").encode(linesep="\r\n")
 
 
 def _part(content: str, subtype: str) -> bytes:

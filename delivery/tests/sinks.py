@@ -48,6 +48,7 @@ class _SmtpHandler:
     reject: set = field(default_factory=set)
     keep: bool = True
     delay: float = 0.0
+    pipelining: bool = True
     seed: int = 7
     received: list = field(default_factory=list)
     connections: int = 0
@@ -62,6 +63,10 @@ class _SmtpHandler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
+        if self.pipelining:
+            # aiosmtpd reads commands one by one from a buffered stream, so
+            # pipelined commands (RFC 2920) are served in order.
+            responses.insert(1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -116,7 +121,8 @@ class SmtpSink:
     """An SMTP server on 127.0.0.1 that records what it accepts.
 
     temp_fail_ratio: share of RCPTs answered 451; drop_ratio: share of DATA
-    commands answered by closing the connection; reject: addresses answered 550.
+    commands answered by closing the connection; reject: addresses answered 550;
+    pipelining: whether EHLO offers PIPELINING (as most real relays do).
     """
 
     def __init__(self, *, port: int | None = None, **behaviour):

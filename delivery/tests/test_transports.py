@@ -19,9 +19,18 @@ pytestmark = pytest.mark.django_db
 S = MessageStatus
 
 
-@pytest.fixture
-def smtp(settings):
+def settings_for(settings, sink: SmtpSink) -> None:
+    for name, value in sink.settings().items():
+        setattr(settings, name, value)
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
+def smtp(settings, request):
+    """A local SMTP server; every email test runs against one that offers
+    PIPELINING (two round trips per message) and one that does not."""
+
     def start(**behaviour) -> SmtpSink:
+        behaviour.setdefault("pipelining", request.param)
         sink = SmtpSink(**behaviour).__enter__()
         for name, value in sink.settings().items():
             setattr(settings, name, value)
@@ -105,7 +114,9 @@ def test_a_550_fails_at_once_and_the_rest_of_the_batch_still_goes(
     make_customer(email="gone@example.com")
     sink = smtp(reject={"gone@example.com"})
     notify(make_notification, 2, make_customer)
+    before = sink.handler.connections
     services.message_batch_deliver()
+    assert sink.handler.connections - before == 1  # a refusal does not cost the session
     failed = Message.objects.get(to_address="gone@example.com")
     assert failed.status == S.FAILED and failed.attempts == 1
     assert failed.last_error == "SMTP 550 5.1.1 Mailbox unavailable"
@@ -254,3 +265,73 @@ def test_non_ascii_subjects_and_bodies_arrive_intact(smtp):
     assert received.text.replace("\r\n", "\n").rstrip("\n") == text
     assert received.html.strip() == "<p>Уважаемый клиент &amp; друг</p>"
     assert received.message_id == message_id and ".m7@" in message_id
+
+
+def test_lines_starting_with_a_dot_and_long_encoded_subjects_arrive_intact(smtp):
+    sink = smtp()
+    transport = EmailTransport()
+    text = "Works tonight.\n.\n..two dots\n.end"
+    subject = "Плановые работы на узле Север-Запад, " * 4
+    transport.send(Outgoing(message_id=1, to="a@example.com", subject=subject, text=text, html=""))
+    transport.send(Outgoing(message_id=2, to="b@example.com", subject="next", text="ok", html=""))
+    transport.close()
+    first, second = sink.received
+    assert first.text.replace("\r\n", "\n").rstrip("\n") == text
+    assert first.subject == subject
+    assert (second.to, second.text.strip()) == ("b@example.com", "ok")
+
+
+def test_a_refused_recipient_fails_and_the_next_message_uses_the_same_session(smtp):
+    sink = smtp()
+    before = sink.handler.connections
+    transport = EmailTransport()
+    sink.handler.reject.add("a@example.com")
+    with pytest.raises(TransportError) as refused:
+        transport.send(Outgoing(message_id=1, to="a@example.com", subject="s", text="t", html=""))
+    assert refused.value.permanent and "550" in refused.value.message
+    transport.send(Outgoing(message_id=2, to="b@example.com", subject="s", text="t", html=""))
+    transport.close()
+    assert [r.to for r in sink.received] == ["b@example.com"]
+    assert sink.handler.connections - before == 1
+
+
+def _outgoing(message_id: int, to: str) -> Outgoing:
+    return Outgoing(message_id=message_id, to=to, subject="Works", text=f"For {to}", html="")
+
+
+def test_with_pipelining_the_next_envelope_rides_along_and_an_abandoned_one_is_never_delivered(
+    settings,
+):
+    with SmtpSink(pipelining=True) as sink:
+        settings_for(settings, sink)
+        before = sink.handler.connections
+        transport = EmailTransport()
+        transport.send(_outgoing(1, "a@example.com"), then=(2, "b@example.com"))
+        transport.send(_outgoing(2, "b@example.com"), then=(3, "c@example.com"))
+        transport.abandon()  # message 3 was cancelled after its envelope opened
+        transport.send(_outgoing(4, "d@example.com"), then=(5, "e@example.com"))
+        transport.send(_outgoing(6, "f@example.com"))  # 5 failed to render
+        transport.close()
+        assert [r.to for r in sink.received] == [
+            "a@example.com",
+            "b@example.com",
+            "d@example.com",
+            "f@example.com",
+        ]
+        assert [r.text.strip() for r in sink.received][-1] == "For f@example.com"
+        assert sink.handler.connections - before == 3  # each abandoned envelope hangs up
+
+
+def test_with_pipelining_a_refused_next_recipient_fails_alone_on_the_same_session(settings):
+    with SmtpSink(pipelining=True, reject={"gone@example.com"}) as sink:
+        settings_for(settings, sink)
+        before = sink.handler.connections
+        transport = EmailTransport()
+        transport.send(_outgoing(1, "a@example.com"), then=(2, "gone@example.com"))
+        with pytest.raises(TransportError) as refused:
+            transport.send(_outgoing(2, "gone@example.com"), then=(3, "c@example.com"))
+        assert refused.value.permanent and "550" in refused.value.message
+        transport.send(_outgoing(3, "c@example.com"))
+        transport.close()
+        assert [r.to for r in sink.received] == ["a@example.com", "c@example.com"]
+        assert sink.handler.connections - before == 1
