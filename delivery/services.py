@@ -396,31 +396,20 @@ class _Renderer:
         )
 
 
-def _precheck(message: Message, now: datetime.datetime) -> bool:
-    """The checks before sending, in the design's order. Returns True when
-    the message should be sent now; otherwise it has been recorded."""
+def _verdict(message: Message, now: datetime.datetime) -> tuple[str, str | None, dict] | None:
+    """The checks before sending, in the design's order, without side
+    effects: None when the message should be sent now, else the status,
+    log event and fields to record instead."""
     notification = message.notification
     customer = message.customer
-    not_attempted = {"attempts": F("attempts") - 1}
+    not_attempted = {"attempts": F("attempts") - 1, "next_attempt_at": None}
     if notification is not None:
         if notification.end_at and now >= notification.end_at:
-            _record(
-                message,
-                MessageStatus.EXPIRED,
-                last_error="The notification ended before this message could be delivered.",
-                next_attempt_at=None,
-                **not_attempted,
-            )
-            return False
+            error = "The notification ended before this message could be delivered."
+            return MessageStatus.EXPIRED, None, {"last_error": error, **not_attempted}
         if customer is None:
-            _record(
-                message,
-                MessageStatus.SUPPRESSED,
-                last_error="The customer was deleted.",
-                next_attempt_at=None,
-                **not_attempted,
-            )
-            return False
+            error = "The customer was deleted."
+            return MessageStatus.SUPPRESSED, None, {"last_error": error, **not_attempted}
         if notification.respect_contact_window:
             opening = window_next_opening(
                 now=now,
@@ -430,45 +419,37 @@ def _precheck(message: Message, now: datetime.datetime) -> bool:
             )
             if opening is not None:
                 if notification.end_at and opening >= notification.end_at:
-                    _record(
-                        message,
-                        MessageStatus.EXPIRED,
-                        last_error="The customer's contact window opens only after the end.",
-                        next_attempt_at=None,
+                    error = "The customer's contact window opens only after the end."
+                    return MessageStatus.EXPIRED, None, {"last_error": error, **not_attempted}
+                return (
+                    MessageStatus.DEFERRED,
+                    "deferred to the contact window",
+                    {
+                        "last_error": "Outside the customer's contact window.",
                         **not_attempted,
-                    )
-                else:
-                    _record(
-                        message,
-                        MessageStatus.DEFERRED,
-                        event="deferred to the contact window",
-                        last_error="Outside the customer's contact window.",
-                        next_attempt_at=opening,
-                        **not_attempted,
-                    )
-                return False
+                        "next_attempt_at": opening,
+                    },
+                )
         is_email = message.channel == Channel.EMAIL
         opted_in = customer.email_opt_in if is_email else customer.sms_opt_in
         if not opted_in or not customer.is_active:
             reason = SUPPRESSED_OPTED_OUT[message.channel] if not opted_in else SUPPRESSED_INACTIVE
-            _record(
-                message,
-                MessageStatus.SUPPRESSED,
-                last_error=reason,
-                next_attempt_at=None,
-                **not_attempted,
-            )
-            return False
+            return MessageStatus.SUPPRESSED, None, {"last_error": reason, **not_attempted}
     if not message.to_address:
-        _record(
-            message,
-            MessageStatus.SUPPRESSED,
-            last_error=SUPPRESSED_NO_ADDRESS[message.channel],
-            next_attempt_at=None,
-            **not_attempted,
-        )
-        return False
-    return True
+        error = SUPPRESSED_NO_ADDRESS[message.channel]
+        return MessageStatus.SUPPRESSED, None, {"last_error": error, **not_attempted}
+    return None
+
+
+def _precheck(message: Message, now: datetime.datetime) -> bool:
+    """True when the message should be sent now; otherwise its outcome has
+    been recorded."""
+    verdict = _verdict(message, now)
+    if verdict is None:
+        return True
+    status, event, fields = verdict
+    _record(message, status, event=event, **fields)
+    return False
 
 
 def _record_failure(message: Message, error: TransportError) -> None:
@@ -581,8 +562,15 @@ class _CancelFence:
 
 
 def _send_one(
-    message: Message, transports: Transports, renderer: _Renderer, fence: _CancelFence
+    message: Message,
+    transports: Transports,
+    renderer: _Renderer,
+    fence: _CancelFence,
+    then: Message | None = None,
 ) -> None:
+    """Render, pass the cancel fence, send, record. `then` is the message
+    that will be sent next over the same connection, if known."""
+    transport = transports.for_channel(message.channel)
     try:
         outgoing = renderer.outgoing(message)
     except Exception as exc:
@@ -596,36 +584,75 @@ def _send_one(
     segments = sms_size(outgoing.text).segments if message.channel == Channel.SMS else None
     if not fence.admit(message):
         _log(message, "skipped: the notification was cancelled")
+        if message.channel == Channel.EMAIL:
+            transport.abandon()
         return
     try:
-        provider_id = transports.for_channel(message.channel).send(outgoing)
+        if then is not None and message.channel == Channel.EMAIL:
+            provider_id = transport.send(outgoing, then=(then.pk, then.to_address))
+        else:
+            provider_id = transport.send(outgoing)
     except TransportError as error:
         _record_failure(message, error)
         return
     _record_sent(message, provider_id=provider_id[:255], segments=segments)
 
 
+def _next_to_send(messages: list[Message], index: int, now: datetime.datetime) -> Message | None:
+    """The batch's next message if it goes over the same connection and
+    will be sent (its checks pass now), for the transport to prepare."""
+    if index >= len(messages):
+        return None
+    candidate = messages[index]
+    if (
+        candidate.channel != Channel.EMAIL
+        or candidate.attempts > settings.DELIVERY_MAX_ATTEMPTS
+        or _verdict(candidate, now) is not None
+    ):
+        return None
+    return candidate
+
+
+_SENT_SQL = (
+    "UPDATE {table} SET status = %s, updated_at = %s, sent_at = %s, provider_id = %s, "
+    "last_error = '', next_attempt_at = NULL, segments = %s WHERE id = %s AND status = %s"
+)
+
+
+def _execute_prepared(sql: str, params: list) -> int:
+    """Run the per-message UPDATE; returns the row count. On PostgreSQL the
+    statement is prepared once per connection (Django's cursors bind on the
+    client and never prepare), so each message costs the server an
+    execution only, not a parse and a plan: a fifth of the server time."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def _record_sent(message: Message, *, provider_id: str, segments: int | None) -> None:
     """The hot path of `_record`: one prepared UPDATE per sent message."""
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    table = connection.ops.quote_name(Message._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET status = %s, updated_at = %s, sent_at = %s, "  # noqa: S608
-            "provider_id = %s, last_error = '', next_attempt_at = NULL, segments = %s "
-            "WHERE id = %s AND status = %s",
-            [
-                MessageStatus.SENT.value,
-                adapt(now),
-                adapt(now),
-                provider_id,
-                segments,
-                message.pk,
-                MessageStatus.SENDING.value,
-            ],
-        )
-        updated = cursor.rowcount
+    sql = _SENT_SQL.format(table=connection.ops.quote_name(Message._meta.db_table))
+    updated = _execute_prepared(
+        sql,
+        [
+            MessageStatus.SENT.value,
+            adapt(now),
+            adapt(now),
+            provider_id,
+            segments,
+            message.pk,
+            MessageStatus.SENDING.value,
+        ],
+    )
     if updated:
         message.status, message.sent_at, message.provider_id = MessageStatus.SENT, now, provider_id
         message.segments, message.last_error, message.next_attempt_at = segments, "", None
@@ -633,11 +660,11 @@ def _record_sent(message: Message, *, provider_id: str, segments: int | None) ->
 
 
 def _load(ids: list[int]) -> list[Message]:
+    # The notification once per batch (prefetched), not once per row.
     return list(
         Message.objects.filter(pk__in=ids)
-        .select_related(
-            "notification", "customer", "customer__last_mile_site", "customer__service_type"
-        )
+        .select_related("customer", "customer__last_mile_site", "customer__service_type")
+        .prefetch_related("notification")
         .order_by("pk")
     )
 
@@ -702,7 +729,7 @@ def message_batch_deliver(
     renderer = renderer or _Renderer()
     fence = _CancelFence()
     try:
-        for message in messages:
+        for index, message in enumerate(messages):
             if message.notification_id:
                 result.notification_ids.add(message.notification_id)
             if message.attempts > settings.DELIVERY_MAX_ATTEMPTS:
@@ -712,8 +739,9 @@ def message_batch_deliver(
                     last_error=f"Gave up after {message.attempts - 1} attempts.",
                     next_attempt_at=None,
                 )
-            elif _precheck(message, timezone.now()):
-                _send_one(message, transports, renderer, fence)
+            elif _precheck(message, now := timezone.now()):
+                then = _next_to_send(messages, index + 1, now)
+                _send_one(message, transports, renderer, fence, then)
             result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     finally:
         fence.release()
