@@ -49,14 +49,31 @@ MATERIALISE_COUNT = 100_000
 
 @shared_task(name="bench.naive_send_one", ignore_result=True)
 def naive_send_one(message_id: int) -> None:
+    """The way many first versions do it: everything for one recipient in
+    its own task, with nothing kept between messages."""
     from django.core.mail import EmailMultiAlternatives
     from django.utils import timezone
 
     from delivery.models import Message
+    from notifications import templating
 
-    message = Message.objects.get(pk=message_id)
-    email = EmailMultiAlternatives(message.subject, message.body, to=[message.to_address])
-    email.attach_alternative(message.html, "text/html")
+    message = Message.objects.select_related(
+        "notification", "customer", "customer__last_mile_site", "customer__service_type"
+    ).get(pk=message_id)
+    notification = message.notification
+    compiled = templating.CompiledNotification(
+        subject=templating.ENGINE.from_string(notification.title),
+        text=templating.ENGINE.from_string(notification.body),
+        html=None,
+    )
+    context = templating.render_context(
+        customer=templating.customer_values(message.customer),
+        start_at=notification.start_at,
+        end_at=notification.end_at,
+    )
+    rendered = templating.render(compiled, context)
+    email = EmailMultiAlternatives(rendered.subject, rendered.text, to=[message.to_address])
+    email.attach_alternative(rendered.html, "text/html")
     email.send()  # opens and closes its own SMTP connection
     Message.objects.filter(pk=message_id).update(status="sent", sent_at=timezone.now())
 
@@ -316,12 +333,18 @@ def _run_notification(location: str, channel: str, count: int) -> float:
     )
     started = time.perf_counter()
     services.notification_send(notification=notification)
-    sent = Message.objects.filter(notification=notification, status="sent")
-    while sent.count() < count:
+    # The workers mark the notification completed once no message is open;
+    # polling that one row costs the database nothing next to counting rows.
+    finished = Notification.objects.filter(pk=notification.pk).exclude(status="sending")
+    while not finished.exists():
         if time.perf_counter() - started > 900:
-            raise RuntimeError(f"only {sent.count()} of {count} sent after 900 s")
-        time.sleep(0.05)
-    return count / (time.perf_counter() - started)
+            raise RuntimeError(f"the notification was still sending after 900 s ({channel})")
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    sent = Message.objects.filter(notification=notification, status="sent").count()
+    if sent != count:
+        raise RuntimeError(f"only {sent} of {count} {channel} messages were sent")
+    return count / seconds
 
 
 def _bare_smtp(port: int, notification_location: str, *, nodelay: bool) -> float:
@@ -373,22 +396,33 @@ def _naive(fleet, location: str, count: int) -> float:
 
     from config.celery import app
     from delivery.models import Message
+    from notifications.models import Notification
 
-    # Rows the dispatcher leaves alone (a lease far ahead): only the naive tasks touch them.
+    # The same notification to the same customers, as rows the dispatcher
+    # leaves alone (a lease far ahead): only the naive tasks touch them.
+    source = Notification.objects.get(audience={"location": [location]}, channels=["email"])
+    twin = Notification.objects.create(
+        title=source.title,
+        body=source.body,
+        channels=["email"],
+        audience=source.audience,
+        status="sending",
+        materialized_at=timezone.now(),
+        respect_contact_window=False,
+    )
     far = timezone.now() + timezone.timedelta(days=1)
-    source = list(Message.objects.filter(customer__location=location)[:count])
+    customers = Message.objects.filter(notification=source).values_list("customer_id", "to_address")
     rows = Message.objects.bulk_create(
         [
             Message(
+                notification=twin,
+                customer_id=customer_id,
                 channel="email",
-                to_address=m.to_address,
-                subject="Naive",
-                body="Dear customer, planned works.",
-                html="<p>Dear customer, planned works.</p>",
+                to_address=to_address,
                 status="sending",
                 next_attempt_at=far,
             )
-            for m in source
+            for customer_id, to_address in customers[:count]
         ]
     )
     ids = [row.pk for row in rows]
