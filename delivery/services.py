@@ -9,11 +9,12 @@ import datetime
 import logging
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -396,20 +397,24 @@ class _Renderer:
         )
 
 
+def _not_attempted() -> dict:
+    """A message stopped by a check was not tried: its attempt is given back."""
+    return {"attempts": F("attempts") - 1, "next_attempt_at": None}
+
+
 def _verdict(message: Message, now: datetime.datetime) -> tuple[str, str | None, dict] | None:
     """The checks before sending, in the design's order, without side
     effects: None when the message should be sent now, else the status,
     log event and fields to record instead."""
     notification = message.notification
     customer = message.customer
-    not_attempted = {"attempts": F("attempts") - 1, "next_attempt_at": None}
     if notification is not None:
         if notification.end_at and now >= notification.end_at:
             error = "The notification ended before this message could be delivered."
-            return MessageStatus.EXPIRED, None, {"last_error": error, **not_attempted}
+            return MessageStatus.EXPIRED, None, {"last_error": error, **_not_attempted()}
         if customer is None:
             error = "The customer was deleted."
-            return MessageStatus.SUPPRESSED, None, {"last_error": error, **not_attempted}
+            return MessageStatus.SUPPRESSED, None, {"last_error": error, **_not_attempted()}
         if notification.respect_contact_window:
             opening = window_next_opening(
                 now=now,
@@ -420,13 +425,13 @@ def _verdict(message: Message, now: datetime.datetime) -> tuple[str, str | None,
             if opening is not None:
                 if notification.end_at and opening >= notification.end_at:
                     error = "The customer's contact window opens only after the end."
-                    return MessageStatus.EXPIRED, None, {"last_error": error, **not_attempted}
+                    return MessageStatus.EXPIRED, None, {"last_error": error, **_not_attempted()}
                 return (
                     MessageStatus.DEFERRED,
                     "deferred to the contact window",
                     {
                         "last_error": "Outside the customer's contact window.",
-                        **not_attempted,
+                        **_not_attempted(),
                         "next_attempt_at": opening,
                     },
                 )
@@ -434,10 +439,10 @@ def _verdict(message: Message, now: datetime.datetime) -> tuple[str, str | None,
         opted_in = customer.email_opt_in if is_email else customer.sms_opt_in
         if not opted_in or not customer.is_active:
             reason = SUPPRESSED_OPTED_OUT[message.channel] if not opted_in else SUPPRESSED_INACTIVE
-            return MessageStatus.SUPPRESSED, None, {"last_error": reason, **not_attempted}
+            return MessageStatus.SUPPRESSED, None, {"last_error": reason, **_not_attempted()}
     if not message.to_address:
         error = SUPPRESSED_NO_ADDRESS[message.channel]
-        return MessageStatus.SUPPRESSED, None, {"last_error": error, **not_attempted}
+        return MessageStatus.SUPPRESSED, None, {"last_error": error, **_not_attempted()}
     return None
 
 
@@ -488,7 +493,7 @@ def _record_failure(message: Message, error: TransportError) -> None:
 CANCEL_FENCE_NAMESPACE = 0x5052
 # A worker re-checks its notification at least this often: every so many
 # messages or seconds, whichever comes first; a cancel waits at most that long.
-FENCE_MESSAGES = 20
+FENCE_MESSAGES = 50
 FENCE_SECONDS = 0.25
 
 
@@ -659,12 +664,17 @@ def _record_sent(message: Message, *, provider_id: str, segments: int | None) ->
         _log(message, "sent", status=MessageStatus.SENT.value)
 
 
+_CUSTOMER_UNREAD = ("email", "phone", "operator_code", "user", "created_at", "updated_at")
+
+
 def _load(ids: list[int]) -> list[Message]:
-    # The notification once per batch (prefetched), not once per row.
+    # The notification once per batch (prefetched), not once per row; of
+    # the customer only what the checks and the templates read.
     return list(
         Message.objects.filter(pk__in=ids)
         .select_related("customer", "customer__last_mile_site", "customer__service_type")
         .prefetch_related("notification")
+        .defer("created_at", *(f"customer__{name}" for name in _CUSTOMER_UNREAD))
         .order_by("pk")
     )
 
@@ -689,9 +699,47 @@ def drain_budget_seconds() -> float:
 def message_drain(*, ticket_id: int | None = None, budget_seconds: float | None = None) -> int:
     """The body of a drain task: deliver batch after batch over the same
     connections while full batches keep coming, for a bounded time.
-    Returns how many messages were claimed."""
-    started = time.monotonic()
+    Returns how many messages were claimed.
+
+    On PostgreSQL the task works DELIVERY_LANES lanes at once, each a thread
+    with its own database and SMTP/HTTP connections: while one waits for the
+    mail server or the database, another renders and sends. Each lane claims
+    its own batches (SKIP LOCKED keeps them apart), so a crash of the worker
+    leaves at most one message per lane accepted but unrecorded."""
     budget = drain_budget_seconds() if budget_seconds is None else budget_seconds
+    lanes = settings.DELIVERY_LANES if connection.vendor == "postgresql" else 1
+    if lanes <= 1:
+        return _drain_lane(ticket_id=ticket_id, budget=budget)
+    claimed = [0] * lanes
+    errors: list[BaseException] = []
+
+    def lane(index: int) -> None:
+        try:
+            claimed[index] = _drain_lane(ticket_id=None, budget=budget)
+        except BaseException as exc:  # reported below; the lease frees its rows
+            logger.exception("a delivery lane stopped: %s", exc)
+            errors.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    threads = [
+        threading.Thread(target=lane, args=(index,), name=f"delivery-lane-{index}", daemon=True)
+        for index in range(1, lanes)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        claimed[0] = _drain_lane(ticket_id=ticket_id, budget=budget)
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    return sum(claimed)
+
+
+def _drain_lane(*, ticket_id: int | None, budget: float) -> int:
+    started = time.monotonic()
     limit = settings.DELIVERY_BATCH_SIZE
     transports, renderer = Transports(), _Renderer()
     claimed = 0
