@@ -37,10 +37,9 @@ PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
 PG_DB = "proactive_delivery_bench"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 COUNT = int(os.environ.get("BENCH_DELIVERY_COUNT", "20000"))
-# The naive way manages a few dozen messages a second here, so by default its
-# rate is measured on 2,000 of the messages (the rate does not depend on the
-# count); BENCH_NAIVE_COUNT=20000 sends all of them.
-NAIVE_COUNT = int(os.environ.get("BENCH_NAIVE_COUNT", "2000"))
+# The naive way sends all 20,000 too (about two minutes); a smaller
+# BENCH_NAIVE_COUNT measures its rate on fewer messages for a quicker run.
+NAIVE_COUNT = int(os.environ.get("BENCH_NAIVE_COUNT", str(COUNT)))
 MATERIALISE_COUNT = 100_000
 
 
@@ -159,7 +158,7 @@ def main() -> int:
             email["rate"] >= 600,
         ),
         (
-            "bare smtplib loop, one reused connection (ceiling)",
+            "bare smtplib loop, one reused connection (median of 3)",
             f"{email['bare_rate']:.0f} /s",
             "",
             True,
@@ -438,6 +437,16 @@ def _naive(fleet, location: str, count: int) -> float:
     return len(ids) / (time.perf_counter() - started)
 
 
+def _settle() -> None:
+    """Vacuum and analyse now, so the database's own upkeep of the fresh
+    rows does not land in the middle of a measurement."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+
+
 def phase_throughput() -> dict:
     _setup_django()
     import redis
@@ -448,6 +457,7 @@ def phase_throughput() -> dict:
     redis.Redis.from_url(REDIS_URL).flushdb()
     _customers(COUNT, location="Mail")
     _customers(COUNT, location="Phone", start=COUNT)
+    _settle()
     smtp_port, http_port, token = free_port(), free_port(), "bench-token"
     sinks = [
         subprocess.Popen(
@@ -483,10 +493,15 @@ def phase_throughput() -> dict:
         batches = -(-COUNT // settings.DELIVERY_BATCH_SIZE)
         email_rate = _run_notification("Mail", "email", COUNT)
         email_tasks = _drain_tasks(fleet)
-        bare = _bare_smtp(smtp_port, "Mail", nodelay=True)
+        _settle()
+        # The ceiling is a single connection's round trips, so a busy moment
+        # on the machine moves it: the median of three passes.
+        bare_passes = [_bare_smtp(smtp_port, "Mail", nodelay=True) for _ in range(3)]
+        bare = statistics.median(bare_passes)
         bare_nagle = _bare_smtp(smtp_port, "Mail", nodelay=False)
         sms_rate = _run_notification("Phone", "sms", COUNT)
         sms_tasks = _drain_tasks(fleet) - email_tasks
+        _settle()
         bare_sms = _bare_sms(gateway, token, COUNT)
         naive_rate = _naive(fleet, "Mail", NAIVE_COUNT)
         load = os.getloadavg()
@@ -500,6 +515,7 @@ def phase_throughput() -> dict:
             "count": COUNT,
             "rate": email_rate,
             "bare_rate": bare,
+            "bare_passes": bare_passes,
             "bare_rate_nagle": bare_nagle,
             "naive_rate": naive_rate,
             "naive_count": NAIVE_COUNT,
