@@ -43,11 +43,24 @@ def sms_size(text: str) -> SmsSize:
     return SmsSize(encoding=encoding, characters=units, segments=segments)
 
 
+def _session_for(url: str) -> requests.Session:
+    """A keep-alive session with the environment's proxy and CA settings
+    read once, not on every request: requests otherwise walks the whole
+    environment (and looks for a .netrc) per call, which costs more than
+    the request itself on a local gateway."""
+    session = requests.Session()
+    environment = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(environment["proxies"] or {})
+    session.verify = environment["verify"]
+    session.trust_env = False
+    return session
+
+
 class GatewaySmsTransport:
     def __init__(self):
         self.url = settings.SMS_GATEWAY_URL
         self.timeout = settings.SMS_GATEWAY_TIMEOUT
-        self.session = requests.Session()
+        self.session = _session_for(self.url)
         if settings.SMS_GATEWAY_TOKEN:
             self.session.headers["Authorization"] = f"Bearer {settings.SMS_GATEWAY_TOKEN}"
 

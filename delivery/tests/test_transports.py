@@ -335,3 +335,13 @@ def test_with_pipelining_a_refused_next_recipient_fails_alone_on_the_same_sessio
         transport.close()
         assert [r.to for r in sink.received] == ["a@example.com", "c@example.com"]
         assert sink.handler.connections - before == 1
+
+
+def test_the_gateway_session_reads_proxy_settings_from_the_environment_once(settings, monkeypatch):
+    settings.SMS_GATEWAY_URL = "http://gateway.example.net/send"
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example.net:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    transport = GatewaySmsTransport()
+    assert transport.session.proxies["http"] == "http://proxy.example.net:3128"
+    assert transport.session.trust_env is False  # not looked up again per message
