@@ -438,13 +438,15 @@ def _naive(fleet, location: str, count: int) -> float:
 
 
 def _settle() -> None:
-    """Vacuum and analyse now, so the database's own upkeep of the fresh
-    rows does not land in the middle of a measurement."""
+    """Vacuum, analyse and checkpoint now, so the database's own upkeep of
+    the rows just written (and the full-page writes after a checkpoint) does
+    not land in the middle of the next measurement."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
+            cursor.execute("CHECKPOINT")
 
 
 def phase_throughput() -> dict:
@@ -499,6 +501,7 @@ def phase_throughput() -> dict:
         bare_passes = [_bare_smtp(smtp_port, "Mail", nodelay=True) for _ in range(3)]
         bare = statistics.median(bare_passes)
         bare_nagle = _bare_smtp(smtp_port, "Mail", nodelay=False)
+        _settle()
         sms_rate = _run_notification("Phone", "sms", COUNT)
         sms_tasks = _drain_tasks(fleet) - email_tasks
         _settle()
