@@ -687,7 +687,17 @@ def _relaxed_commits(on: bool) -> None:
     messages are then sent again: at-least-once still holds."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO off" if on else "RESET synchronous_commit")
+            if on:
+                cursor.execute("SET synchronous_commit TO off")
+                # The prepared per-message UPDATE always by primary key. A
+                # custom plan for `status = 'sending'` may pick the partial
+                # index of due rows instead (its statistics from a quiet
+                # moment say it is nearly empty) and scan every due row of a
+                # large notification for each message: 4.5 ms instead of 0.07.
+                cursor.execute("SET plan_cache_mode TO force_generic_plan")
+            else:
+                cursor.execute("RESET synchronous_commit")
+                cursor.execute("RESET plan_cache_mode")
 
 
 def drain_budget_seconds() -> float:

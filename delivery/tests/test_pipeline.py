@@ -340,3 +340,43 @@ def test_a_drain_task_stops_at_its_time_budget(settings, make_customer, make_not
     materialise(started(make_notification()))
     assert services.message_drain(budget_seconds=0) == 2
     assert Message.objects.filter(status=S.PENDING).count() == 3
+
+
+def test_marking_a_message_sent_goes_by_primary_key_even_when_statistics_are_stale(
+    postgres, make_notification
+):
+    """Statistics taken while no message was due make the partial index of
+    due rows look empty; the per-message UPDATE must not scan it."""
+    from django.db import connection
+
+    from delivery.services import _SENT_SQL, _relaxed_commits
+
+    Customer.objects.bulk_create(
+        Customer(account_number=f"PLAN-{i}", name=f"C {i}", email=f"p{i}@example.com")
+        for i in range(3000)
+    )
+    notification = started(make_notification(channels=["email"]))
+    services.messages_materialise(
+        notification=notification, customers=Customer.objects.all(), channels=["email"]
+    )
+    Message.objects.update(status=MessageStatus.SENT, next_attempt_at=None)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE delivery_message")
+    Message.objects.update(status=MessageStatus.SENDING, next_attempt_at=timezone.now())
+    sql = _SENT_SQL.format(table='"delivery_message"')
+    params = ["sent", timezone.now(), timezone.now(), "id", None, Message.objects.first().pk]
+    _relaxed_commits(True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "PREPARE mark_sent (varchar, timestamptz, timestamptz, varchar, smallint, "
+                f"bigint, varchar) AS {sql.replace('%s', '$%d') % tuple(range(1, 8))}"
+            )
+            cursor.execute(
+                "EXPLAIN EXECUTE mark_sent (%s, %s, %s, %s, %s, %s, %s)", [*params, "sending"]
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute("DEALLOCATE mark_sent")
+    finally:
+        _relaxed_commits(False)
+    assert "delivery_message_pkey" in plan, plan
