@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from delivery.channels import Outgoing, TransportError
@@ -312,13 +313,21 @@ def retry_delay(*, attempts: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=delay / 2 + random.uniform(0, delay / 2))
 
 
+def _record_sql(message_id: int, **fields) -> tuple[str, list]:
+    """UPDATE … SET fields WHERE id = message_id AND status = 'sending'."""
+    query = Message.objects.filter(pk=message_id, status=MessageStatus.SENDING).query
+    query = query.chain(UpdateQuery)
+    query.add_update_values(fields)
+    sql, params = query.get_compiler(connection.alias).as_sql()
+    return sql, list(params)
+
+
 def _record(message: Message, status: str, *, event: str | None = None, **fields) -> bool:
     """Move a claimed row to its outcome, only if it is still ours (a cancel
     may have taken it meanwhile)."""
     now = timezone.now()
-    updated = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
-        status=status, updated_at=now, **fields
-    )
+    # Prepared like the sent UPDATE, so it too always goes by primary key.
+    updated = _execute_prepared(*_record_sql(message.pk, status=status, updated_at=now, **fields))
     if updated:
         message.status = status
         for name, value in fields.items():

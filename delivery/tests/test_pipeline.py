@@ -342,14 +342,14 @@ def test_a_drain_task_stops_at_its_time_budget(settings, make_customer, make_not
     assert Message.objects.filter(status=S.PENDING).count() == 3
 
 
-def test_marking_a_message_sent_goes_by_primary_key_even_when_statistics_are_stale(
+def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale(
     postgres, make_notification
 ):
     """Statistics taken while no message was due make the partial index of
-    due rows look empty; the per-message UPDATE must not scan it."""
+    due rows look empty; the per-message UPDATEs must not scan it."""
     from django.db import connection
 
-    from delivery.services import _SENT_SQL, _relaxed_commits
+    from delivery.services import _SENT_SQL, _record_sql, _relaxed_commits
 
     Customer.objects.bulk_create(
         Customer(account_number=f"PLAN-{i}", name=f"C {i}", email=f"p{i}@example.com")
@@ -363,20 +363,26 @@ def test_marking_a_message_sent_goes_by_primary_key_even_when_statistics_are_sta
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE delivery_message")
     Message.objects.update(status=MessageStatus.SENDING, next_attempt_at=timezone.now())
-    sql = _SENT_SQL.format(table='"delivery_message"')
-    params = ["sent", timezone.now(), timezone.now(), "id", None, Message.objects.first().pk]
+    pk, now = Message.objects.first().pk, timezone.now()
+    sent = (
+        _SENT_SQL.format(table='"delivery_message"'),
+        ["sent", now, now, "id", None, pk, "sending"],
+    )
+    deferred = _record_sql(
+        pk, status="deferred", updated_at=now, last_error="451", next_attempt_at=now
+    )
+    plans = []
     _relaxed_commits(True)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "PREPARE mark_sent (varchar, timestamptz, timestamptz, varchar, smallint, "
-                f"bigint, varchar) AS {sql.replace('%s', '$%d') % tuple(range(1, 8))}"
-            )
-            cursor.execute(
-                "EXPLAIN EXECUTE mark_sent (%s, %s, %s, %s, %s, %s, %s)", [*params, "sending"]
-            )
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-            cursor.execute("DEALLOCATE mark_sent")
+            for sql, params in (sent, deferred):
+                numbered = sql.replace("%s", "${}").format(*range(1, len(params) + 1))
+                cursor.execute(f"PREPARE outcome AS {numbered}")
+                marks = ", ".join(["%s"] * len(params))
+                cursor.execute(f"EXPLAIN EXECUTE outcome ({marks})", params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+                cursor.execute("DEALLOCATE outcome")
     finally:
         _relaxed_commits(False)
-    assert "delivery_message_pkey" in plan, plan
+    for plan in plans:
+        assert "delivery_message_pkey" in plan, plan
