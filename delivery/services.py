@@ -71,41 +71,20 @@ def message_nudge_on_commit() -> None:
 # --- enqueueing -----------------------------------------------------------
 
 
-def transactional_email_enqueue(
-    *, to: str, subject: str, body: str, html: str = "", customer=None
-) -> Message:
-    """Queue one email that belongs to no notification (ticket updates,
-    account approval, reports). It goes through the same pipeline: retried on
-    transient errors, no contact window."""
-    now = timezone.now()
-    message = Message.objects.create(
-        customer=customer,
-        channel=Channel.EMAIL,
-        to_address=to,
-        subject=subject.replace("\r", " ").replace("\n", " "),
-        body=body,
-        html=html,
-        status=MessageStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    _log(message, "queued", status=message.status, to=to)
-    message_nudge_on_commit()
-    return message
-
-
 @dataclass(frozen=True)
 class TransactionalEmail:
     to: str
     subject: str
     body: str
+    html: str = ""
     customer: object = None  # the customers.Customer it is about, if any
 
 
 def transactional_emails_enqueue(*, emails: list[TransactionalEmail]) -> list[Message]:
-    """Queue several such emails with one INSERT and one nudge: a ticket
-    change often tells the customer and the engineer at once."""
+    """Queue emails that belong to no notification (ticket updates, account
+    approval, reports) with one INSERT and one nudge: a ticket change often
+    tells the customer and the engineer at once. They go through the same
+    pipeline: retried on transient errors, no contact window."""
     now = timezone.now()
     messages = Message.objects.bulk_create(
         Message(
@@ -114,6 +93,7 @@ def transactional_emails_enqueue(*, emails: list[TransactionalEmail]) -> list[Me
             to_address=email.to,
             subject=email.subject.replace("\r", " ").replace("\n", " "),
             body=email.body,
+            html=email.html,
             status=MessageStatus.PENDING,
             next_attempt_at=now,
             created_at=now,
@@ -126,6 +106,15 @@ def transactional_emails_enqueue(*, emails: list[TransactionalEmail]) -> list[Me
     if messages:
         message_nudge_on_commit()
     return messages
+
+
+def transactional_email_enqueue(
+    *, to: str, subject: str, body: str, html: str = "", customer=None
+) -> Message:
+    """Queue one such email."""
+    email = TransactionalEmail(to=to, subject=subject, body=body, html=html, customer=customer)
+    [message] = transactional_emails_enqueue(emails=[email])
+    return message
 
 
 def transactional_sms_enqueue(*, to: str, text: str, customer=None) -> Message:

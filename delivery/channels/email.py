@@ -114,11 +114,10 @@ class _PipelinedSession:
     def send(self, key: object, recipient: str, data: bytes, then: tuple[object, str] | None):
         """Deliver `data` to `recipient`; `then` = (key, recipient) of the
         message that comes next, whose envelope goes along."""
+        # The caller hangs up first if the open envelope is for another message.
         if self.opened is not None and self.opened[0] == key:
             replies = self.opened[1]
         else:
-            if self.opened is not None:
-                raise smtplib.SMTPServerDisconnected("an envelope is open for another message")
             self.smtp.send(self._envelope_command(recipient))
             replies = self._replies()
         self.opened = None
