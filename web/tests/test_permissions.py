@@ -14,6 +14,7 @@ STAFF_PAGES = [
     "/notifications/",
     "/notifications/new/",
     "/interactions/",
+    "/me/settings/",
 ]
 STAFF_PARTIALS = ["/dashboard/sending/"]
 ADMIN_PAGES = ["/users/", "/users/requests/"]
