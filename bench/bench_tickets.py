@@ -17,9 +17,10 @@ would): 20,000 customers, 100 engineers, 200,000 tickets three minutes apart
 or cancelled); younger ones are in every state, so about 2,500 are
 unfinished, 150 of them waiting unassigned. Titles and descriptions are
 drawn from a 5,000-word vocabulary with Zipf frequencies. Searches are a
-provider word, a customer name, an account number, a ticket number, or the
-rarest word of a real title; a search for one of the three most common
-words is measured separately, for information.
+provider word, a customer name, a surname alone, an account number, a
+ticket number, or the rarest word of a real title; a search for one of the
+three most common words (in 60-95% of tickets) is measured separately, with
+the same bound.
 """
 
 import os
@@ -35,7 +36,13 @@ TICKETS = int(os.environ.get("BENCH_TICKETS", "200000"))
 CUSTOMERS = 20_000
 ENGINEERS = 100
 SAMPLES = int(os.environ.get("BENCH_TICKETS_SAMPLES", "200"))
-BOUNDS_MS = {"my tickets": 50, "admin filtered list": 50, "search": 50, "create + assign": 30}
+BOUNDS_MS = {
+    "my tickets": 50,
+    "admin filtered list": 50,
+    "search": 50,
+    "create + assign": 30,
+    "search, top-3 common word": 50,
+}
 
 
 def _split(text: str) -> list[str]:
@@ -359,6 +366,7 @@ def _child() -> int:
             [
                 rng.choice(DOMAIN_WORDS),
                 rng.choice(names),
+                rng.choice(LAST),  # a surname alone: thousands of tickets
                 f"BT-{rng.randint(0, CUSTOMERS - 1):07d}",
                 f"T-{rng.randint(1, TICKETS):06d}",
                 # The word of a ticket's title someone would remember: its rarest.
@@ -401,7 +409,9 @@ def _child() -> int:
         "search": _measure("search", [search] * SAMPLES, 200, bound=50),
         "create + assign": _measure("create + assign", [create] * SAMPLES, 201, bound=30),
     }
-    _measure("search, top-3 common word", [search_common_word] * 40, 200)
+    results["search, top-3 common word"] = _measure(
+        "search, top-3 common word", [search_common_word] * 40, 200, bound=50
+    )
     print(f"load average afterwards {os.getloadavg()[0]:.1f}", flush=True)
     return 0 if all(results[name] < BOUNDS_MS[name] for name in results) else 1
 

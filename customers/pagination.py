@@ -1,63 +1,22 @@
 """Pagination for the customer list, which may hold millions of rows.
 
 Page numbers (`?page=`) work for the first MAX_ROWS rows of any list; the
-`count` is exact up to EXACT_COUNT_LIMIT and above that the database's
+`count` is exact up to a thousand and above that the database's
 estimate (`count_is_estimate: true`), so neither COUNT(*) nor OFFSET ever
 walks a million rows. To go through a whole list, pass `?cursor=` (empty to
 start) and follow `next`: keyset pagination, as fast on the last page as on
 the first.
 """
 
-import json
-
 from django.core.paginator import InvalidPage
-from django.db import connection
-from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-EXACT_COUNT_LIMIT = 1_000
+from config.pagination import estimated_count
+
 MAX_ROWS = 10_000
-
-
-def _known_rows(table: str) -> float:
-    """The analysed size of a table; -1 when never analysed (or just truncated)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
-        row = cursor.fetchone()
-    return row[0] if row else -1
-
-
-def estimated_count(queryset: QuerySet) -> tuple[int, bool]:
-    """(count, is_estimate). On a large, analysed PostgreSQL table the
-    planner's estimate is asked first (a millisecond); when it says "more
-    than EXACT_COUNT_LIMIT" that is the answer. Otherwise — a small table, or
-    one whose statistics are unknown, where the planner guesses from page
-    counts — the rows are counted exactly.
-    SQLite (the embedded, small setup) always counts exactly."""
-    queryset = queryset.order_by().values("pk")
-    if connection.vendor != "postgresql":
-        return queryset.count(), False
-    large = _known_rows(queryset.model._meta.db_table) > 10 * EXACT_COUNT_LIMIT
-    estimate = 0
-    if large:
-        sql, params = queryset.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate > EXACT_COUNT_LIMIT:
-            return estimate, True
-    exact = queryset[: EXACT_COUNT_LIMIT + 1].count()
-    if exact <= EXACT_COUNT_LIMIT:
-        return exact, False
-    if large:  # the planner underestimated: never walk a large result
-        return max(estimate, exact), True
-    return queryset.count(), False
 
 
 class CustomerCursorPagination(CursorPagination):

@@ -126,8 +126,9 @@ class TicketViewSet(
             partitions = [tickets.filter(part) for part in parts]
             tickets = tickets.filter(parts[0] | parts[1])
             tickets.count_partitions = partitions
-        if request.query_params.get("search") and not request.query_params.get("ordering"):
-            tickets = selectors.ticket_search_order(tickets)
+        if request.query_params.get("search"):
+            ordered = bool(request.query_params.get("ordering"))
+            tickets = selectors.ticket_search_order(tickets, newest_first=not ordered)
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

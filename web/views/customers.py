@@ -14,12 +14,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 
+from config.pagination import estimated_count
 from customers import csv_io, selectors
 from customers import services as customer_services
 from customers.api import CustomerSerializer, CustomerViewSet
 from customers.filters import CustomerFilter
 from customers.models import Customer, ServiceType, Site
-from customers.pagination import estimated_count
 from delivery.models import Message
 from notifications import templating
 from tickets import services as ticket_services

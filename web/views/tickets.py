@@ -1,7 +1,6 @@
 """The engineers' ticket queue and ticket page."""
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import BooleanField, Case, When
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,6 +11,7 @@ from accounts.models import User
 from customers.models import ServiceType
 from tickets import selectors, services
 from tickets.models import ACTIVE_STATUSES, Priority, Status
+from tickets.pagination import PartitionedCountPaginator
 from web.errors import attempt
 from web.forms import AssignForm, InteractionForm, ResolveForm, StatusForm, TicketEditForm
 from web.permissions import admin_required, staff_required
@@ -64,7 +64,10 @@ def _queue(request):
 @staff_required
 def ticket_list_view(request):
     scope, tickets = _queue(request)
-    page = Paginator(tickets.order_by("-id"), 50).get_page(request.GET.get("page"))
+    tickets = tickets.order_by("-id")
+    if request.GET.get("search", "").strip():
+        tickets = selectors.ticket_search_order(tickets)
+    page = PartitionedCountPaginator(tickets, 50).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "scope": scope,
