@@ -29,6 +29,7 @@ from delivery.models import (
     Message,
     MessageStatus,
 )
+from delivery.recording import SentRecorder, execute_prepared, log_event
 from delivery.windows import window_next_opening
 
 logger = logging.getLogger("proactive.delivery")
@@ -37,20 +38,6 @@ logger = logging.getLogger("proactive.delivery")
 # A drain task goes on to the next batch while full batches keep coming, so a
 # waiting task means every worker is busy: more would only queue up.
 MAX_WAITING_TASKS = 8
-
-
-def _log(message: Message, event: str, **extra) -> None:
-    logger.info(
-        "message %s",
-        event,
-        extra={
-            "message_id": message.pk,
-            "notification_id": message.notification_id,
-            "customer_id": message.customer_id,
-            "channel": message.channel,
-            **extra,
-        },
-    )
 
 
 def _nudge_dispatcher() -> None:
@@ -102,7 +89,7 @@ def transactional_emails_enqueue(*, emails: list[TransactionalEmail]) -> list[Me
         for email in emails
     )
     for message in messages:
-        _log(message, "queued", status=message.status, to=message.to_address)
+        log_event(message, "queued", status=message.status, to=message.to_address)
     if messages:
         message_nudge_on_commit()
     return messages
@@ -129,7 +116,7 @@ def transactional_sms_enqueue(*, to: str, text: str, customer=None) -> Message:
         created_at=now,
         updated_at=now,
     )
-    _log(message, "queued", status=message.status, to=to)
+    log_event(message, "queued", status=message.status, to=to)
     message_nudge_on_commit()
     return message
 
@@ -316,13 +303,13 @@ def _record(message: Message, status: str, *, event: str | None = None, **fields
     may have taken it meanwhile)."""
     now = timezone.now()
     # Prepared like the sent UPDATE, so it too always goes by primary key.
-    updated = _execute_prepared(*_record_sql(message.pk, status=status, updated_at=now, **fields))
+    updated = execute_prepared(*_record_sql(message.pk, status=status, updated_at=now, **fields))
     if updated:
         message.status = status
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):
                 setattr(message, name, value)
-        _log(message, event or status, status=status, error=fields.get("last_error", ""))
+        log_event(message, event or status, status=status, error=fields.get("last_error", ""))
     return bool(updated)
 
 
@@ -341,6 +328,11 @@ class Transports:
         if self._sms is None:
             self._sms = sms_transport()
         return self._sms
+
+    def abandon(self) -> None:
+        """The message announced to the mail server as next will not be sent."""
+        if self._email is not None:
+            self._email.abandon()
 
     def close(self) -> None:
         for transport in (self._email, self._sms):
@@ -517,7 +509,8 @@ class _CancelFence:
     hand over another of its messages. One status read per run instead of a
     locked read per message keeps the per-message cost at one UPDATE."""
 
-    def __init__(self):
+    def __init__(self, recorder: SentRecorder):
+        self.recorder = recorder
         self.notification_id: int | None = None
         self.open = False
         self.sent_in_run = 0
@@ -555,6 +548,9 @@ class _CancelFence:
         self.run_started = time.monotonic()
 
     def release(self) -> None:
+        # The run's sent records first: a cancel that gets in next must find
+        # every message handed over so far already recorded as sent.
+        self.recorder.settle()
         if self.notification_id is not None and self.postgres:
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -586,7 +582,7 @@ def _send_one(
         return
     segments = sms_size(outgoing.text).segments if message.channel == Channel.SMS else None
     if not fence.admit(message):
-        _log(message, "skipped: the notification was cancelled")
+        log_event(message, "skipped: the notification was cancelled")
         if message.channel == Channel.EMAIL:
             transport.abandon()
         return
@@ -598,7 +594,7 @@ def _send_one(
     except TransportError as error:
         _record_failure(message, error)
         return
-    _record_sent(message, provider_id=provider_id[:255], segments=segments)
+    fence.recorder.record(message, provider_id=provider_id[:255], segments=segments)
 
 
 def _next_to_send(messages: list[Message], index: int, now: datetime.datetime) -> Message | None:
@@ -614,52 +610,6 @@ def _next_to_send(messages: list[Message], index: int, now: datetime.datetime) -
     ):
         return None
     return candidate
-
-
-_SENT_SQL = (
-    "UPDATE {table} SET status = %s, updated_at = %s, sent_at = %s, provider_id = %s, "
-    "last_error = '', next_attempt_at = NULL, segments = %s WHERE id = %s AND status = %s"
-)
-
-
-def _execute_prepared(sql: str, params: list) -> int:
-    """Run the per-message UPDATE; returns the row count. On PostgreSQL the
-    statement is prepared once per connection (Django's cursors bind on the
-    client and never prepare), so each message costs the server an
-    execution only, not a parse and a plan: a fifth of the server time."""
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
-            return cursor.rowcount
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def _record_sent(message: Message, *, provider_id: str, segments: int | None) -> None:
-    """The hot path of `_record`: one prepared UPDATE per sent message."""
-    now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    sql = _SENT_SQL.format(table=connection.ops.quote_name(Message._meta.db_table))
-    updated = _execute_prepared(
-        sql,
-        [
-            MessageStatus.SENT.value,
-            adapt(now),
-            adapt(now),
-            provider_id,
-            segments,
-            message.pk,
-            MessageStatus.SENDING.value,
-        ],
-    )
-    if updated:
-        message.status, message.sent_at, message.provider_id = MessageStatus.SENT, now, provider_id
-        message.segments, message.last_error, message.next_attempt_at = segments, "", None
-        _log(message, "sent", status=MessageStatus.SENT.value)
 
 
 _CUSTOMER_UNREAD = ("email", "phone", "operator_code", "user", "created_at", "updated_at")
@@ -749,19 +699,41 @@ def message_drain(*, ticket_id: int | None = None, budget_seconds: float | None 
 def _drain_lane(*, ticket_id: int | None, budget: float) -> int:
     started = time.monotonic()
     limit = settings.DELIVERY_BATCH_SIZE
-    transports, renderer = Transports(), _Renderer()
+    transports, renderer, recorder = Transports(), _Renderer(), SentRecorder()
     claimed = 0
     try:
         while True:
             result = message_batch_deliver(
-                ticket_id=ticket_id, transports=transports, renderer=renderer
+                ticket_id=ticket_id, transports=transports, renderer=renderer, recorder=recorder
             )
             ticket_id = None
             claimed += result.claimed
             if result.claimed < limit or time.monotonic() - started >= budget:
                 return claimed
     finally:
-        transports.close()
+        try:
+            recorder.close()
+        finally:
+            transports.close()
+
+
+def _send_deadline() -> float:
+    """A batch hands messages over for half its lease at most. The other
+    half is for the message in progress (a slow server may take several
+    timeouts): the lease must never run out while this worker may still
+    send one of its rows, or another worker would claim and send it too."""
+    return time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 2
+
+
+def _release(message: Message) -> None:
+    """Give a claimed message back, due now and its attempt unspent."""
+    _record(
+        message,
+        MessageStatus.PENDING,
+        event="released: the batch ran out of time",
+        attempts=F("attempts") - 1,
+        next_attempt_at=timezone.now(),
+    )
 
 
 def message_batch_deliver(
@@ -770,9 +742,11 @@ def message_batch_deliver(
     ticket_id: int | None = None,
     transports: Transports | None = None,
     renderer: _Renderer | None = None,
+    recorder: SentRecorder | None = None,
 ) -> BatchResult:
     """Claim one batch and deliver it."""
     result = BatchResult()
+    send_until = _send_deadline()  # the lease starts with the claim
     ids = message_claim_batch(limit=limit, ticket_id=ticket_id)
     result.claimed = len(ids)
     if not ids:
@@ -780,15 +754,19 @@ def message_batch_deliver(
     messages = _load(ids)
     logger.info("batch claimed", extra={"claimed": len(ids), "first_id": ids[0]})
     _relaxed_commits(True)
-    own_transports = transports is None
+    own_transports, own_recorder = transports is None, recorder is None
     transports = transports or Transports()
     renderer = renderer or _Renderer()
-    fence = _CancelFence()
+    recorder = recorder or SentRecorder()
+    fence = _CancelFence(recorder)
     try:
         for index, message in enumerate(messages):
             if message.notification_id:
                 result.notification_ids.add(message.notification_id)
-            if message.attempts > settings.DELIVERY_MAX_ATTEMPTS:
+            if time.monotonic() > send_until:
+                transports.abandon()
+                _release(message)
+            elif message.attempts > settings.DELIVERY_MAX_ATTEMPTS:
                 _record(
                     message,
                     MessageStatus.FAILED,
@@ -798,12 +776,15 @@ def message_batch_deliver(
             elif _precheck(message, now := timezone.now()):
                 then = _next_to_send(messages, index + 1, now)
                 _send_one(message, transports, renderer, fence, then)
-            result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     finally:
         fence.release()
+        if own_recorder:
+            recorder.close()
         if own_transports:
             transports.close()
         _relaxed_commits(False)
+    for message in messages:
+        result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     if result.notification_ids:
         from notifications.services import notification_finish_if_done
 
@@ -821,7 +802,8 @@ def message_deliver_now(*, message: Message) -> Message:
     transports = Transports()
     try:
         if _precheck(message, timezone.now()):
-            _send_one(message, transports, _Renderer(), _CancelFence())
+            recorder = SentRecorder(overlap=False)
+            _send_one(message, transports, _Renderer(), _CancelFence(recorder))
     finally:
         transports.close()
     message.refresh_from_db()

@@ -231,7 +231,7 @@ def test_a_batch_in_progress_sends_nothing_once_the_cancel_has_committed(
     ids = services.message_claim_batch()
     first, second = services._load(ids)
     fence, transports, renderer = (
-        services._CancelFence(),
+        services._CancelFence(services.SentRecorder()),
         services.Transports(),
         services._Renderer(),
     )
@@ -349,7 +349,8 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
     due rows look empty; the per-message UPDATEs must not scan it."""
     from django.db import connection
 
-    from delivery.services import _SENT_SQL, _record_sql, _relaxed_commits
+    from delivery.recording import _sent_sql
+    from delivery.services import _record_sql, _relaxed_commits
 
     Customer.objects.bulk_create(
         Customer(account_number=f"PLAN-{i}", name=f"C {i}", email=f"p{i}@example.com")
@@ -365,7 +366,7 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
     Message.objects.update(status=MessageStatus.SENDING, next_attempt_at=timezone.now())
     pk, now = Message.objects.first().pk, timezone.now()
     sent = (
-        _SENT_SQL.format(table='"delivery_message"'),
+        _sent_sql(["%s"] * 7),
         ["sent", now, now, "id", None, pk, "sending"],
     )
     deferred = _record_sql(

@@ -149,6 +149,27 @@ def test_a_down_smtp_server_delays_messages_and_never_loses_them(
     assert "SMTP connection failed" in Message.objects.first().last_error
 
 
+def test_a_batch_stops_sending_at_half_its_lease_and_gives_the_rest_back(
+    settings, make_customer, make_notification
+):
+    """A slow server must not outlast the lease: another worker would claim
+    the rows still in this batch and send them too."""
+    settings.DELIVERY_LEASE_SECONDS = 5  # sends for 2.5 s
+    with SmtpSink(delay=0.6) as sink:
+        settings_for(settings, sink)
+        notify(make_notification, 6, make_customer)
+        services.message_batch_deliver()
+        sent = Message.objects.filter(status=S.SENT)
+        released = Message.objects.filter(status=S.PENDING)
+        assert 3 <= sent.count() <= 5 and released.count() == 6 - sent.count()
+        assert all(m.attempts == 0 and m.next_attempt_at <= timezone.now() for m in released)
+        assert len(sink.received) == sent.count()
+        services.message_batch_deliver()
+        assert Message.objects.filter(status=S.SENT).count() == 6
+        received = [r.to for r in sink.received]
+        assert sorted(received) == sorted(set(received)) and len(received) == 6
+
+
 def test_retries_are_bounded_then_the_message_fails(
     settings, smtp, make_customer, make_notification
 ):
