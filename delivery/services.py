@@ -262,13 +262,12 @@ def message_claim_batch(
     now = now or timezone.now()
     limit = limit or settings.DELIVERY_BATCH_SIZE
     lease_until = now + datetime.timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    if connection.vendor == "postgresql":
+        return _claim_in_one_statement(limit=limit, now=now, until=lease_until, ticket_id=ticket_id)
     with transaction.atomic():
         if ticket_id is not None:
             DispatchTicket.objects.filter(pk=ticket_id).delete()
-        due = _due(now).order_by("next_attempt_at")
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
+        ids = list(_due(now).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
         if ids:
             Message.objects.filter(pk__in=ids).update(
                 status=MessageStatus.SENDING,
@@ -277,6 +276,45 @@ def message_claim_batch(
                 updated_at=now,
             )
     return ids
+
+
+_CLAIM_SQL = """
+WITH ticket AS (DELETE FROM {tickets} WHERE id = %(ticket)s)
+UPDATE {messages}
+SET status = %(sending)s, attempts = attempts + 1, next_attempt_at = %(until)s,
+    updated_at = %(now)s
+WHERE id = ANY(ARRAY(
+    SELECT id FROM {messages}
+    WHERE status = ANY(%(open)s) AND next_attempt_at <= %(now)s
+    ORDER BY next_attempt_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+))
+RETURNING id
+"""
+
+
+def _claim_in_one_statement(
+    *, limit: int, now: datetime.datetime, until: datetime.datetime, ticket_id: int | None
+) -> list[int]:
+    """The claim as one statement (one round trip, no transaction to open
+    and commit): rows other workers hold are skipped, and the ticket goes
+    with the rows it stood for."""
+    quote = connection.ops.quote_name
+    sql = _CLAIM_SQL.format(
+        tickets=quote(DispatchTicket._meta.db_table), messages=quote(Message._meta.db_table)
+    )
+    params = {
+        "ticket": ticket_id,
+        "sending": MessageStatus.SENDING.value,
+        "until": until,
+        "now": now,
+        "open": [status.value for status in OPEN_STATUSES],
+        "limit": limit,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 # --- check, render, send, record ------------------------------------------

@@ -1,14 +1,17 @@
-"""Recording sent messages on PostgreSQL without waiting for the answer:
-the rows end up exactly as the waiting way leaves them, a row that is no
-longer ours is left alone, and the recorder's own connection goes away
-with its lane."""
+"""A drain lane's PostgreSQL paths, against committed rows: the claim in one
+statement (rows another worker holds are skipped, the dispatch ticket goes
+with it) and recording sent messages without waiting for the answer (the
+rows end up as the waiting way leaves them, a row that is no longer ours is
+left alone, the recorder's own connection goes away with its lane)."""
 
+import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from customers.models import Customer
 from delivery import services
-from delivery.models import Message, MessageStatus, OutboxMessage
+from delivery.models import DispatchTicket, Message, MessageStatus, OutboxMessage
 from delivery.recording import SentRecorder
 from delivery.tests.conftest import started
 
@@ -83,3 +86,29 @@ def test_the_recorders_connection_lasts_as_long_as_its_lane(
     assert Message.objects.get(pk=message.pk).status == S.SENT
     assert services.message_drain(budget_seconds=0) == 9
     assert _own_connections() == before
+
+
+def test_a_claim_skips_rows_another_worker_holds_and_takes_its_ticket_along(
+    postgres, make_notification, make_customer
+):
+    _notification(make_notification, make_customer, 5)
+    ticket = DispatchTicket.objects.create(created_at=timezone.now())
+    every = set(Message.objects.values_list("pk", flat=True))
+    other = psycopg.connect(**connection.get_connection_params())  # another worker, mid-claim
+    try:
+        held = {
+            row[0]
+            for row in other.execute(
+                "SELECT id FROM delivery_message ORDER BY id LIMIT 4 FOR UPDATE"
+            ).fetchall()
+        }
+        ids = services.message_claim_batch(ticket_id=ticket.pk)
+        assert set(ids) == every - held and ids == sorted(ids)
+        assert not DispatchTicket.objects.filter(pk=ticket.pk).exists()
+        claimed = Message.objects.filter(pk__in=ids)
+        assert all(m.status == S.SENDING and m.attempts == 1 for m in claimed)
+        assert all(m.next_attempt_at > timezone.now() for m in claimed)
+    finally:
+        other.rollback()
+        other.close()
+    assert Message.objects.filter(status=S.PENDING).count() == len(held)
