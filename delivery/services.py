@@ -657,7 +657,7 @@ def _load(ids: list[int]) -> list[Message]:
     # The notification once per batch (prefetched), not once per row; of
     # the customer only what the checks and the templates read.
     return list(
-        Message.objects.filter(pk__in=ids)
+        Message.objects.filter(pk__any_of=ids)
         .select_related("customer", "customer__last_mile_site", "customer__service_type")
         .prefetch_related("notification")
         .defer("created_at", *(f"customer__{name}" for name in _CUSTOMER_UNREAD))
