@@ -521,7 +521,7 @@ def _record_failure(message: Message, error: TransportError) -> None:
 CANCEL_FENCE_NAMESPACE = 0x5052
 # A worker re-checks its notification at least this often: every so many
 # messages or seconds, whichever comes first; a cancel waits at most that long.
-FENCE_MESSAGES = 50
+FENCE_MESSAGES = 100
 FENCE_SECONDS = 0.25
 
 

@@ -4,6 +4,7 @@ include/extends), rendered against a plain dictionary of whitelisted values,
 never against model instances."""
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass
 
@@ -80,7 +81,10 @@ def notification_compile(*, title: str, body: str, body_html: str = "") -> Compi
     return compiled
 
 
+@functools.lru_cache(maxsize=4096)
 def format_moment(moment: datetime.datetime | None, tz_name: str) -> str:
+    """A notification's time as its customer reads it. Cached: a batch
+    renders the same moment for the same few zones hundreds of times."""
     if moment is None:
         return ""
     return moment.astimezone(zone(tz_name)).strftime("%Y-%m-%d %H:%M %Z")
