@@ -650,19 +650,54 @@ def _next_to_send(messages: list[Message], index: int, now: datetime.datetime) -
     return candidate
 
 
-_CUSTOMER_UNREAD = ("email", "phone", "operator_code", "user", "created_at", "updated_at")
+# What the checks, the templates and the transports read of a message and
+# its customer; anything else would be read by one query per row.
+_MESSAGE_READ = (
+    "notification",
+    "customer",
+    "channel",
+    "to_address",
+    "subject",
+    "body",
+    "html",
+    "status",
+    "attempts",
+)
+_CUSTOMER_READ = (
+    "name",
+    "account_number",
+    "location",
+    "timezone",
+    "contact_window_start",
+    "contact_window_end",
+    "email_opt_in",
+    "sms_opt_in",
+    "is_active",
+    "last_mile_site__code",
+    "last_mile_site__name",
+    "service_type__name",
+)
 
 
 def _load(ids: list[int]) -> list[Message]:
-    # The notification once per batch (prefetched), not once per row; of
-    # the customer only what the checks and the templates read.
-    return list(
+    """The claimed rows with what sending them reads, and each notification
+    once per batch rather than once per row."""
+    from notifications.models import Notification
+
+    messages = list(
         Message.objects.filter(pk__any_of=ids)
         .select_related("customer", "customer__last_mile_site", "customer__service_type")
-        .prefetch_related("notification")
-        .defer("created_at", *(f"customer__{name}" for name in _CUSTOMER_UNREAD))
+        .only(*_MESSAGE_READ, *(f"customer__{name}" for name in _CUSTOMER_READ))
         .order_by("pk")
     )
+    notifications = Notification.objects.in_bulk(
+        {message.notification_id for message in messages if message.notification_id}
+    )
+    cache = Message._meta.get_field("notification")
+    for message in messages:
+        if message.notification_id:
+            cache.set_cached_value(message, notifications[message.notification_id])
+    return messages
 
 
 def _relaxed_commits(on: bool) -> None:

@@ -108,6 +108,39 @@ def test_the_database_refuses_a_second_row_for_the_same_recipient_and_channel(
         Message.objects.create(notification=notification, customer=customer, channel="email")
 
 
+def test_a_batch_costs_a_fixed_number_of_queries_plus_at_most_one_per_message(
+    make_customer, make_notification, site, fiber
+):
+    """Every field the checks, templates and transports read is loaded with
+    the batch: a field left out would cost one query per message."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def batch_queries(count: int) -> int:
+        Message.objects.all().delete()
+        Customer.objects.all().delete()
+        for _ in range(count):
+            make_customer(last_mile_site=site, service_type=fiber)
+        notification = started(
+            make_notification(
+                title="{{ customer.location }} {{ customer.last_mile_site }}",
+                body="{{ customer.name }} {{ customer.account_number }} "
+                "{{ customer.service_type }} {{ customer.timezone }} {{ start_at }}",
+                channels=["email", "sms"],
+                respect_contact_window=True,
+            )
+        )
+        materialise(notification)
+        with CaptureQueriesContext(connection) as queries:
+            result = services.message_batch_deliver()
+        assert result.outcomes == {S.SENT: 2 * count}
+        return len(queries.captured_queries)
+
+    few, many = batch_queries(3), batch_queries(13)
+    # 20 more messages: at most their own outbox copies and UPDATEs.
+    assert many - few <= 2 * 20
+
+
 def test_a_claim_takes_at_most_a_batch_and_leases_it(settings, make_customer, make_notification):
     settings.DELIVERY_BATCH_SIZE = 3
     settings.DELIVERY_LEASE_SECONDS = 60
