@@ -90,9 +90,9 @@ Replies = tuple[tuple[int, bytes], tuple[int, bytes], tuple[int, bytes]]
 class _PipelinedSession:
     """SMTP over a server that offers PIPELINING (RFC 2920): one round trip
     per message. The write that carries a message's content also carries the
-    next message's MAIL, RCPT and DATA, and the replies to both are read
-    together. The content reply is read before the call returns, so at any
-    moment at most one accepted message is not yet recorded.
+    next message's MAIL, RCPT and DATA. The content reply is read before the
+    call returns, so at any moment at most one accepted message is not yet
+    recorded; the next envelope's replies are read when that message is sent.
 
     An envelope opened for a message that is then not sent (cancelled,
     failed to render) is abandoned by closing the connection: after DATA's
@@ -102,7 +102,8 @@ class _PipelinedSession:
         self.smtp = smtp
         self.mail_from = b"MAIL FROM:" + _envelope(sender) + b"\r\n"
         self.sender = sender
-        self.opened: tuple[object, Replies] | None = None
+        # The key of the message whose envelope went out last, replies unread.
+        self.opened: object | None = None
 
     def _envelope_command(self, recipient: str) -> bytes:
         return self.mail_from + b"RCPT TO:" + _envelope(recipient) + b"\r\nDATA\r\n"
@@ -115,11 +116,11 @@ class _PipelinedSession:
         """Deliver `data` to `recipient`; `then` = (key, recipient) of the
         message that comes next, whose envelope goes along."""
         # The caller hangs up first if the open envelope is for another message.
-        if self.opened is not None and self.opened[0] == key:
-            replies = self.opened[1]
-        else:
+        if self.opened is None or self.opened != key:
             self.smtp.send(self._envelope_command(recipient))
-            replies = self._replies()
+        # An envelope sent along with the last message is answered by now:
+        # its replies were left to arrive while the caller recorded that one.
+        replies = self._replies()
         self.opened = None
         self._check_envelope(recipient, replies)
         payload = _content(data)
@@ -128,7 +129,7 @@ class _PipelinedSession:
         self.smtp.send(payload)
         code, reply = self.smtp.getreply()
         if then is not None:
-            self.opened = (then[0], self._replies())
+            self.opened = then[0]  # its replies are read when it is sent
         if code != 250:
             if code == 421:
                 self.smtp.close()
@@ -219,7 +220,7 @@ class EmailTransport:
         (message id, address) of the message the caller will send next,
         lets a pipelining server open its envelope in the same round trip."""
         opened = self.session.opened if self.session is not None else None
-        if opened is not None and opened[0] != outgoing.message_id:
+        if opened is not None and opened != outgoing.message_id:
             self._reset()  # the message it was opened for is not coming
         self._open()
         smtp = self._smtp()
