@@ -3,6 +3,7 @@ import json
 from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
 
 EXACT_COUNT_LIMIT = 1_000
 
@@ -50,6 +51,32 @@ def estimated_count(
     if large:  # the planner underestimated: never walk a large result
         return max(estimate, exact), True
     return queryset.count(), False
+
+
+class EstimatedCountPage:
+    """For a PageNumberPagination whose `count` may be the planner's
+    estimate: the contract's page plus `count_is_estimate`. The class says
+    what its count is in `page_count()`."""
+
+    def page_count(self) -> tuple[int, bool]:
+        raise NotImplementedError
+
+    def get_paginated_response(self, data):
+        count, is_estimate = self.page_count()
+        return Response(
+            {
+                "count": count,
+                "count_is_estimate": is_estimate,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        response["properties"]["count_is_estimate"] = {"type": "boolean"}
+        return response
 
 
 class StandardPagination(PageNumberPagination):

@@ -11,10 +11,9 @@ the first.
 from django.core.paginator import InvalidPage
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
-from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from config.pagination import estimated_count
+from config.pagination import EstimatedCountPage, estimated_count
 
 MAX_ROWS = 10_000
 
@@ -26,7 +25,7 @@ class CustomerCursorPagination(CursorPagination):
     ordering = ("name", "id")
 
 
-class CustomerPagination(PageNumberPagination):
+class CustomerPagination(EstimatedCountPage, PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
@@ -88,23 +87,13 @@ class CustomerPagination(PageNumberPagination):
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, self.number - 1)
 
+    def page_count(self) -> tuple[int, bool]:
+        return self.count, self.count_is_estimate
+
     def get_paginated_response(self, data):
         if self.cursor is not None:
             return self.cursor.get_paginated_response(data)
-        return Response(
-            {
-                "count": self.count,
-                "count_is_estimate": self.count_is_estimate,
-                "next": self.get_next_link(),
-                "previous": self.get_previous_link(),
-                "results": data,
-            }
-        )
-
-    def get_paginated_response_schema(self, schema):
-        response = super().get_paginated_response_schema(schema)
-        response["properties"]["count_is_estimate"] = {"type": "boolean"}
-        return response
+        return super().get_paginated_response(data)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -1,8 +1,7 @@
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
-from rest_framework.response import Response
 
-from config.pagination import StandardPagination
+from config.pagination import EstimatedCountPage, StandardPagination
 
 
 class PartitionedCountPaginator(Paginator):
@@ -28,25 +27,12 @@ class PartitionedCountPaginator(Paginator):
         return getattr(self.object_list, "count_is_estimate", False)
 
 
-class TicketPagination(StandardPagination):
+class TicketPagination(EstimatedCountPage, StandardPagination):
     """The standard page, with `count_is_estimate`: true only for a search
     with more than ten thousand matches, whose count is the planner's."""
 
     django_paginator_class = PartitionedCountPaginator
 
-    def get_paginated_response(self, data):
+    def page_count(self) -> tuple[int, bool]:
         paginator = self.page.paginator
-        return Response(
-            {
-                "count": paginator.count,
-                "count_is_estimate": paginator.count_is_estimate,
-                "next": self.get_next_link(),
-                "previous": self.get_previous_link(),
-                "results": data,
-            }
-        )
-
-    def get_paginated_response_schema(self, schema):
-        response = super().get_paginated_response_schema(schema)
-        response["properties"]["count_is_estimate"] = {"type": "boolean"}
-        return response
+        return paginator.count, paginator.count_is_estimate
