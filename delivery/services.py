@@ -798,15 +798,24 @@ def _send_deadline() -> float:
     return time.monotonic() + settings.DELIVERY_LEASE_SECONDS / 2
 
 
-def _release(message: Message) -> None:
-    """Give a claimed message back, due now and its attempt unspent."""
-    _record(
-        message,
-        MessageStatus.PENDING,
-        event="released: the batch ran out of time",
-        attempts=F("attempts") - 1,
-        next_attempt_at=timezone.now(),
-    )
+def _release(messages: list[Message]) -> None:
+    """Give claimed messages back in one UPDATE, due now and their attempt
+    unspent (those a cancel took meanwhile stay as they are)."""
+    now = timezone.now()
+    ours = Message.objects.filter(pk__any_of=[m.pk for m in messages], status=MessageStatus.SENDING)
+    with transaction.atomic():
+        released = set(ours.select_for_update().values_list("pk", flat=True))
+        Message.objects.filter(pk__any_of=list(released)).update(
+            status=MessageStatus.PENDING,
+            attempts=F("attempts") - 1,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+    for message in messages:
+        if message.pk in released:
+            message.status, message.attempts = MessageStatus.PENDING, message.attempts - 1
+            message.next_attempt_at = now
+            log_event(message, "released: the batch ran out of time", status=message.status)
 
 
 def message_batch_deliver(
@@ -838,8 +847,12 @@ def message_batch_deliver(
                 result.notification_ids.add(message.notification_id)
             if time.monotonic() > send_until:
                 transports.abandon()
-                _release(message)
-            elif message.attempts > settings.DELIVERY_MAX_ATTEMPTS:
+                _release(messages[index:])
+                result.notification_ids.update(
+                    m.notification_id for m in messages[index:] if m.notification_id
+                )
+                break
+            if message.attempts > settings.DELIVERY_MAX_ATTEMPTS:
                 _record(
                     message,
                     MessageStatus.FAILED,
