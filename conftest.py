@@ -47,7 +47,22 @@ def redis_url():
     return REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in the cache; each test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def make_user(username: str, role: str, approval=ApprovalStatus.APPROVED, **extra) -> User:
+    """A person whose address is confirmed (pass email_confirmed_at=None for one
+    who has not followed the link yet)."""
+    from django.utils import timezone
+
+    extra.setdefault("email_confirmed_at", timezone.now())
     return User.objects.create_user(
         username=username,
         email=f"{username}@example.com",

@@ -6,7 +6,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
@@ -15,6 +15,13 @@ from accounts.permissions import IsAdmin
 
 
 class UserSerializer(serializers.ModelSerializer):
+    email_confirmed = serializers.SerializerMethodField(
+        help_text="False while a customer has not yet followed the link emailed to them."
+    )
+
+    def get_email_confirmed(self, user) -> bool:
+        return not user.email_unconfirmed
+
     class Meta:
         model = User
         fields = [
@@ -27,6 +34,7 @@ class UserSerializer(serializers.ModelSerializer):
             "approval_status",
             "is_active",
             "date_joined",
+            "email_confirmed",
         ]
         read_only_fields = fields
 
@@ -36,7 +44,7 @@ class UserAdminSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = UserSerializer.Meta.fields + [
+        fields = [f for f in UserSerializer.Meta.fields if f != "email_confirmed"] + [
             "is_available",
             "max_open_tickets",
             "approval_note",
@@ -97,8 +105,26 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+DETAIL_ERROR = inline_serializer(
+    "DetailError",
+    {"detail": serializers.CharField(), "code": serializers.CharField()},
+)
+
+
 class LoginThrottle(AnonRateThrottle):
     rate = "30/min"
+
+
+class ConfirmationResendThrottle(UserRateThrottle):
+    """Each resend emails someone: a few an hour is plenty for a person."""
+
+    scope = "confirmation_resend"
+    rate = "5/hour"
+
+
+class ConfirmationSentSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    email = serializers.EmailField(help_text="Where the link was sent.")
 
 
 class RegisterView(APIView):
@@ -148,8 +174,33 @@ class LoginView(APIView):
         )
 
 
+class ResendConfirmationView(APIView):
+    """Email the confirmation link again, to the address the account waits on."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ConfirmationResendThrottle]
+    allow_unconfirmed_email = True
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ConfirmationSentSerializer,
+            401: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            409: DETAIL_ERROR,
+            429: DETAIL_ERROR,
+        },
+    )
+    def post(self, request):
+        address = services.email_confirmation_send(user=request.user)
+        return Response(
+            {"detail": f"We sent a new confirmation link to {address}.", "email": address}
+        )
+
+
 class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
+    allow_unconfirmed_email = True
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
@@ -164,6 +215,7 @@ class LogoutView(APIView):
 
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
+    allow_unconfirmed_email = True
 
     @extend_schema(responses=UserSerializer)
     def get(self, request):

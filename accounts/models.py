@@ -68,6 +68,11 @@ class User(AbstractUser):
         validators=[validate_timezone],
         help_text="IANA name, e.g. Europe/Moscow.",
     )
+    # A customer reaches the directory only once they prove they own the
+    # address: until then this is empty. `pending_email` is a new address
+    # waiting for the same proof; the account keeps the old one meanwhile.
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    pending_email = models.EmailField(max_length=254, blank=True)
 
     objects = ProactiveUserManager()
 
@@ -85,6 +90,11 @@ class User(AbstractUser):
     @property
     def is_customer(self) -> bool:
         return self.role == Role.CUSTOMER
+
+    @property
+    def email_unconfirmed(self) -> bool:
+        """A customer who has not yet proved they own their address."""
+        return self.role == Role.CUSTOMER and self.email_confirmed_at is None
 
     @property
     def is_approved(self) -> bool:

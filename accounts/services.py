@@ -12,7 +12,17 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import hooks
 from accounts.models import ApiToken, ApprovalStatus, Role, User, validate_timezone
+from accounts.tokens import (
+    BROKEN,
+    ConfirmationRefused,
+    awaiting_address,
+    email_token_check,
+    email_token_make,
+    email_token_read,
+)
+from config.exceptions import Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +59,9 @@ def user_register(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """Create an account. Customers are approved at once and linked to their
-    customer record; engineers and admins wait for an administrator."""
+    """Create an account. Customers are approved at once but reach the
+    directory only after following the confirmation link emailed to them;
+    engineers and admins wait for an administrator."""
     user = User(
         username=username,
         email=email,
@@ -65,10 +76,103 @@ def user_register(
     user.set_password(password)
     user.save()
     if role == Role.CUSTOMER:
-        from customers.services import customer_link_user
-
-        customer_link_user(user=user)
+        email_confirmation_send(user=user)
     logger.info("user registered", extra={"user_id": user.pk, "role": role})
+    return user
+
+
+# --------------------------------------------------------- email confirmation
+
+EMAIL_UNCONFIRMED_SENTENCE = (
+    "Confirm your email address first: open the link we emailed you "
+    "(check your mailbox and spam folder), or ask us to send it again."
+)
+
+
+def transactional_email_send(*, to: str, subject: str, body: str) -> None:
+    """One email about an account, through the delivery pipeline when it is
+    installed (retries, outbox); else Django's email after the commit."""
+    if hooks.email_senders:
+        hooks.email_senders[0](to=to, subject=subject, body=body)
+        return
+    transaction.on_commit(lambda: send_mail(subject, body, None, [to]))
+
+
+def email_confirmation_link(*, user: User, email: str) -> str:
+    token = email_token_make(user=user, email=email)
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/confirm-email/{token}/"
+
+
+def email_confirmation_send(*, user: User) -> str:
+    """Email a confirmation link to the address the account waits on; return it."""
+    address = awaiting_address(user)
+    if not address:
+        raise Conflict(
+            detail="Your email address is already confirmed; there is nothing to send.",
+            code="already_confirmed",
+        )
+    link = email_confirmation_link(user=user, email=address)
+    hours = settings.EMAIL_CONFIRMATION_HOURS
+    body = (
+        f"Hello {user.get_full_name() or user.username},\n\n"
+        f"Please confirm that {address} is your address: open this link and press "
+        f"the button on the page.\n\n{link}\n\n"
+        f"The link works for {hours} hours and only once. If you did not ask for this, "
+        "ignore this email: nothing changes until the link is used.\n"
+    )
+    transactional_email_send(to=address, subject="Confirm your email address", body=body)
+    logger.info("email confirmation sent", extra={"user_id": user.pk})
+    return address
+
+
+@transaction.atomic
+def email_change_request(*, user: User, email: str) -> str:
+    """A new address waits for its own confirmation; the account keeps the
+    old one until then. Returns the address waiting ("" when none is)."""
+    email = email.strip().lower()
+    if email == user.email.lower():
+        if user.pending_email:
+            user.pending_email = ""
+            user.save(update_fields=["pending_email"])
+        return ""
+    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"email": ["An account with this email already exists."]})
+    user.pending_email = email
+    user.save(update_fields=["pending_email"])
+    email_confirmation_send(user=user)
+    return email
+
+
+def email_confirm(*, token: str) -> User:
+    """Follow a confirmation link: the account's address becomes the one the
+    link names and the apps above (the directory) link or update its record.
+    Raise ConfirmationRefused, changing nothing, when the link cannot."""
+    claim = email_token_read(token)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=claim.user_id).first()
+        if user is None:
+            raise ConfirmationRefused(BROKEN, code="token_invalid")
+        email_token_check(claim=claim, user=user)
+        if not user.is_active:
+            raise ConfirmationRefused(LOGIN_MESSAGES["inactive"], code="inactive")
+        previous = user.email
+        user.email = awaiting_address(user)
+        user.pending_email = ""
+        user.email_confirmed_at = timezone.now()
+        user.save(update_fields=["email", "pending_email", "email_confirmed_at"])
+        for handler in hooks.email_confirmed_handlers:
+            handler(user=user, previous_email=previous)
+    logger.info("email confirmed", extra={"user_id": user.pk})
+    return user
+
+
+def user_email_vouch(*, user: User) -> User:
+    """Staff linked the account by hand: its address counts as confirmed."""
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = timezone.now()
+        user.save(update_fields=["email_confirmed_at"])
     return user
 
 

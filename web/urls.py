@@ -11,6 +11,7 @@ from web.views import (
     notifications,
     outbox,
     portal,
+    security,
     tickets,
 )
 
@@ -36,6 +37,8 @@ urlpatterns = [
     path("login/", accounts.login_view, name="web-login"),
     path("logout/", accounts.logout_view, name="web-logout"),
     path("signup/", accounts.signup_view, name="web-signup"),
+    path("confirm-email/resend/", security.confirm_resend_view, name="web-confirm-resend"),
+    path("confirm-email/<str:token>/", security.confirm_email_view, name="web-confirm-email"),
     *under(
         "users/",
         ("", accounts.users_view, "web-users"),

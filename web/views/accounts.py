@@ -63,7 +63,11 @@ def signup_view(request):
         user = services.user_register(**form.cleaned_data)
         if user.role == Role.CUSTOMER:
             login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
-            messages.success(request, "Welcome! Your account is ready.")
+            messages.success(
+                request,
+                f"Welcome! We emailed a confirmation link to {user.email}; "
+                "open it to reach your account.",
+            )
             return redirect("/portal/tickets/")
         return render(request, "web/accounts/signup_pending.html", {"applicant": user})
     status = 400 if request.method == "POST" else 200

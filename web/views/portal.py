@@ -103,6 +103,15 @@ def portal_ticket_cancel_view(request, ticket_id: int):
     return redirect(PAGES.url(ticket))
 
 
+def _saved_sentence(user, email: str | None) -> str:
+    if email and user.pending_email == email.lower():
+        return (
+            f"Your details are saved. We emailed a confirmation link to {email}; "
+            "your address changes once you open it."
+        )
+    return "Your details are saved."
+
+
 @customer_required
 def portal_profile_view(request):
     customer = _my_customer(request)
@@ -114,9 +123,11 @@ def portal_profile_view(request):
             data = dict(form.cleaned_data)
             serializer = CustomerMeSerializer(customer, data=data, partial=True)
             if serializer.is_valid():
-                serializer.save()
-                messages.success(request, "Your details are saved.")
-                return redirect("/portal/profile/")
+                saved = attempt(request, serializer.save)
+                if saved:
+                    request.user.refresh_from_db(fields=["pending_email"])
+                    messages.success(request, _saved_sentence(request.user, data.get("email")))
+                    return redirect("/portal/profile/")
             for field, errors in serializer.errors.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, str(error))
