@@ -1,17 +1,17 @@
 import django_filters
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
+from accounts.throttles import ConfirmationResendThrottle, LoginThrottle, SignupThrottle
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -111,17 +111,6 @@ DETAIL_ERROR = inline_serializer(
 )
 
 
-class LoginThrottle(AnonRateThrottle):
-    rate = "30/min"
-
-
-class ConfirmationResendThrottle(UserRateThrottle):
-    """Each resend emails someone: a few an hour is plenty for a person."""
-
-    scope = "confirmation_resend"
-    rate = "5/hour"
-
-
 class ConfirmationSentSerializer(serializers.Serializer):
     detail = serializers.CharField()
     email = serializers.EmailField(help_text="Where the link was sent.")
@@ -130,9 +119,16 @@ class ConfirmationSentSerializer(serializers.Serializer):
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [SignupThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={
+            201: UserSerializer,
+            400: OpenApiResponse(description="a field is invalid; each is named"),
+            429: DETAIL_ERROR,
+        },
+    )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -143,6 +139,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         request=LoginSerializer,
@@ -154,7 +151,10 @@ class LoginView(APIView):
                     "expires_at": serializers.DateTimeField(),
                     "user": UserSerializer(),
                 },
-            )
+            ),
+            400: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            429: DETAIL_ERROR,
         },
     )
     def post(self, request):

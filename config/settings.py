@@ -11,7 +11,7 @@ import dj_email_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("PROACTIVE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -145,6 +145,18 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
 
+# Reverse proxies in front of the service that append to X-Forwarded-For. With
+# 0 the header is ignored (a client could write anything in it); with N the
+# N-th address from the right is the client. Rate limits and the lockout above
+# both key on that address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+RATE_LIMITS = {
+    "login": env_rate("RATE_LIMIT_LOGIN", "60/min"),
+    "signup": env_rate("RATE_LIMIT_SIGNUP", "30/min"),
+    "confirmation_resend": env_rate("RATE_LIMIT_CONFIRMATION_RESEND", "5/hour"),
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -186,6 +198,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Proactive API",

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.api import RegisterSerializer
 from accounts.models import Role, User, known_timezones
+from accounts.throttles import LoginThrottle, SignupThrottle, throttle_check
 from web.errors import attempt
 from web.forms import DecisionForm, LoginForm, SignupForm, UserSettingsForm
 from web.permissions import admin_required, staff_required
@@ -28,6 +29,12 @@ def _safe_next(request) -> str | None:
     return None
 
 
+def _throttle(throttle_class, request) -> None:
+    refusal = throttle_check(throttle_class, request)
+    if refusal:
+        raise services.LoginRefused(refusal, code="throttled", status=429)
+
+
 def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
         return redirect(_home_for(request.user))
@@ -36,6 +43,7 @@ def login_view(request):
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
+            _throttle(LoginThrottle, request)
             user = services.user_authenticate(request=request, **form.cleaned_data)
         except services.LoginRefused as refused:
             refusal, status = refused, refused.status
@@ -59,6 +67,11 @@ def logout_view(request):
 
 def signup_view(request):
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        refusal = throttle_check(SignupThrottle, request)
+        if refusal:
+            form.add_error(None, refusal)
+            return render(request, "web/accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.validate_with(RegisterSerializer):
         user = services.user_register(**form.cleaned_data)
         if user.role == Role.CUSTOMER:

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from accounts import selectors, services
+from accounts.throttles import ConfirmationResendThrottle, throttle_check
 from accounts.tokens import ConfirmationRefused, awaiting_address
 from web.errors import refusal_sentences
 
@@ -48,12 +49,9 @@ def confirm_resend_view(request):
     user = request.user
     if not user.is_authenticated or not user.is_active:
         return redirect("/login/")
-    from accounts.api import ConfirmationResendThrottle
-
-    if not ConfirmationResendThrottle().allow_request(request, None):
-        messages.error(
-            request, "A link was sent several times already; wait a while, then try again."
-        )
+    refusal = throttle_check(ConfirmationResendThrottle, request)
+    if refusal:
+        messages.error(request, refusal)
     else:
         try:
             address = services.email_confirmation_send(user=user)
