@@ -1,7 +1,12 @@
 import django_filters
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -11,7 +16,12 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
-from accounts.throttles import ConfirmationResendThrottle, LoginThrottle, SignupThrottle
+from accounts.throttles import (
+    ConfirmationResendThrottle,
+    LoginThrottle,
+    PasswordChangeThrottle,
+    SignupThrottle,
+)
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -213,6 +223,63 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class LogoutAllView(APIView):
+    """Sign out everywhere: every API token of the account is revoked and every
+    website session ends, this one included."""
+
+    permission_classes = [IsAuthenticated]
+    allow_unconfirmed_email = True
+
+    @extend_schema(request=None, responses={204: None, 401: DETAIL_ERROR})
+    def post(self, request):
+        services.user_sign_out_everywhere(user=request.user)
+        from django.contrib.auth import logout
+
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(style={"input_type": "password"}, write_only=True)
+    new_password = serializers.CharField(style={"input_type": "password"}, write_only=True)
+
+
+class PasswordChangedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class PasswordChangeView(APIView):
+    """Change one's own password; every other token and session is signed out."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [PasswordChangeThrottle]
+    allow_unconfirmed_email = True
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={
+            200: PasswordChangedSerializer,
+            400: OpenApiResponse(description="current_password is wrong or new_password is weak"),
+            401: DETAIL_ERROR,
+            429: DETAIL_ERROR,
+        },
+    )
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        keep = request.auth if isinstance(request.auth, ApiToken) else None
+        user = services.user_password_change(
+            user=request.user, keep_token=keep, **serializer.validated_data
+        )
+        if keep is None:
+            from django.contrib.auth import update_session_auth_hash
+
+            update_session_auth_hash(request._request, user)
+        return Response(
+            {"detail": "Your password is changed; every other session has been signed out."}
+        )
+
+
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
     allow_unconfirmed_email = True
@@ -232,6 +299,19 @@ class UserFilter(django_filters.FilterSet):
         fields = ["role", "approval_status", "is_active"]
 
 
+@extend_schema_view(
+    partial_update=extend_schema(
+        responses={
+            200: UserAdminSerializer,
+            400: OpenApiResponse(description="a field is invalid; each is named"),
+            401: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            404: DETAIL_ERROR,
+            409: DETAIL_ERROR,
+        },
+        description="An administrator cannot demote, unapprove or deactivate themselves (409).",
+    )
+)
 class UserViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -250,7 +330,7 @@ class UserViewSet(
 
     def perform_update(self, serializer):
         user = serializer.instance
-        services.user_update(user=user, data=serializer.validated_data)
+        services.user_update(user=user, data=serializer.validated_data, actor=self.request.user)
 
     @extend_schema(request=DecisionSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"])

@@ -7,8 +7,10 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -224,6 +226,43 @@ def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk).delete()
 
 
+@transaction.atomic
+def user_sign_out_everywhere(*, user: User) -> None:
+    """Revoke every API token and end every session of the account (the
+    caller ends the current session itself)."""
+    ApiToken.objects.filter(user=user).delete()
+    User.objects.filter(pk=user.pk).update(sessions_epoch=F("sessions_epoch") + 1)
+    user.refresh_from_db(fields=["sessions_epoch"])
+    logger.info("signed out everywhere", extra={"user_id": user.pk})
+
+
+@transaction.atomic
+def user_password_change(
+    *, user: User, current_password: str, new_password: str, keep_token: ApiToken | None = None
+) -> User:
+    """Change one's own password. Every other session ends (a session is tied
+    to the password) and every other API token is revoked; `keep_token`, the
+    one the change was made with, stays."""
+    from rest_framework.exceptions import ValidationError
+
+    if not user.check_password(current_password):
+        raise ValidationError(
+            {"current_password": ["Your current password is wrong; type it again."]}
+        )
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise ValidationError({"new_password": list(exc.messages)}) from exc
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    others = ApiToken.objects.filter(user=user)
+    if keep_token is not None:
+        others = others.exclude(pk=keep_token.pk)
+    others.delete()
+    logger.info("password changed", extra={"user_id": user.pk})
+    return user
+
+
 def tokens_purge_expired() -> int:
     deleted, _ = ApiToken.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
@@ -265,8 +304,24 @@ def user_decide(*, user: User, approved: bool, decided_by: User, reason: str = "
     return user
 
 
-def user_update(*, user: User, data: dict) -> User:
-    """Admin edits of role, approval and activity; anyone's own details and time zone."""
+SELF_DEMOTION_SENTENCE = (
+    "You cannot demote, unapprove or deactivate your own account; ask another administrator."
+)
+
+
+def user_update(*, user: User, data: dict, actor: User | None = None) -> User:
+    """Admin edits of role, approval and activity; anyone's own details and time zone.
+    An administrator (`actor`) never takes their own administration away."""
+    if (
+        actor is not None
+        and actor.pk == user.pk
+        and (
+            data.get("is_active", True) is False
+            or data.get("role", Role.ADMIN) != Role.ADMIN
+            or data.get("approval_status", ApprovalStatus.APPROVED) != ApprovalStatus.APPROVED
+        )
+    ):
+        raise Conflict(detail=SELF_DEMOTION_SENTENCE, code="self_demotion")
     if "timezone" in data:
         validate_timezone(data["timezone"])
     fields = [f for f in ("role", "approval_status", "is_active") if f in data]

@@ -46,6 +46,10 @@ class ConfirmationResendThrottle(AccountThrottle):
     scope = "confirmation_resend"
 
 
+class PasswordChangeThrottle(AccountThrottle):
+    scope = "password_change"
+
+
 def throttle_refusal(throttle: SimpleRateThrottle) -> str:
     wait = throttle.wait()
     seconds = max(1, int(wait)) if wait else 60

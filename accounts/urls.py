@@ -15,6 +15,8 @@ urlpatterns = [
     ),
     path("login/", api.LoginView.as_view(), name="login"),
     path("logout/", api.LogoutView.as_view(), name="logout"),
+    path("logout/all/", api.LogoutAllView.as_view(), name="logout-all"),
     path("me/", api.MeView.as_view(), name="me"),
+    path("me/password/", api.PasswordChangeView.as_view(), name="me-password"),
     *router.urls,
 ]

@@ -155,6 +155,8 @@ RATE_LIMITS = {
     "login": env_rate("RATE_LIMIT_LOGIN", "60/min"),
     "signup": env_rate("RATE_LIMIT_SIGNUP", "30/min"),
     "confirmation_resend": env_rate("RATE_LIMIT_CONFIRMATION_RESEND", "5/hour"),
+    # Each try of a current password is a guess at it.
+    "password_change": "10/hour",
 }
 
 LANGUAGE_CODE = "en-us"

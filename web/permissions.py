@@ -32,3 +32,4 @@ def _role_required(check: Callable) -> Callable:
 staff_required = _role_required(lambda user: user.is_staff_member)
 admin_required = _role_required(lambda user: user.is_admin)
 customer_required = _role_required(lambda user: user.is_customer and user.is_approved)
+signed_in_required = _role_required(lambda user: user.is_approved)

@@ -33,6 +33,8 @@ urlpatterns = [
         "me/",
         ("availability/", dashboard.availability_view),
         ("settings/", accounts.settings_view, "web-settings"),
+        ("security/", security.security_view, "web-security"),
+        ("security/sign-out-everywhere/", security.sign_out_everywhere_view),
     ),
     path("login/", accounts.login_view, name="web-login"),
     path("logout/", accounts.logout_view, name="web-logout"),

@@ -1,16 +1,19 @@
 """Proving an email address: the link's page, the gate every customer page
 passes, and sending the link again."""
 
+from django import forms
 from django.contrib import messages
+from django.contrib.auth import logout, update_session_auth_hash
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 
 from accounts import selectors, services
-from accounts.throttles import ConfirmationResendThrottle, throttle_check
+from accounts.throttles import ConfirmationResendThrottle, PasswordChangeThrottle, throttle_check
 from accounts.tokens import ConfirmationRefused, awaiting_address
 from web.errors import refusal_sentences
+from web.permissions import signed_in_required
 
 
 def email_unconfirmed_response(request):
@@ -61,3 +64,51 @@ def confirm_resend_view(request):
         else:
             messages.success(request, f"We sent a new confirmation link to {address}.")
     return redirect("/portal/profile/" if not user.email_unconfirmed else "/portal/tickets/")
+
+
+class PasswordChangeForm(forms.Form):
+    current_password = forms.CharField(
+        label="Current password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    new_password = forms.CharField(
+        label="New password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters; not a common password.",
+    )
+
+
+@signed_in_required
+def security_view(request):
+    """Change my password; sign out everywhere."""
+    form = PasswordChangeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        refusal = throttle_check(PasswordChangeThrottle, request)
+        if refusal:
+            form.add_error(None, refusal)
+            status = 429
+        elif form.is_valid():
+            try:
+                user = services.user_password_change(user=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, sentences in exc.detail.items():
+                    for sentence in sentences:
+                        form.add_error(field, str(sentence))
+            else:
+                update_session_auth_hash(request, user)
+                messages.success(
+                    request, "Your password is changed; every other session has been signed out."
+                )
+                return redirect("/me/security/")
+    return render(request, "web/accounts/security.html", {"form": form}, status=status)
+
+
+@signed_in_required
+@require_POST
+def sign_out_everywhere_view(request):
+    services.user_sign_out_everywhere(user=request.user)
+    logout(request)
+    messages.success(request, "You are signed out everywhere, on every browser and device.")
+    return redirect("/login/")
