@@ -252,7 +252,10 @@ DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 30, minimum
 DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600, minimum=1)
 DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
+# Links in emails; by default the address `make run` serves (its PORT).
+PUBLIC_BASE_URL = env_str(
+    "PUBLIC_BASE_URL", f"http://localhost:{env_int('PORT', 8000, minimum=1)}"
+).rstrip("/")
 
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

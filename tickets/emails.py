@@ -63,8 +63,11 @@ def ticket_emails_send(emails: Iterable[TicketEmail]) -> None:
     transaction.on_commit(_send)
 
 
-def _link(ticket: Ticket) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/tickets/{ticket.pk}/"
+def _link(ticket: Ticket, *, portal: bool = False) -> str:
+    """The ticket's page: the portal's for the customer (the staff page is
+    closed to them), the staff page for engineers and admins."""
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    return f"{base}/portal/tickets/{ticket.pk}/" if portal else f"{base}/tickets/{ticket.pk}/"
 
 
 def _customer_address(ticket: Ticket) -> str:
@@ -87,13 +90,18 @@ def _emails(
 ) -> list[TicketEmail]:
     """To the ticket's customer (when `customer`) and to staff addresses. Only
     the customer's copy is linked to their directory record."""
-    body = f"{text}\n\n{ticket.number}: {ticket.title}\n{_link(ticket)}\n"
+
+    def body(*, portal: bool) -> str:
+        return f"{text}\n\n{ticket.number}: {ticket.title}\n{_link(ticket, portal=portal)}\n"
+
     subject = f"[{ticket.number}] {subject}"
     emails = []
     if customer:
         to_customer = _addresses([_customer_address(ticket)])
-        emails.append(TicketEmail(to_customer, subject, body, customer=ticket.customer))
-    emails.append(TicketEmail(_addresses(staff), subject, body))
+        emails.append(
+            TicketEmail(to_customer, subject, body(portal=True), customer=ticket.customer)
+        )
+    emails.append(TicketEmail(_addresses(staff), subject, body(portal=False)))
     return emails
 
 
