@@ -216,6 +216,8 @@ def interaction_list() -> QuerySet[Interaction]:
 
 def interaction_visible(*, user) -> QuerySet[Interaction]:
     """Staff see every interaction; a customer only those with their own record."""
+    if not user.is_authenticated:
+        return Interaction.objects.none()
     if user.is_staff_member:
         return interaction_list()
     if user.is_customer and user.is_active:
