@@ -105,6 +105,9 @@ class TestSignUpWithSomeoneElsesAddress:
         assert page.status_code == 200
         assert "Confirm my address" in page.content.decode()
         assert "owner@example.com" in page.content.decode()
+        # The owner of the address can tell whose account would be linked.
+        assert "mallory" in page.content.decode()
+        assert "mallory" in Message.objects.get(to_address="owner@example.com").body
         directory_record.refresh_from_db()
         assert directory_record.user is None
         assert User.objects.get(username="mallory").email_confirmed_at is None
