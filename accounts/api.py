@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
+from config.filters import FilterSet
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -170,7 +171,7 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     approval_status = django_filters.ChoiceFilter(choices=ApprovalStatus.choices)
     is_active = django_filters.BooleanFilter()

@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsStaffMember
+from config.filters import FilterSet
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
@@ -137,7 +138,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         }
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Notification.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)
 

@@ -14,12 +14,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdmin, IsEngineer, IsStaffMember
 from accounts.services import user_update
+from config.parsers import JSONParser
 from customers.models import Customer
 from tickets import selectors, services
 from tickets.filters import InteractionFilter, TicketFilter
