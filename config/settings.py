@@ -244,6 +244,19 @@ DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
 
+# Quotas: what one client may store or make the service produce.
+NOTIFICATION_BODY_MAX_CHARS = env_int("NOTIFICATION_BODY_MAX_CHARS", 20_000, minimum=1)
+NOTIFICATION_BODY_HTML_MAX_CHARS = env_int("NOTIFICATION_BODY_HTML_MAX_CHARS", 100_000, minimum=1)
+# A message whose rendered subject, text and HTML together pass this fails
+# (last_error says why) instead of being sent.
+RENDERED_MESSAGE_MAX_BYTES = env_int("RENDERED_MESSAGE_MAX_BYTES", 256 * 1024, minimum=1024)
+TICKET_ATTACHMENTS_MAX_COUNT = env_int("TICKET_ATTACHMENTS_MAX_COUNT", 20, minimum=1)
+CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
+    "CUSTOMER_ATTACHMENTS_MAX_BYTES", 100 * 1024 * 1024, minimum=1
+)
+# Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
+TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
+
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
