@@ -181,7 +181,10 @@ STORAGES = {
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A JSON or form body over this is a 413 (the API's parsers apply it too).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_BODY_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A multipart upload (attachment, customer CSV) over this is a 413.
+UPLOAD_REQUEST_MAX_BYTES = env_int("UPLOAD_REQUEST_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -189,6 +192,11 @@ REST_FRAMEWORK = {
         "accounts.authentication.AccountSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "config.parsers.FormParser",
+        "config.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -252,6 +260,19 @@ DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600, minimum
 DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
+
+# Quotas: what one client may store or make the service produce.
+NOTIFICATION_BODY_MAX_CHARS = env_int("NOTIFICATION_BODY_MAX_CHARS", 20_000, minimum=1)
+NOTIFICATION_BODY_HTML_MAX_CHARS = env_int("NOTIFICATION_BODY_HTML_MAX_CHARS", 100_000, minimum=1)
+# A message whose rendered subject, text and HTML together pass this fails
+# (last_error says why) instead of being sent.
+RENDERED_MESSAGE_MAX_BYTES = env_int("RENDERED_MESSAGE_MAX_BYTES", 256 * 1024, minimum=1024)
+TICKET_ATTACHMENTS_MAX_COUNT = env_int("TICKET_ATTACHMENTS_MAX_COUNT", 20, minimum=1)
+CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
+    "CUSTOMER_ATTACHMENTS_MAX_BYTES", 100 * 1024 * 1024, minimum=1
+)
+# Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
+TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
 
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

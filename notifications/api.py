@@ -1,6 +1,7 @@
 """Notifications API: thin views over notifications.services and selectors."""
 
 import django_filters
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -14,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsStaffMember
+from config.filters import FilterSet
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
@@ -21,7 +23,7 @@ from delivery.api import MessageFilter, MessageSerializer
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
 from notifications import selectors, services, templating
-from notifications.models import Notification
+from notifications.models import TITLE_MAX_CHARS, Notification
 
 
 class TotalsSerializer(serializers.Serializer):
@@ -88,6 +90,11 @@ class NotificationSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+        extra_kwargs = {
+            "title": {"max_length": TITLE_MAX_CHARS},
+            "body": {"max_length": settings.NOTIFICATION_BODY_MAX_CHARS},
+            "body_html": {"max_length": settings.NOTIFICATION_BODY_HTML_MAX_CHARS},
+        }
 
     def validate_channels(self, value):
         return list(dict.fromkeys(value))
@@ -137,7 +144,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         }
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Notification.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)
 

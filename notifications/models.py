@@ -2,6 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The subject line of an email (a column of this width).
+TITLE_MAX_CHARS = 200
+
 
 class Notification(models.Model):
     """What to tell whom and when. The audience is resolved into Message rows
@@ -24,7 +27,7 @@ class Notification(models.Model):
 
     EDITABLE_STATUSES = (Status.DRAFT, Status.SCHEDULED)
 
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=TITLE_MAX_CHARS)
     body = models.TextField()
     body_html = models.TextField(
         blank=True, help_text="Optional HTML template; generated from the text body when empty."

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 import nh3
+from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.utils.html import linebreaks
 
@@ -17,7 +18,8 @@ from delivery.windows import zone
 
 class _RestrictedEngine(Engine):
     # Without loader_tags: no {% include %}, {% extends %} or {% block %}.
-    default_builtins = ["django.template.defaulttags", "django.template.defaultfilters"]
+    # Only the allow-listed tags and filters (notifications/template_library.py).
+    default_builtins = ["notifications.template_library"]
 
 
 ENGINE = _RestrictedEngine(loaders=[], libraries={}, debug=False, autoescape=True)
@@ -78,6 +80,10 @@ def notification_compile(*, title: str, body: str, body_html: str = "") -> Compi
             compiled.html.render(Context(sample))
         except Exception as exc:
             raise TemplateInvalid("body_html", f"The template cannot be rendered: {exc}") from exc
+    try:
+        render(compiled, sample)
+    except RenderedTooLarge as exc:
+        raise TemplateInvalid("body", f"The message is too large: {exc}") from exc
     return compiled
 
 
@@ -121,11 +127,29 @@ def render_context(
 _WHITESPACE = re.compile(r"\s+")
 
 
+class RenderedTooLarge(ValueError):
+    """A message that renders larger than RENDERED_MESSAGE_MAX_BYTES: it is
+    never sent, and the delivery record says why."""
+
+
+def _check_size(*parts: str) -> None:
+    limit = settings.RENDERED_MESSAGE_MAX_BYTES
+    size = sum(len(part.encode()) for part in parts)
+    if size > limit:
+        raise RenderedTooLarge(
+            f"it renders to {size} bytes, over the limit of {limit} bytes "
+            "(RENDERED_MESSAGE_MAX_BYTES); shorten the notification's template."
+        )
+
+
 def render(compiled: CompiledNotification, context: dict) -> Rendered:
+    """Raises RenderedTooLarge rather than return a message over the size cap."""
     subject = _WHITESPACE.sub(" ", compiled.subject.render(Context(context, autoescape=False)))
     text = compiled.text.render(Context(context, autoescape=False)).strip()
+    _check_size(subject, text)
     if compiled.html is not None:
         html = nh3.clean(compiled.html.render(Context(context)))
     else:
         html = linebreaks(text, autoescape=True)
+    _check_size(subject, text, html)
     return Rendered(subject=subject.strip(), text=text, html=html)

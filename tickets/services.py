@@ -6,13 +6,14 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import ApprovalStatus, Role, User
-from config.exceptions import Conflict
+from config.exceptions import AttachmentQuotaExceeded, Conflict
 from customers.models import Customer, ServiceType
 from tickets import emails
 from tickets.models import (
@@ -447,9 +448,18 @@ def allowed_transitions_for(*, ticket: Ticket, user: User) -> list[str]:
 # --- comments and attachments ------------------------------------------------------
 
 
+def _ensure_open_for_additions(ticket: Ticket, what: str) -> None:
+    if ticket.status in (Status.CLOSED, Status.CANCELLED):
+        raise Conflict(
+            f"A {ticket.status} ticket takes no more {what}; raise a new ticket instead.",
+            code="ticket_locked",
+        )
+
+
 def comment_create(*, ticket: Ticket, author: User, body: str, internal: bool = False) -> Comment:
     if internal and not author.is_staff_member:
         raise PermissionDenied("Only engineers and administrators may write internal notes.")
+    _ensure_open_for_additions(ticket, "comments")
     with transaction.atomic():
         comment = Comment.objects.create(ticket=ticket, author=author, body=body, internal=internal)
         _record(
@@ -465,9 +475,42 @@ def comment_create(*, ticket: Ticket, author: User, body: str, internal: bool = 
     return comment
 
 
+def _attachment_quota_check(ticket: Ticket, *, size: int) -> None:
+    """Inside the transaction that stores the attachment, with the ticket and
+    its customer locked, so two uploads at once cannot both squeeze under a
+    limit. A ticket holds at most TICKET_ATTACHMENTS_MAX_COUNT attachments;
+    all the tickets of one customer at most CUSTOMER_ATTACHMENTS_MAX_BYTES."""
+    locked = Ticket.objects.select_for_update().only("status").get(pk=ticket.pk)
+    _ensure_open_for_additions(locked, "attachments")
+    list(Customer.objects.select_for_update().filter(pk=ticket.customer_id).values("pk"))
+    max_count = settings.TICKET_ATTACHMENTS_MAX_COUNT
+    if Attachment.objects.filter(ticket=ticket).count() >= max_count:
+        raise ValidationError(
+            {
+                "file": [
+                    f"This ticket already holds {max_count} attachments, the most it may; "
+                    "send further files with a new ticket."
+                ]
+            }
+        )
+    max_bytes = settings.CUSTOMER_ATTACHMENTS_MAX_BYTES
+    used = (
+        Attachment.objects.filter(ticket__customer_id=ticket.customer_id).aggregate(
+            total=Sum("size")
+        )["total"]
+        or 0
+    )
+    if used + size > max_bytes:
+        raise AttachmentQuotaExceeded(
+            f"This customer's attachments already take {used} of {max_bytes} bytes; "
+            f"a file of {size} bytes does not fit. Send a smaller file."
+        )
+
+
 def attachment_create(*, ticket: Ticket, uploaded_by: User, upload) -> Attachment:
     """Store an upload under a random name, after checking its size and its
     type by content. A rejected upload leaves nothing behind."""
+    _ensure_open_for_additions(ticket, "attachments")
     checked = upload_check(upload=upload)
     attachment = Attachment(
         ticket=ticket,
@@ -479,6 +522,7 @@ def attachment_create(*, ticket: Ticket, uploaded_by: User, upload) -> Attachmen
     attachment.file.save(checked.stored_name, upload, save=False)
     try:
         with transaction.atomic():
+            _attachment_quota_check(ticket, size=checked.size)
             attachment.save()
             _record(
                 ticket,

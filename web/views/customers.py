@@ -238,7 +238,7 @@ def customer_import_report_view(request):
     for item in rejected:
         for field, errors in item["errors"].items():
             for error in errors:
-                writer.writerow([item["row"], field, error])
+                writer.writerow([item["row"], field, csv_io.csv_cell_neutralise(error)])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rejected-rows.csv"'
     return response

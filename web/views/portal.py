@@ -12,6 +12,7 @@ from delivery.models import Message, MessageStatus
 from notifications import templating
 from tickets import selectors, services
 from tickets.models import CUSTOMER_EDITABLE_STATUSES, Status
+from tickets.throttles import ticket_create_refusal
 from web.errors import attempt
 from web.forms import ProfileForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
@@ -52,6 +53,10 @@ def portal_ticket_new_view(request):
     if customer is None:
         messages.error(request, "Your account has no customer record yet; contact support.")
     elif request.method == "POST" and form.is_valid():
+        refusal = ticket_create_refusal(request)
+        if refusal is not None:
+            messages.error(request, str(refusal.detail))
+            return render(request, "web/portal/ticket_new.html", {"form": form}, status=429)
         ticket = attempt(
             request,
             services.ticket_create,
