@@ -218,6 +218,8 @@ else:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proactive <noreply@proactive.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bearer token Prometheus Alertmanager sends to /api/alerts/alertmanager/; empty = webhook off.
+ALERT_WEBHOOK_TOKEN = env_str("ALERT_WEBHOOK_TOKEN", "")
 # The domain of notification emails' Message-IDs; empty = DEFAULT_FROM_EMAIL's.
 EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "")
 ANYMAIL = {

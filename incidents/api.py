@@ -2,7 +2,10 @@
 see and change everything; a customer lists and reads only the incidents
 whose audience includes them, with public fields only."""
 
+import hmac
+
 import django_filters
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -14,6 +17,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from customers.api import AudienceSerializer
 from customers.models import Customer, ServiceType, Site
@@ -629,3 +633,94 @@ class IncidentViewSet(
     @action(detail=True, methods=["get"], filter_backends=[])
     def stats(self, request, pk=None):
         return Response(selectors.incident_stats(incident=self.get_object()))
+
+
+# --- alarms from monitoring ---------------------------------------------------------------------
+
+MAX_ALERTS = 1000
+
+
+class AlertSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["firing", "resolved"], default="firing")
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict)
+    annotations = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict)
+    startsAt = serializers.CharField(required=False, allow_blank=True)  # noqa: N815 - Alertmanager's name
+    endsAt = serializers.CharField(required=False, allow_blank=True)  # noqa: N815
+    fingerprint = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class AlertmanagerSerializer(serializers.Serializer):
+    """Prometheus Alertmanager's webhook payload, version 4 (fields this
+    endpoint reads; others are accepted and ignored)."""
+
+    version = serializers.CharField(required=False)
+    groupKey = serializers.CharField(max_length=500)  # noqa: N815
+    status = serializers.CharField(required=False)
+    commonLabels = serializers.DictField(  # noqa: N815
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    commonAnnotations = serializers.DictField(  # noqa: N815
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    alerts = AlertSerializer(many=True, allow_empty=True)
+
+    def validate_alerts(self, value):
+        if len(value) > MAX_ALERTS:
+            raise serializers.ValidationError(f"Send at most {MAX_ALERTS} alerts per request.")
+        return value
+
+    def validate_version(self, value):
+        if value and value != "4":
+            raise serializers.ValidationError("Only Alertmanager webhook version 4 is understood.")
+        return value
+
+
+class AlertResultSerializer(serializers.Serializer):
+    incident = serializers.IntegerField(allow_null=True)
+    created = serializers.BooleanField()
+    sites_added = serializers.ListField(child=serializers.CharField())
+    unknown_sites = serializers.ListField(child=serializers.CharField())
+
+
+class AlertmanagerWebhookView(APIView):
+    """Alarms from Prometheus Alertmanager (bearer ALERT_WEBHOOK_TOKEN)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(
+        summary="Alertmanager webhook: firing alerts open or extend a draft outage",
+        request=AlertmanagerSerializer,
+        responses={
+            202: AlertResultSerializer,
+            400: E400,
+            401: OpenApiResponse(ErrorSerializer, description="Missing or wrong bearer token"),
+            503: OpenApiResponse(ErrorSerializer, description="ALERT_WEBHOOK_TOKEN is not set"),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        expected = settings.ALERT_WEBHOOK_TOKEN
+        if not expected:
+            return Response(
+                {
+                    "detail": "The alert webhook is off; set ALERT_WEBHOOK_TOKEN to turn it on.",
+                    "code": "not_configured",
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        header = request.headers.get("Authorization", "")
+        given = header[7:] if header.startswith("Bearer ") else ""
+        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response(
+                {
+                    "detail": "Send the alert webhook token as 'Authorization: Bearer <token>'.",
+                    "code": "not_authenticated",
+                },
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'Bearer realm="alerts"'},
+            )
+        serializer = AlertmanagerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.incident_alerts_receive(payload=serializer.validated_data)
+        return Response(result, status=status.HTTP_202_ACCEPTED)
