@@ -204,6 +204,12 @@ SPECTACULAR_SETTINGS = {
         "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
         "InteractionKindEnum": "tickets.models.Interaction.Kind",
         "ApprovalStatusEnum": "accounts.models.ApprovalStatus",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentKindEnum": "incidents.models.Incident.Kind",
+        "IncidentImpactEnum": "incidents.models.Incident.Impact",
+        "IncidentUpdateKindEnum": "incidents.models.IncidentUpdate.Kind",
+        "IncidentOpeningStatusEnum": ["draft", "investigating", "identified", "monitoring"],
+        "AlertStatusEnum": ["firing", "resolved"],
     },
 }
 

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
 )
@@ -314,6 +315,16 @@ class PublicIncidentSerializer(serializers.ModelSerializer):
         ]
 
 
+def INCIDENT_FOR_ROLE(**kwargs):  # noqa: N802 - reads like the serializers it stands for
+    """Staff get the whole incident, customers its public fields."""
+    return PolymorphicProxySerializer(
+        component_name="IncidentForRole",
+        serializers=[IncidentSerializer, PublicIncidentSerializer],
+        resource_type_field_name=None,
+        **kwargs,
+    )
+
+
 class PostUpdateSerializer(serializers.Serializer):
     body = serializers.CharField()
     sms_body = serializers.CharField(required=False, allow_blank=True, default="")
@@ -322,13 +333,13 @@ class PostUpdateSerializer(serializers.Serializer):
     notify = serializers.BooleanField(default=True)
 
 
-class ResolveSerializer(serializers.Serializer):
+class IncidentResolveSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, default="")
     sms_body = serializers.CharField(required=False, allow_blank=True, default="")
     notify = serializers.BooleanField(default=True)
 
 
-class CancelSerializer(serializers.Serializer):
+class IncidentCancelSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, default="")
     sms_body = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -477,7 +488,7 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="List incidents (customers: only theirs, public fields)",
-        responses={200: IncidentSerializer(many=True), 400: E400, 401: E401, 403: E403},
+        responses={200: INCIDENT_FOR_ROLE(many=True), 400: E400, 401: E401, 403: E403},
     )
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
@@ -487,7 +498,7 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="One incident (customers: only theirs, public fields)",
-        responses={200: IncidentSerializer, 401: E401, 403: E403, 404: E404},
+        responses={200: INCIDENT_FOR_ROLE(), 401: E401, 403: E403, 404: E404},
     )
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -541,12 +552,12 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="Resolve an outage (a resolution notice; linked open tickets resolved)",
-        request=ResolveSerializer,
+        request=IncidentResolveSerializer,
         responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        serializer = ResolveSerializer(data=request.data)
+        serializer = IncidentResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = self.get_object()
         services.incident_resolve(
@@ -566,12 +577,12 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="Cancel a maintenance (a cancellation notice to those already told)",
-        request=CancelSerializer,
+        request=IncidentCancelSerializer,
         responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        serializer = CancelSerializer(data=request.data)
+        serializer = IncidentCancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = services.incident_cancel(
             incident=self.get_object(), created_by=request.user, **serializer.validated_data
