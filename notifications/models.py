@@ -32,6 +32,9 @@ class Notification(models.Model):
     body_html = models.TextField(
         blank=True, help_text="Optional HTML template; generated from the text body when empty."
     )
+    sms_body = models.TextField(
+        blank=True, help_text="Optional short template for SMS; the text body is used when empty."
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.GENERAL)
     channels = models.JSONField(default=list)
     audience = models.JSONField(default=dict, blank=True)
@@ -47,6 +50,14 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="notifications",
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+        db_index=True,
     )
     started_at = models.DateTimeField(null=True, blank=True)
     materialized_at = models.DateTimeField(null=True, blank=True)
