@@ -286,6 +286,17 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counts live in the cache; each test starts with none spent.
+    Only a process-local cache is cleared: a shared one is not ours to empty."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Argon2 is deliberately slow; tests hash thousands of times. Production
     settings keep Argon2 first (asserted in accounts/tests/test_settings.py)."""

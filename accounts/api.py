@@ -22,6 +22,7 @@ from accounts.throttles import (
     PasswordChangeThrottle,
     SignupThrottle,
 )
+from config.filters import FilterSet
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -289,7 +290,7 @@ class MeView(APIView):
         return Response(UserSerializer(request.user).data)
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     approval_status = django_filters.ChoiceFilter(choices=ApprovalStatus.choices)
     is_active = django_filters.BooleanFilter()

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "customers",
     "notifications",
     "delivery",
+    "incidents",
     "tickets",
     "web",
 ]
@@ -182,7 +183,10 @@ STORAGES = {
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A JSON or form body over this is a 413 (the API's parsers apply it too).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_BODY_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A multipart upload (attachment, customer CSV) over this is a 413.
+UPLOAD_REQUEST_MAX_BYTES = env_int("UPLOAD_REQUEST_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -190,6 +194,11 @@ REST_FRAMEWORK = {
         "accounts.authentication.AccountSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "config.parsers.FormParser",
+        "config.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -221,6 +230,12 @@ SPECTACULAR_SETTINGS = {
         "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
         "InteractionKindEnum": "tickets.models.Interaction.Kind",
         "ApprovalStatusEnum": "accounts.models.ApprovalStatus",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentKindEnum": "incidents.models.Incident.Kind",
+        "IncidentImpactEnum": "incidents.models.Incident.Impact",
+        "IncidentUpdateKindEnum": "incidents.models.IncidentUpdate.Kind",
+        "IncidentOpeningStatusEnum": ["draft", "investigating", "identified", "monitoring"],
+        "AlertStatusEnum": ["firing", "resolved"],
     },
 }
 
@@ -235,6 +250,10 @@ else:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proactive <noreply@proactive.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bearer token Prometheus Alertmanager sends to /api/alerts/alertmanager/; empty = webhook off.
+ALERT_WEBHOOK_TOKEN = env_str("ALERT_WEBHOOK_TOKEN", "")
+# The domain of notification emails' Message-IDs; empty = DEFAULT_FROM_EMAIL's.
+EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "")
 ANYMAIL = {
     key[len("ANYMAIL_") :]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
 }
@@ -256,6 +275,19 @@ DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
 PUBLIC_BASE_URL = env_str(
     "PUBLIC_BASE_URL", f"http://localhost:{env_int('PORT', 8000, minimum=1)}"
 ).rstrip("/")
+
+# Quotas: what one client may store or make the service produce.
+NOTIFICATION_BODY_MAX_CHARS = env_int("NOTIFICATION_BODY_MAX_CHARS", 20_000, minimum=1)
+NOTIFICATION_BODY_HTML_MAX_CHARS = env_int("NOTIFICATION_BODY_HTML_MAX_CHARS", 100_000, minimum=1)
+# A message whose rendered subject, text and HTML together pass this fails
+# (last_error says why) instead of being sent.
+RENDERED_MESSAGE_MAX_BYTES = env_int("RENDERED_MESSAGE_MAX_BYTES", 256 * 1024, minimum=1024)
+TICKET_ATTACHMENTS_MAX_COUNT = env_int("TICKET_ATTACHMENTS_MAX_COUNT", 20, minimum=1)
+CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
+    "CUSTOMER_ATTACHMENTS_MAX_BYTES", 100 * 1024 * 1024, minimum=1
+)
+# Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
+TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
 
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -288,6 +320,10 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-notifications": {
         "task": "notifications.tasks.start_due_notifications",
         "schedule": env_float("SCHEDULER_INTERVAL_SECONDS", 5.0),
+    },
+    "advance-maintenance": {
+        "task": "incidents.tasks.advance_maintenance",
+        "schedule": env_float("MAINTENANCE_INTERVAL_SECONDS", 5.0),
     },
     "send-daily-report": {
         "task": "notifications.tasks.send_daily_report",

@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -23,6 +22,7 @@ from accounts.permissions import (
     IsStaffMember,
     IsStaffReadAdminWrite,
 )
+from config.parsers import FormParser, MultiPartParser
 from customers import csv_io, selectors, services
 from customers.filters import (
     CustomerFilter,

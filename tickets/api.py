@@ -14,12 +14,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdmin, IsCustomerReading, IsEngineer, IsStaffMember
 from accounts.services import user_update
+from config.parsers import JSONParser
 from customers.models import Customer
 from tickets import selectors, services
 from tickets.filters import InteractionFilter, TicketFilter
@@ -41,6 +41,7 @@ from tickets.serializers import (
     TicketSerializer,
     TicketUpdateSerializer,
 )
+from tickets.throttles import TicketCreateThrottle, ticket_create_throttled
 from tickets.uploads import AttachmentUploadParser
 
 # Changed only through their own actions, never by PATCH.
@@ -131,6 +132,17 @@ class TicketViewSet(
             tickets = selectors.ticket_search_order(tickets, newest_first=not ordered)
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "create":
+            throttles.append(TicketCreateThrottle())
+        return throttles
+
+    def throttled(self, request, wait):
+        if self.action == "create":
+            raise ticket_create_throttled(wait)
+        super().throttled(request, wait)
 
     def create(self, request, *args, **kwargs):
         serializer = TicketCreateSerializer(data=request.data)

@@ -14,9 +14,10 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import DataAndFiles, MultiPartParser
+from rest_framework.parsers import DataAndFiles
 
 from config.env import env_int
+from config.parsers import MultiPartParser
 
 # content type: extensions a file of that type may carry
 ALLOWED_TYPES: dict[str, tuple[str, ...]] = {
@@ -125,7 +126,7 @@ class _NameCheckingDjangoParser(DjangoMultiPartParser):
 
 
 class AttachmentUploadParser(MultiPartParser):
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse_multipart(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         request = parser_context["request"]
         encoding = parser_context.get("encoding", "utf-8")

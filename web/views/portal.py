@@ -12,6 +12,7 @@ from delivery.models import Message, MessageStatus
 from notifications import templating
 from tickets import selectors, services
 from tickets.models import CUSTOMER_EDITABLE_STATUSES, Status
+from tickets.throttles import ticket_create_refusal
 from web.errors import attempt
 from web.forms import ProfileForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
@@ -52,6 +53,10 @@ def portal_ticket_new_view(request):
     if customer is None:
         messages.error(request, "Your account has no customer record yet; contact support.")
     elif request.method == "POST" and form.is_valid():
+        refusal = ticket_create_refusal(request)
+        if refusal is not None:
+            messages.error(request, str(refusal.detail))
+            return render(request, "web/portal/ticket_new.html", {"form": form}, status=429)
         ticket = attempt(
             request,
             services.ticket_create,
@@ -149,19 +154,15 @@ def portal_notifications_view(request):
             Message.objects.filter(
                 customer=customer, notification__isnull=False, status=MessageStatus.SENT
             )
-            .select_related("notification")
+            .select_related("notification", "notification__incident")
             .order_by("-sent_at", "-id")[:50]
         )
         values = templating.customer_values(customer)
         for message in rows:
             n = message.notification
             try:
-                compiled = templating.notification_compile(title=n.title, body=n.body)
-                rendered = templating.render(
-                    compiled,
-                    templating.render_context(
-                        customer=values, start_at=n.start_at or n.started_at, end_at=n.end_at
-                    ),
+                rendered = templating.notification_render(
+                    notification=n, customer=values, channel=message.channel
                 )
             except templating.TemplateInvalid:
                 continue

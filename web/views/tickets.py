@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from config.filters import id_param
 from customers.models import ServiceType
 from tickets import selectors, services
 from tickets.models import ACTIVE_STATUSES, Priority, Status
@@ -41,8 +42,9 @@ def _queue(request):
         tickets = tickets.filter(priority=params["priority"])
     if params.get("service_type"):
         tickets = tickets.filter(service_type__code=params["service_type"])
-    if params.get("assignee", "").isdigit():
-        tickets = tickets.filter(assignee_id=int(params["assignee"]))
+    assignee_id = id_param(params.get("assignee", ""))
+    if assignee_id is not None:
+        tickets = tickets.filter(assignee_id=assignee_id)
     for name, lookup in (
         ("created_after", "created_at__date__gte"),
         ("created_before", "created_at__date__lte"),
