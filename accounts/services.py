@@ -139,7 +139,9 @@ def email_change_request(*, user: User, email: str) -> str:
             user.pending_email = ""
             user.save(update_fields=["pending_email"])
         return ""
-    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+    from accounts.selectors import email_taken
+
+    if email_taken(email=email, exclude_pk=user.pk):
         from rest_framework.exceptions import ValidationError
 
         raise ValidationError({"email": ["An account with this email already exists."]})

@@ -154,7 +154,7 @@ AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 RATE_LIMITS = {
-    "login": env_rate("RATE_LIMIT_LOGIN", "60/min"),
+    "login": env_rate("RATE_LIMIT_LOGIN", "30/min"),
     "signup": env_rate("RATE_LIMIT_SIGNUP", "30/min"),
     "confirmation_resend": env_rate("RATE_LIMIT_CONFIRMATION_RESEND", "5/hour"),
     # Each try of a current password is a guess at it.
