@@ -12,6 +12,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import hooks
 from accounts.models import ApiToken, ApprovalStatus, Role, User, validate_timezone
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,7 @@ def user_register(
     user.set_password(password)
     user.save()
     if role == Role.CUSTOMER:
-        from customers.services import customer_link_user
-
-        customer_link_user(user=user)
+        hooks.customer_account_ready.send(user=user)
     logger.info("user registered", extra={"user_id": user.pk, "role": role})
     return user
 
@@ -190,8 +189,4 @@ def user_update(*, user: User, data: dict) -> User:
 
 def _on_engineer_available() -> None:
     """Tickets waiting for an engineer are assigned as soon as one can take them."""
-    try:
-        from tickets.services import tickets_assign_waiting
-    except ImportError:
-        return
-    transaction.on_commit(tickets_assign_waiting)
+    transaction.on_commit(hooks.engineer_available.send)
