@@ -17,7 +17,7 @@ from web.permissions import staff_required
 
 def home_view(request):
     if request.user.is_authenticated and request.user.is_customer:
-        return redirect("/portal/tickets/")
+        return redirect("web-portal-tickets")
     return _dashboard(request)
 
 
@@ -66,4 +66,4 @@ def availability_view(request):
         request,
         "You take new tickets again." if available else "You take no new tickets for now.",
     )
-    return redirect("/")
+    return redirect("web-home")
