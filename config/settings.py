@@ -269,6 +269,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.start_due_notifications",
         "schedule": env_float("SCHEDULER_INTERVAL_SECONDS", 5.0),
     },
+    "advance-maintenance": {
+        "task": "incidents.tasks.advance_maintenance",
+        "schedule": env_float("MAINTENANCE_INTERVAL_SECONDS", 5.0),
+    },
     "send-daily-report": {
         "task": "notifications.tasks.send_daily_report",
         "schedule": crontab(hour=DAILY_REPORT_HOUR, minute=DAILY_REPORT_MINUTE),

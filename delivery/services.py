@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
@@ -201,6 +201,42 @@ def messages_materialise(
     )
     message_nudge_on_commit()
     return written
+
+
+SUPERSEDED_REASON = "A newer notice of the same incident was queued; only the latest is sent."
+
+
+def messages_supersede(*, newer_notification_id: int, older_notification_ids: list[int]) -> int:
+    """No stale notices: every undelivered message of the older notices to a
+    customer and channel the newer notice has a message for becomes
+    `superseded`, in one UPDATE. A row being sent right now (its lease still
+    running) is left to its worker; one whose lease ran out (the worker
+    died) is superseded like a waiting one. Returns the rows changed."""
+    now = timezone.now()
+    newer = Message.objects.filter(
+        notification_id=newer_notification_id,
+        customer_id=OuterRef("customer_id"),
+        channel=OuterRef("channel"),
+    ).exclude(status__in=(MessageStatus.SUPPRESSED, MessageStatus.CANCELLED))
+    undelivered = Q(status__in=(MessageStatus.PENDING, MessageStatus.DEFERRED)) | Q(
+        status=MessageStatus.SENDING, next_attempt_at__lt=now
+    )
+    superseded = (
+        Message.objects.filter(notification_id__in=older_notification_ids)
+        .filter(undelivered)
+        .filter(Exists(newer))
+        .update(
+            status=MessageStatus.SUPERSEDED,
+            next_attempt_at=None,
+            last_error=SUPERSEDED_REASON,
+            updated_at=now,
+        )
+    )
+    logger.info(
+        "messages superseded",
+        extra={"notification_id": newer_notification_id, "superseded": superseded},
+    )
+    return superseded
 
 
 # --- dispatch ---------------------------------------------------------------
@@ -390,7 +426,8 @@ class _Renderer:
     """Compiles each notification's templates once per batch."""
 
     def __init__(self):
-        self._compiled: dict[int, object] = {}
+        self._compiled: dict[tuple[int, str], object] = {}
+        self._incidents: dict[int, dict | None] = {}
 
     def outgoing(self, message: Message) -> Outgoing:
         from notifications import templating
@@ -404,19 +441,23 @@ class _Renderer:
                 text=message.body,
                 html=message.html,
             )
-        compiled = self._compiled.get(notification.pk)
+        key = (notification.pk, message.channel)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = templating.notification_compile(
-                title=notification.title, body=notification.body, body_html=notification.body_html
+            compiled = templating.notification_compile_for(
+                notification=notification, channel=message.channel
             )
-            self._compiled[notification.pk] = compiled
-        customer = templating.customer_values(message.customer)
-        context = templating.render_context(
-            customer=customer,
-            start_at=notification.start_at or notification.started_at,
-            end_at=notification.end_at,
+            self._compiled[key] = compiled
+            self._incidents[notification.pk] = templating.incident_values(
+                notification.incident if notification.incident_id else None
+            )
+        rendered = templating.notification_render(
+            notification=notification,
+            customer=templating.customer_values(message.customer),
+            channel=message.channel,
+            compiled=compiled,
+            incident=self._incidents[notification.pk],
         )
-        rendered = templating.render(compiled, context)
         return Outgoing(
             message_id=message.pk,
             to=message.to_address,
@@ -691,7 +732,7 @@ def _load(ids: list[int]) -> list[Message]:
         .only(*_MESSAGE_READ, *(f"customer__{name}" for name in _CUSTOMER_READ))
         .order_by("pk")
     )
-    notifications = Notification.objects.in_bulk(
+    notifications = Notification.objects.select_related("incident").in_bulk(
         {message.notification_id for message in messages if message.notification_id}
     )
     cache = Message._meta.get_field("notification")
