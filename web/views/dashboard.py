@@ -11,7 +11,7 @@ from accounts.services import user_update
 from notifications import selectors as notification_selectors
 from notifications.models import Notification
 from tickets.models import ACTIVE_STATUSES, Ticket
-from web import selectors
+from web import incident_selectors, selectors
 from web.permissions import staff_required
 
 
@@ -34,6 +34,7 @@ def _dashboard(request):
     now = timezone.now()
     delivery = selectors.delivery_last_day(now=now)
     context = {
+        **incident_selectors.incidents_for_dashboard(),
         "sending": _sending(),
         "scheduled": notification_selectors.notification_list()
         .filter(status=Notification.Status.SCHEDULED)
