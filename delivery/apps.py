@@ -9,4 +9,4 @@ class DeliveryConfig(AppConfig):
         from accounts import hooks
         from delivery.services import transactional_email_enqueue
 
-        hooks.register_email_sender(transactional_email_enqueue)
+        hooks.send_email.connect(transactional_email_enqueue)

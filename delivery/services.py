@@ -19,6 +19,7 @@ from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from delivery import hooks
 from delivery.channels import Outgoing, TransportError
 from delivery.channels.email import EmailTransport, notification_message_id
 from delivery.channels.sms import sms_size, sms_transport
@@ -957,19 +958,20 @@ def message_batch_deliver(
     for message in messages:
         result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     if result.notification_ids:
-        from notifications.services import notification_finish_if_done
-
-        notification_finish_if_done(notification_ids=sorted(result.notification_ids))
+        hooks.notifications_touched.send(notification_ids=sorted(result.notification_ids))
     return result
 
 
 def message_deliver_now(*, message: Message) -> Message:
     """Send one freshly written message at once, in the caller's process
-    (test sends): same checks, transports and recording as a batch."""
-    Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING).update(
+    (test sends): same checks, transports and recording as a batch. Sends
+    only if this call claims it: a drain that claimed it first sends it."""
+    claimed = Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING).update(
         status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
     )
     message.refresh_from_db()
+    if not claimed:
+        return message
     transports = Transports()
     try:
         if _precheck(message, timezone.now()):

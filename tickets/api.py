@@ -3,7 +3,6 @@ serializer and call one service."""
 
 from datetime import UTC, timedelta
 
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -42,7 +41,7 @@ from tickets.serializers import (
     TicketUpdateSerializer,
 )
 from tickets.throttles import TicketCreateThrottle, ticket_create_throttled
-from tickets.uploads import AttachmentUploadParser
+from tickets.uploads import AttachmentUploadParser, attachment_response
 
 # Changed only through their own actions, never by PATCH.
 _ACTION_FIELDS = {
@@ -280,15 +279,7 @@ class TicketViewSet(
     def download(self, request, pk=None, attachment_id=None):
         ticket = self.get_object()
         attachment = get_object_or_404(Attachment, pk=attachment_id, ticket=ticket)
-        response = FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type=attachment.content_type,
-        )
-        response["Content-Security-Policy"] = "sandbox"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(attachment=attachment)
 
     @extend_schema(responses=TicketEventSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[])

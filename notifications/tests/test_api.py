@@ -79,11 +79,18 @@ class TestDrafting:
         assert not Notification.objects.exists()
 
     def test_template_tags_that_reach_outside_are_refused(self, engineer_client):
-        for body in ('{% include "base.html" %}', "{% load static %}", '{% extends "x" %}'):
+        for body, tag in (
+            ('{% include "base.html" %}', "include"),
+            ("{% load static %}", "load"),
+            ('{% extends "x" %}', "extends"),
+        ):
             response = engineer_client.post(
                 URL, {"title": "Hi", "body": body, "channels": ["email"]}, format="json"
             )
             assert response.status_code == 400, body
+            (sentence,) = response.json()["body"]
+            assert sentence.startswith("The template does not compile") and tag in sentence
+        assert not Notification.objects.exists()
 
     def test_bad_fields_are_refused_with_a_sentence(self, engineer_client):
         response = engineer_client.post(

@@ -166,7 +166,7 @@ def customer_form_view(request, customer_id: int | None = None):
                 form.add_errors(exc.detail if isinstance(exc.detail, dict) else {None: exc.detail})
             else:
                 messages.success(request, f"{saved.name} is saved.")
-                return redirect(f"/customers/{saved.pk}/")
+                return redirect("web-customer", customer_id=saved.pk)
         status = 400
     else:
         form = CustomerForm(initial=_initial(customer) if customer else None)
@@ -250,7 +250,7 @@ def customer_ticket_view(request, customer_id: int):
     form = TicketForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the ticket a title and a priority.")
-        return redirect(f"/customers/{customer.pk}/")
+        return redirect("web-customer", customer_id=customer.pk)
     ticket = attempt(
         request,
         ticket_services.ticket_create,
@@ -260,8 +260,8 @@ def customer_ticket_view(request, customer_id: int):
     )
     if ticket:
         messages.success(request, f"Ticket {ticket.number} is open.")
-        return redirect(f"/tickets/{ticket.pk}/")
-    return redirect(f"/customers/{customer.pk}/")
+        return redirect("web-ticket", ticket_id=ticket.pk)
+    return redirect("web-customer", customer_id=customer.pk)
 
 
 @staff_required
@@ -282,7 +282,7 @@ def customer_interaction_view(request, customer_id: int):
         )
     else:
         messages.error(request, "Give the kind and a duration in whole minutes.")
-    return redirect(f"/customers/{customer.pk}/")
+    return redirect("web-customer", customer_id=customer.pk)
 
 
 @staff_required
@@ -295,4 +295,6 @@ def customer_delete_view(request, customer_id: int):
         success=f"{customer.name} is deleted.",
         customer=customer,
     )
-    return redirect("/customers/" if deleted else f"/customers/{customer.pk}/")
+    if deleted:
+        return redirect("web-customers")
+    return redirect("web-customer", customer_id=customer.pk)

@@ -18,12 +18,13 @@ from web.forms import ProfileForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
+from web.views.common import form_post
 
 # A customer reaches only their own tickets (404 for any other) and never writes
 # internal notes.
 PAGES = ticket_common.TicketPages(
     name="portal_ticket",
-    base="/portal/tickets/",
+    url_name="web-portal-ticket",
     guard=customer_required,
     portal=True,
     internal_notes=False,
@@ -36,7 +37,7 @@ def _my_customer(request) -> Customer | None:
 
 @customer_required
 def portal_home_view(request):
-    return redirect("/portal/tickets/")
+    return redirect("web-portal-tickets")
 
 
 @customer_required
@@ -96,16 +97,16 @@ def portal_ticket_view(request, ticket_id: int):
 @require_POST
 def portal_ticket_cancel_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    attempt(
+    return form_post(
         request,
-        services.ticket_status_change,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_status_change,
         success="The ticket is cancelled.",
         ticket=ticket,
         actor=request.user,
         status=Status.CANCELLED,
         note=request.POST.get("note", "")[:2000],
     )
-    return redirect(PAGES.url(ticket))
 
 
 def _saved_sentence(user, email: str | None) -> str:
@@ -132,7 +133,7 @@ def portal_profile_view(request):
                 if saved:
                     request.user.refresh_from_db(fields=["pending_email"])
                     messages.success(request, _saved_sentence(request.user, data.get("email")))
-                    return redirect("/portal/profile/")
+                    return redirect("web-portal-profile")
             for field, errors in serializer.errors.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, str(error))
@@ -174,19 +175,17 @@ def portal_notifications_view(request):
 @require_POST
 def portal_ticket_edit_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    form = TicketTextForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            services.ticket_update,
-            success="Your ticket is updated.",
-            ticket=ticket,
-            actor=request.user,
-            data=form.cleaned_data,
-        )
-    else:
-        messages.error(request, "Give the ticket a title.")
-    return redirect(PAGES.url(ticket))
+    return form_post(
+        request,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_update,
+        form=TicketTextForm(request.POST),
+        invalid="Give the ticket a title.",
+        success="Your ticket is updated.",
+        arguments=lambda data: {"data": data},
+        ticket=ticket,
+        actor=request.user,
+    )
 
 
 portal_ticket_comment_view = PAGES.comment_view()
