@@ -71,6 +71,11 @@ class Ticket(models.Model):
     resolution = models.TextField(blank=True)
     due_at = models.DateTimeField()
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    # A customer's reply to a ticket finished too long ago opens a new ticket
+    # that follows it.
+    follows = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

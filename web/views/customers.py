@@ -249,16 +249,18 @@ def customer_import_report_view(request):
 def customer_ticket_view(request, customer_id: int):
     """Open a ticket on a customer's behalf (e.g. while they are on the phone)."""
     customer = get_object_or_404(Customer, pk=customer_id)
-    form = TicketForm(request.POST)
+    form = TicketForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Give the ticket a title and a priority.")
         return redirect(f"/customers/{customer.pk}/")
+    data = dict(form.cleaned_data)
     ticket = attempt(
         request,
         ticket_services.ticket_create,
         actor=request.user,
         customer=customer,
-        **form.cleaned_data,
+        uploads=data.pop("attachments"),
+        **data,
     )
     if ticket:
         messages.success(request, f"Ticket {ticket.number} is open.")

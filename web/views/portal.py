@@ -48,16 +48,18 @@ def portal_tickets_view(request):
 @customer_required
 def portal_ticket_new_view(request):
     customer = _my_customer(request)
-    form = TicketForm(request.POST or None)
+    form = TicketForm(request.POST or None, request.FILES or None)
     if customer is None:
         messages.error(request, "Your account has no customer record yet; contact support.")
     elif request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
         ticket = attempt(
             request,
             services.ticket_create,
             actor=request.user,
             customer=customer,
-            **form.cleaned_data,
+            uploads=data.pop("attachments"),
+            **data,
         )
         if ticket:
             # Re-read: the assignment service hands back a lightweight engineer record.
@@ -128,21 +130,36 @@ def portal_profile_view(request):
     return render(request, "web/portal/profile.html", context, status=status)
 
 
+_CHANNEL_NAMES = {"email": "email", "sms": "SMS"}
+
+
+def _sent_once_each(customer: Customer, *, limit: int) -> list[tuple[Message, list[str]]]:
+    """The latest sent message of each notification (a notification sent by
+    email and by SMS is one thing said, listed once) and the channels it went by."""
+    rows = (
+        Message.objects.filter(
+            customer=customer, notification__isnull=False, status=MessageStatus.SENT
+        )
+        .select_related("notification")
+        .order_by("-sent_at", "-id")[: limit * 4]
+    )
+    by_notification: dict[int, tuple[Message, list[str]]] = {}
+    for message in rows:
+        first, channels = by_notification.setdefault(message.notification_id, (message, []))
+        name = _CHANNEL_NAMES.get(message.channel, message.channel)
+        if name not in channels:
+            channels.append(name)
+    return list(by_notification.values())[:limit]
+
+
 @customer_required
 def portal_notifications_view(request):
     """What I was told: each notification rendered for me, as it was sent."""
     customer = _my_customer(request)
     sent = []
     if customer is not None:
-        rows = (
-            Message.objects.filter(
-                customer=customer, notification__isnull=False, status=MessageStatus.SENT
-            )
-            .select_related("notification")
-            .order_by("-sent_at", "-id")[:50]
-        )
         values = templating.customer_values(customer)
-        for message in rows:
+        for message, channels in _sent_once_each(customer, limit=50):
             n = message.notification
             try:
                 compiled = templating.notification_compile(title=n.title, body=n.body)
@@ -154,7 +171,7 @@ def portal_notifications_view(request):
                 )
             except templating.TemplateInvalid:
                 continue
-            sent.append({"message": message, "rendered": rendered})
+            sent.append({"message": message, "rendered": rendered, "channels": channels})
     return render(request, "web/portal/notifications.html", {"sent": sent})
 
 
