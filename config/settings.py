@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "customers",
     "notifications",
     "delivery",
+    "incidents",
     "tickets",
     "web",
 ]

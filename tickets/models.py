@@ -70,6 +70,14 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
     due_at = models.DateTimeField()
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        db_index=True,
+    )
     escalation_level = models.PositiveSmallIntegerField(default=0)
     # A customer's reply to a ticket finished too long ago opens a new ticket
     # that follows it.

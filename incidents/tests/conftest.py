@@ -1,0 +1,6 @@
+from delivery.tests.conftest import (  # noqa: F401
+    _outbox_email,
+    fiber,
+    make_customer,
+    make_notification,
+)
