@@ -11,6 +11,7 @@ from web.views import (
     notifications,
     outbox,
     portal,
+    ticket_stats,
     tickets,
 )
 
@@ -98,6 +99,7 @@ urlpatterns = [
     path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),
     # Tickets (staff)
     path("tickets/", tickets.ticket_list_view, name="web-tickets"),
+    path("tickets/stats/", ticket_stats.ticket_stats_view, name="web-ticket-stats"),
     path("interactions/", interactions.interactions_view, name="web-interactions"),
     *under(
         "tickets/<int:ticket_id>/",
