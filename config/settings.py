@@ -237,6 +237,17 @@ DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
 
+# Django's cache (the public status document): per process by default;
+# CACHE_URL=redis://… shares one copy between all web processes.
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -11,6 +11,7 @@ from web.views import (
     notifications,
     outbox,
     portal,
+    status,
     ticket_stats,
     tickets,
 )
@@ -28,6 +29,8 @@ def under(
 
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
+    path("status/", status.status_page_view, name="web-status"),
+    path("status/feed.atom", status.status_feed_view, name="web-status-feed"),
     path("dashboard/sending/", dashboard.dashboard_sending_view),
     *under(
         "me/",
