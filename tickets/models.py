@@ -248,3 +248,25 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} with customer {self.customer_id}"
+
+
+class OutageDeflection(models.Model):
+    """A customer who saw "we already know about this outage" and chose not
+    to raise a ticket: one row per (incident, customer), so reloading the
+    page or asking twice counts once."""
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="deflections"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="outage_deflections"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "customer"], name="outage_deflection_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} waited on incident {self.incident_id}"

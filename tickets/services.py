@@ -17,6 +17,8 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from accounts.models import ApprovalStatus, Role, User
 from config.exceptions import Conflict
 from customers.models import Customer, ServiceType
+from incidents.selectors import incidents_active_for_customer
+from incidents.services import incident_record_deflection
 from tickets import emails
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -25,6 +27,7 @@ from tickets.models import (
     Attachment,
     Comment,
     Interaction,
+    OutageDeflection,
     Status,
     Ticket,
     TicketEscalation,
@@ -696,3 +699,24 @@ def interaction_create(
         notes=notes,
         created_by=actor,
     )
+
+
+# --- outages the customer already knows about ------------------------------------
+
+
+def outage_deflections_record(*, customer: Customer) -> int:
+    """The customer read that we already know about the outages affecting
+    them and chose not to raise a ticket. Each (incident, customer) counts
+    once on the incident's deflection figure however often they say so;
+    returns how many incidents counted them now. Only the active outages
+    the customer is in the audience of are counted, whatever a page sent."""
+    counted = 0
+    for incident in incidents_active_for_customer(customer=customer):
+        with transaction.atomic():
+            _, created = OutageDeflection.objects.get_or_create(
+                incident=incident, customer=customer
+            )
+            if created:
+                incident_record_deflection(incident=incident)
+                counted += 1
+    return counted

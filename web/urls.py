@@ -126,6 +126,7 @@ urlpatterns = [
         ("profile/", portal.portal_profile_view, "web-portal-profile"),
         ("notifications/", portal.portal_notifications_view, "web-portal-notifications"),
         ("tickets/new/", portal.portal_ticket_new_view, "web-portal-ticket-new"),
+        ("tickets/new/wait/", portal.portal_outage_wait_view, "web-portal-outage-wait"),
     ),
     *under(
         "portal/tickets/<int:ticket_id>/",

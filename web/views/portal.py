@@ -9,9 +9,10 @@ from django.views.decorators.http import require_POST
 from customers.api import CustomerMeSerializer
 from customers.models import Customer
 from delivery.models import Message, MessageStatus
+from incidents.selectors import incidents_active_for_customer
 from notifications import templating
 from tickets import selectors, services
-from tickets.models import CUSTOMER_EDITABLE_STATUSES, Status
+from tickets.models import ACTIVE_STATUSES, CUSTOMER_EDITABLE_STATUSES, Status
 from web.errors import attempt
 from web.forms import ProfileForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
@@ -33,9 +34,54 @@ def _my_customer(request) -> Customer | None:
     return Customer.objects.filter(user=request.user).first()
 
 
+def _affecting_me(customer: Customer | None) -> list[dict]:
+    """The active outages whose audience includes the customer, each with its
+    latest update rendered for them (their own name, times in their zone)."""
+    if customer is None:
+        return []
+    values = templating.customer_values(customer)
+    shown = []
+    for incident in incidents_active_for_customer(customer=customer):
+        latest, text = incident.latest_update, ""
+        if latest is not None:
+            try:
+                compiled = templating.notification_compile(title=incident.title, body=latest.body)
+                context = templating.render_context(
+                    customer=values, start_at=incident.started_at, end_at=incident.eta
+                )
+                context["incident"] = {"title": incident.title}
+                text = templating.render(compiled, context).text
+            except templating.TemplateInvalid:
+                text = ""
+        shown.append({"incident": incident, "latest": latest, "latest_text": text})
+    return shown
+
+
 @customer_required
 def portal_home_view(request):
-    return redirect("/portal/tickets/")
+    """What is going on for me: outages that affect me, and my open tickets."""
+    customer = _my_customer(request)
+    tickets = (
+        selectors.ticket_visible(user=request.user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .select_related("assignee")
+        .order_by("-id")[:10]
+    )
+    context = {"outages": _affecting_me(customer), "tickets": tickets}
+    return render(request, "web/portal/home.html", context)
+
+
+@customer_required
+@require_POST
+def portal_outage_wait_view(request):
+    """ "We already know about this outage": the customer chose to wait."""
+    customer = _my_customer(request)
+    if customer is not None:
+        services.outage_deflections_record(customer=customer)
+    messages.success(
+        request, "Thank you. We are working on it and will tell you as soon as it is fixed."
+    )
+    return redirect("/portal/")
 
 
 @customer_required
@@ -72,7 +118,14 @@ def portal_ticket_new_view(request):
             )
             return redirect(PAGES.url(ticket))
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/portal/ticket_new.html", {"form": form}, status=status)
+    outages = _affecting_me(customer)
+    context = {
+        "form": form,
+        "outages": outages,
+        # Before the form, the question; the form once they answer "raise it anyway".
+        "ask_first": bool(outages) and request.method == "GET" and "anyway" not in request.GET,
+    }
+    return render(request, "web/portal/ticket_new.html", context, status=status)
 
 
 @customer_required
