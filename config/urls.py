@@ -10,7 +10,7 @@ api_patterns = [
     path("", include("notifications.urls")),
     path("", include("delivery.urls")),
     path("", include("tickets.urls")),
-    path("", include("incidents.status_urls")),
+    path("", include("incidents.public_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 
