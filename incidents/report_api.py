@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 
 from accounts.permissions import IsStaffMember
+from config.api_errors import ApiErrorSerializer
 from config.pagination import StandardPagination
 from customers.filters import CustomerFilter
 from customers.models import Customer
@@ -28,11 +29,6 @@ CSV_HEADER = [
     "maintenance_minutes",
     "incidents",
 ]
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
 
 
 class OutageMinutesRowSerializer(serializers.Serializer):
@@ -120,9 +116,9 @@ class OutageMinutesReportView(generics.GenericAPIView):
             (200, "application/json"): OutageMinutesPageSerializer,
             (200, "text/csv"): OpenApiTypes.STR,
             400: OpenApiResponse(OpenApiTypes.OBJECT, description="A parameter to fix"),
-            401: ErrorSerializer,
-            403: ErrorSerializer,
-            404: ErrorSerializer,
+            401: ApiErrorSerializer,
+            403: ApiErrorSerializer,
+            404: ApiErrorSerializer,
         },
         filters=True,
     )

@@ -7,12 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin
+from config.api_errors import ApiErrorSerializer
 from tickets.statistics import statistics_period, ticket_statistics
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
 
 
 class DurationSummarySerializer(serializers.Serializer):
@@ -75,8 +71,8 @@ class TicketStatsView(APIView):
         responses={
             200: TicketStatsSerializer,
             400: OpenApiTypes.OBJECT,
-            401: ErrorSerializer,
-            403: ErrorSerializer,
+            401: ApiErrorSerializer,
+            403: ApiErrorSerializer,
         },
     )
     def get(self, request):
