@@ -111,16 +111,17 @@ def _names(codes_needed: tuple[set[str], set[str]]) -> dict:
 def _public_text(body: str, incident: dict) -> str:
     """An update's text as the public reads it: its template rendered with
     no customer at all (a name or account number can never appear), times in UTC."""
+    values = {
+        "title": incident["title"],
+        "status": templating.INCIDENT_STATUS_LABELS.get(incident["status"], incident["status"]),
+    }
+    for name in templating.INCIDENT_TIME_FIELDS:
+        values[name] = incident[name]
     try:
         compiled = templating.notification_compile(title="", body=body)
         context = templating.render_context(
-            customer={}, start_at=incident["scheduled_start"], end_at=incident["scheduled_end"]
+            customer={"timezone": "UTC"}, start_at=None, end_at=None, incident=values
         )
-        context["incident"] = {
-            "title": incident["title"],
-            "scheduled_start": context["start_at"],
-            "scheduled_end": context["end_at"],
-        }
         return templating.render(compiled, context).text
     except templating.TemplateInvalid:
         return _TEMPLATE_TAG.sub("", body).strip()

@@ -64,9 +64,11 @@ class NotificationSerializer(serializers.ModelSerializer):
             "title",
             "body",
             "body_html",
+            "sms_body",
             "kind",
             "channels",
             "audience",
+            "incident",
             "start_at",
             "end_at",
             "respect_contact_window",
@@ -81,6 +83,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "incident",
             "status",
             "created_by",
             "created_at",
@@ -100,10 +103,14 @@ class NotificationSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"end_at": ["end_at must be in the future."]})
         if start_at and end_at and end_at <= start_at:
             raise serializers.ValidationError({"end_at": ["end_at must be after start_at."]})
+        incident = getattr(instance, "incident", None)
         services.notification_validate_templates(
             title=attrs.get("title", getattr(instance, "title", "")),
             body=attrs.get("body", getattr(instance, "body", "")),
             body_html=attrs.get("body_html", getattr(instance, "body_html", "")),
+            sms_body=attrs.get("sms_body", getattr(instance, "sms_body", "")),
+            end_at=end_at,
+            incident=templating.incident_values(incident) if incident else None,
         )
         if "audience" in attrs:
             attrs["audience"] = {key: list(value) for key, value in attrs["audience"].items()}
@@ -121,13 +128,11 @@ class NotificationSerializer(serializers.ModelSerializer):
         if Channel.SMS not in (obj.channels or []):
             return None
         try:
-            compiled = templating.notification_compile(title=obj.title, body=obj.body, body_html="")
+            text = templating.notification_render(
+                notification=obj, customer=templating.SAMPLE_CUSTOMER, channel=Channel.SMS
+            ).text
         except templating.TemplateInvalid:
             return None
-        context = templating.render_context(
-            customer=templating.SAMPLE_CUSTOMER, start_at=obj.start_at, end_at=obj.end_at
-        )
-        text = templating.render(compiled, context).text
         size = sms_size(text)
         return {
             "text": text,
@@ -143,7 +148,7 @@ class NotificationFilter(django_filters.FilterSet):
 
     class Meta:
         model = Notification
-        fields = ["status", "kind", "created_by"]
+        fields = ["status", "kind", "created_by", "incident"]
 
 
 class SendToCustomersSerializer(serializers.Serializer):

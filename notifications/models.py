@@ -29,6 +29,9 @@ class Notification(models.Model):
     body_html = models.TextField(
         blank=True, help_text="Optional HTML template; generated from the text body when empty."
     )
+    sms_body = models.TextField(
+        blank=True, help_text="Optional short template for SMS; the text body is used when empty."
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.GENERAL)
     channels = models.JSONField(default=list)
     audience = models.JSONField(default=dict, blank=True)

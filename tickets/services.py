@@ -17,8 +17,19 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from accounts.models import ApprovalStatus, Role, User
 from config.exceptions import Conflict
 from customers.models import Customer, ServiceType
-from incidents.selectors import incidents_active_for_customer
+from incidents.models import Incident
+from incidents.selectors import (
+    incident_active_outage_for_customer,
+    incidents_active_for_customer,
+)
 from incidents.services import incident_record_deflection
+from notifications.templating import (
+    INCIDENT_STATUS_LABELS,
+    customer_values,
+    format_moment,
+    incident_values,
+    text_render,
+)
 from tickets import emails
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -237,9 +248,10 @@ def tickets_assign_waiting() -> int:
         room = sum(max(0, c.max_open_tickets - loads.get(c.id, 0)) for c in candidates)
         if room == 0:
             return 0
-        waiting = Ticket.objects.filter(status=Status.OPEN, assignee__isnull=True).order_by(
-            "due_at", "id"
-        )
+        # A ticket linked to an incident waits on the incident, not on an engineer.
+        waiting = Ticket.objects.filter(
+            status=Status.OPEN, assignee__isnull=True, incident__isnull=True
+        ).order_by("due_at", "id")
         now = timezone.now()
         for ticket in waiting.select_related("customer")[:room]:
             chosen = _pick(candidates, loads)
@@ -273,6 +285,138 @@ def _after_load_freed() -> None:
     transaction.on_commit(tickets_assign_waiting)
 
 
+# --- incidents ---------------------------------------------------------------------
+
+
+def _incident_label(incident: Incident | None) -> str | None:
+    return f"{incident.number} {incident.title}" if incident else None
+
+
+def outage_reply_text(*, incident: Incident, customer: Customer) -> str:
+    """The automatic answer to a complaint raised during a known outage:
+    the latest status and ETA in the customer's own zone."""
+    latest = getattr(incident, "latest_update", None)
+    status = INCIDENT_STATUS_LABELS.get(incident.status, incident.status)
+    lines = [
+        f"We already know about this outage ({incident.number}: {incident.title}) "
+        f"and are working on it. Current status: {status}.",
+    ]
+    if incident.eta:
+        lines.append(
+            f"We expect service back by {format_moment(incident.eta, customer.timezone or 'UTC')}."
+        )
+    if latest is not None:
+        when = format_moment(latest.created_at, customer.timezone or "UTC")
+        text = text_render(
+            source=latest.body,
+            customer=customer_values(customer),
+            incident=incident_values(incident),
+        )
+        lines.append(f"Latest update ({when}): {text}")
+    lines.append(
+        "Your request is linked to the outage and will be resolved with it; "
+        "you do not need to do anything else."
+    )
+    return "\n\n".join(lines)
+
+
+def _linked_on_creation(ticket: Ticket, *, outage: Incident) -> None:
+    _record(
+        ticket,
+        kind=TicketEvent.Kind.UPDATED,
+        actor=None,
+        changes={"incident": (None, _incident_label(outage))},
+        note="Linked to an active outage affecting the customer; waiting on it.",
+    )
+    Comment.objects.create(
+        ticket=ticket,
+        author=None,
+        body=outage_reply_text(incident=outage, customer=ticket.customer),
+        internal=False,
+    )
+
+
+def ticket_link_incident(*, ticket: Ticket, actor: User, incident: Incident | None) -> Ticket:
+    """Staff link a ticket to an active incident (it then waits on it) or
+    unlink it (it goes into normal assignment). Audited."""
+    if not actor.is_staff_member:
+        raise PermissionDenied("Only engineers and administrators may link tickets to incidents.")
+    if incident is not None and incident.status in Incident.FINISHED_STATUSES:
+        raise Conflict(
+            f"The incident is {incident.status}; link tickets only to an active one.",
+            code="incident_finished",
+        )
+    if ticket.status in FINISHED_STATUSES:
+        raise Conflict(
+            f"A {ticket.status} ticket cannot be linked or unlinked.", code="ticket_locked"
+        )
+    old = ticket.incident
+    if (old.pk if old else None) == (incident.pk if incident else None):
+        return ticket
+    with transaction.atomic():
+        ticket.incident = incident
+        ticket.save(update_fields=["incident", "updated_at"])
+        _record(
+            ticket,
+            kind=TicketEvent.Kind.UPDATED,
+            actor=actor,
+            changes={"incident": (_incident_label(old), _incident_label(incident))},
+            note="Linked to an incident." if incident else "Unlinked from its incident.",
+        )
+        if incident is None and ticket.status == Status.OPEN and ticket.assignee_id is None:
+            _after_load_freed()
+    return ticket
+
+
+INCIDENT_RESOLUTION_TEXT = (
+    "The outage this request was about ({number}: {title}) is resolved and service is restored. "
+    "If you still have a problem, reply here and we will look at it."
+)
+
+
+def tickets_resolve_with_incident(*, incident: Incident, actor: User | None = None) -> int:
+    """The incident resolved: its linked open tickets are resolved with a
+    public comment, set-based (thousands of tickets in a few statements).
+    No ticket email: the customer hears of it once, from the incident's
+    resolution notice."""
+    now = timezone.now()
+    rows = list(
+        Ticket.objects.select_for_update()
+        .filter(incident=incident, status__in=[s.value for s in ACTIVE_STATUSES])
+        .values_list("pk", "status", "assignee_id")
+    )
+    if not rows:
+        return 0
+    text = INCIDENT_RESOLUTION_TEXT.format(number=incident.number, title=incident.title)
+    ids = [pk for pk, _, _ in rows]
+    Ticket.objects.filter(pk__in=ids).update(
+        status=Status.RESOLVED, resolved_at=now, resolution=text, updated_at=now
+    )
+    Comment.objects.bulk_create(
+        Comment(ticket_id=pk, author=actor, body=text, internal=False) for pk in ids
+    )
+    events = TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=pk,
+            kind=TicketEvent.Kind.RESOLVED,
+            actor=actor,
+            note=f"Resolved with incident {incident.number}.",
+        )
+        for pk in ids
+    )
+    TicketFieldChange.objects.bulk_create(
+        TicketFieldChange(event=event, field="status", old_value=old, new_value=Status.RESOLVED)
+        for event, (_, old, _) in zip(events, rows, strict=True)
+    )
+    if any(assignee for _, _, assignee in rows):
+        _after_load_freed()
+    logger.info(
+        "tickets resolved with their incident",
+        extra={"incident_id": incident.pk, "tickets": len(ids)},
+    )
+    return len(ids)
+
+
 # --- creation and edits -----------------------------------------------------------
 
 
@@ -292,11 +436,16 @@ def ticket_create(
     Every upload is checked before anything is stored."""
     checked = _uploads_check(uploads)
     now = timezone.now()
+    # A complaint from a customer an active outage affects waits on the
+    # outage instead of going to an engineer.
+    outage = incident_active_outage_for_customer(customer=customer)
     with _stored_files_removed_on_failure() as stored, transaction.atomic():
         # Choosing under the lock and inserting the ticket already assigned
         # keeps the lock short and saves an UPDATE.
-        _lock_assignment()
-        chosen = _take_least_loaded(now=now)
+        chosen = None
+        if outage is None:
+            _lock_assignment()
+            chosen = _take_least_loaded(now=now)
         ticket = Ticket.objects.create(
             title=title,
             description=description,
@@ -307,6 +456,7 @@ def ticket_create(
             assignee=chosen,
             due_at=sla_due_at(priority=priority, created_at=now),
             follows=follows,
+            incident=outage,
             created_by=actor,
             created_at=now,
         )
@@ -314,6 +464,8 @@ def ticket_create(
         if chosen is not None:
             events.append(TicketEvent(ticket=ticket, kind=TicketEvent.Kind.ASSIGNED))
         TicketEvent.objects.bulk_create(events)
+        if outage is not None:
+            _linked_on_creation(ticket, outage=outage)
         if chosen is not None:
             TicketFieldChange.objects.bulk_create(
                 [
@@ -394,6 +546,9 @@ def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any]) -> Ticke
             raise Conflict(
                 f"A {ticket.status} ticket can no longer be edited.", code="ticket_locked"
             )
+    if "incident" in data:
+        data = dict(data)
+        ticket = ticket_link_incident(ticket=ticket, actor=actor, incident=data.pop("incident"))
     with transaction.atomic():
         changes: dict[str, tuple[Any, Any]] = {}
         for field in STAFF_EDITABLE_FIELDS:

@@ -44,15 +44,9 @@ def _affecting_me(customer: Customer | None) -> list[dict]:
     for incident in incidents_active_for_customer(customer=customer):
         latest, text = incident.latest_update, ""
         if latest is not None:
-            try:
-                compiled = templating.notification_compile(title=incident.title, body=latest.body)
-                context = templating.render_context(
-                    customer=values, start_at=incident.started_at, end_at=incident.eta
-                )
-                context["incident"] = {"title": incident.title}
-                text = templating.render(compiled, context).text
-            except templating.TemplateInvalid:
-                text = ""
+            text = templating.text_render(
+                source=latest.body, customer=values, incident=templating.incident_values(incident)
+            )
         shown.append({"incident": incident, "latest": latest, "latest_text": text})
     return shown
 
@@ -193,7 +187,7 @@ def _sent_once_each(customer: Customer, *, limit: int) -> list[tuple[Message, li
         Message.objects.filter(
             customer=customer, notification__isnull=False, status=MessageStatus.SENT
         )
-        .select_related("notification")
+        .select_related("notification", "notification__incident")
         .order_by("-sent_at", "-id")[: limit * 4]
     )
     by_notification: dict[int, tuple[Message, list[str]]] = {}
@@ -215,12 +209,8 @@ def portal_notifications_view(request):
         for message, channels in _sent_once_each(customer, limit=50):
             n = message.notification
             try:
-                compiled = templating.notification_compile(title=n.title, body=n.body)
-                rendered = templating.render(
-                    compiled,
-                    templating.render_context(
-                        customer=values, start_at=n.start_at or n.started_at, end_at=n.end_at
-                    ),
+                rendered = templating.notification_render(
+                    notification=n, customer=values, channel=message.channel
                 )
             except templating.TemplateInvalid:
                 continue
