@@ -120,6 +120,8 @@ def event_detail(event: TicketEvent, *, sentence: str) -> str:
         resolution = _changes(event).get("resolution", (None, None))[1]
         if resolution:
             return resolution
+    if "incident" in _changes(event):
+        return ""  # the sentence says it all; the note is the audit trail's
     note = event.note or ""
     return "" if note == sentence or event.kind == TicketEvent.Kind.ESCALATED else note
 
@@ -145,7 +147,23 @@ def _status_sentence(event: TicketEvent, changes: dict, *, for_customer: bool, a
     return f"{actor} put the ticket {status_words(new)}."
 
 
+def _incident_sentence(changes: dict, *, for_customer: bool) -> str:
+    old, new = changes["incident"]
+    if new:
+        if for_customer:
+            return (
+                f"Your request is linked to the outage {new}; it will be resolved with it, "
+                "and you do not need to do anything else."
+            )
+        return f"Linked to {new}."
+    if for_customer:
+        return "Your request is no longer linked to an outage; an engineer will look at it."
+    return f"Unlinked from {old}." if old else "Unlinked from its incident."
+
+
 def _update_sentence(changes: dict, *, for_customer: bool, actor: str) -> str:
+    if "incident" in changes:
+        return _incident_sentence(changes, for_customer=for_customer)
     parts = []
     if "title" in changes:
         parts.append(f"the title is now “{changes['title'][1]}”")
