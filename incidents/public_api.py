@@ -9,13 +9,13 @@ from rest_framework.views import APIView
 from incidents.public_status import public_status, status_cache_seconds
 
 
-class PublicUpdateSerializer(serializers.Serializer):
+class StatusPageUpdateSerializer(serializers.Serializer):
     status = serializers.CharField()
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
 
 
-class PublicIncidentSerializer(serializers.Serializer):
+class StatusPageIncidentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
     kind = serializers.ChoiceField(choices=["outage", "maintenance"])
@@ -28,11 +28,11 @@ class PublicIncidentSerializer(serializers.Serializer):
     eta = serializers.DateTimeField(allow_null=True)
     scheduled_start = serializers.DateTimeField(allow_null=True)
     scheduled_end = serializers.DateTimeField(allow_null=True)
-    updates = PublicUpdateSerializer(many=True)
+    updates = StatusPageUpdateSerializer(many=True)
 
 
 class PublicStatusSerializer(serializers.Serializer):
-    incidents = PublicIncidentSerializer(many=True)
+    incidents = StatusPageIncidentSerializer(many=True)
 
 
 class PublicStatusView(APIView):
