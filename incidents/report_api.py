@@ -2,7 +2,7 @@
 customer for a period (staff). JSON in pages, or `?format=csv` streamed."""
 
 import csv
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -59,7 +59,11 @@ def _moment(params, name: str, *, end: bool) -> datetime | None:
     except ValueError:
         moment = day = None
     if day is not None:
-        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min, tzinfo=UTC)
+        try:
+            day = day + timedelta(days=1) if end else day
+        except OverflowError:
+            day = date.max
+        moment = datetime.combine(day, time.min, tzinfo=UTC)
     if moment is None:
         raise ValidationError({name: ["Give a date (2026-11-01) or an ISO 8601 time."]})
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
@@ -70,7 +74,10 @@ def report_period(params) -> tuple[datetime, datetime]:
     since = _moment(params, "from", end=False)
     until = _moment(params, "to", end=True)
     until = until or now
-    since = since or until - timedelta(days=30)
+    try:
+        since = since or until - timedelta(days=30)
+    except OverflowError as exc:
+        raise ValidationError({"to": ["Give a date after 0001-01-31."]}) from exc
     if since >= until:
         raise ValidationError({"from": ["The period starts after it ends; swap from and to."]})
     return since, until

@@ -214,6 +214,8 @@ def statistics_period(params) -> tuple[date, date]:
     if errors:
         raise ValidationError(errors)
     since, until = values["since"], values["until"]
+    if until >= date.max - timedelta(days=1):
+        raise ValidationError({"until": ["Give a date before 9999-12-30."]})
     if since > until:
         raise ValidationError({"since": ["The period starts after it ends; swap the dates."]})
     if (until - since).days + 1 > MAX_DAYS:

@@ -132,6 +132,20 @@ class TestRefusals:
         swapped = client_for(engineer).get(URL, {"from": "2026-11-05", "to": "2026-11-01"})
         assert swapped.status_code == 400 and "swap" in swapped.json()["from"][0]
 
+    @pytest.mark.parametrize(
+        "period",
+        [
+            {"from": "2026-13-45"},
+            {"from": "2026-11-01T25:00"},
+            {"to": "0001-01-01"},
+            {"from": "9999-12-31", "to": "9999-12-31"},
+            {"page": "abc"},
+        ],
+    )
+    def test_odd_input_gets_a_4xx_never_a_500(self, engineer, period):
+        response = client_for(engineer).get(URL, period)
+        assert response.status_code in (200, 400, 404), response.content
+
     def test_a_bad_date_in_csv_is_still_a_json_400(self, engineer):
         response = client_for(engineer).get(URL, {"from": "x", "format": "csv"})
         assert response.status_code == 400 and "from" in response.json()

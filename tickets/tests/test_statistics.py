@@ -83,6 +83,8 @@ class TestTicketStatistics:
         assert swapped.status_code == 400
         too_long = client.get("/api/tickets/stats/", {"since": "2020-01-01", "until": "2026-11-01"})
         assert too_long.status_code == 400
+        for odd in ({"since": "2026-02-30"}, {"since": "9999-12-31", "until": "9999-12-31"}):
+            assert client.get("/api/tickets/stats/", odd).status_code == 400
 
     @pytest.mark.parametrize("who", ["engineer", "customer_user", "other_customer_user"])
     def test_only_administrators_see_them(self, request, who):
