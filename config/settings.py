@@ -284,6 +284,16 @@ CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
 )
 # Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
 TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
+# Django's cache (the public status document): per process by default;
+# CACHE_URL=redis://… shares one copy between all web processes.
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

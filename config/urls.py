@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("delivery.urls")),
     path("", include("incidents.urls")),
     path("", include("tickets.urls")),
+    path("", include("incidents.public_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

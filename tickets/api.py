@@ -13,6 +13,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -89,7 +90,10 @@ def _own_customer(user) -> Customer:
 @extend_schema_view(
     list=extend_schema(summary="List tickets the caller may see"),
     create=extend_schema(
-        request=TicketCreateSerializer,
+        request={
+            "application/json": TicketCreateSerializer,
+            "multipart/form-data": TicketCreateSerializer,
+        },
         responses={201: TicketSerializer},
         summary="Raise a ticket; it is assigned automatically",
     ),
@@ -111,6 +115,8 @@ class TicketViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     pagination_class = TicketPagination
+    # Multipart through the name-checking parser: a ticket may be raised with files.
+    parser_classes = [JSONParser, AttachmentUploadParser, FormParser]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator
@@ -148,6 +154,7 @@ class TicketViewSet(
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         customer = data.pop("customer", None)
+        data["uploads"] = data.pop("attachments", [])
         if request.user.is_customer:
             own = _own_customer(request.user)
             if customer is not None and customer.pk != own.pk:

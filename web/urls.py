@@ -13,6 +13,8 @@ from web.views import (
     outbox,
     portal,
     security,
+    status,
+    ticket_stats,
     tickets,
 )
 
@@ -30,6 +32,8 @@ def under(
 urlpatterns = [
     path("", dashboard.home_view, name="web-home"),
     path("dashboard/sending/", dashboard.dashboard_sending_view, name="web-dashboard-sending"),
+    path("status/", status.status_page_view, name="web-status"),
+    path("status/feed.atom", status.status_feed_view, name="web-status-feed"),
     *under(
         "me/",
         ("availability/", dashboard.availability_view, "web-availability"),
@@ -135,6 +139,7 @@ urlpatterns = [
     path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),
     # Tickets (staff)
     path("tickets/", tickets.ticket_list_view, name="web-tickets"),
+    path("tickets/stats/", ticket_stats.ticket_stats_view, name="web-ticket-stats"),
     path("interactions/", interactions.interactions_view, name="web-interactions"),
     *under(
         "tickets/<int:ticket_id>/",
@@ -162,6 +167,7 @@ urlpatterns = [
         ("profile/", portal.portal_profile_view, "web-portal-profile"),
         ("notifications/", portal.portal_notifications_view, "web-portal-notifications"),
         ("tickets/new/", portal.portal_ticket_new_view, "web-portal-ticket-new"),
+        ("tickets/new/wait/", portal.portal_outage_wait_view, "web-portal-outage-wait"),
     ),
     *under(
         "portal/tickets/<int:ticket_id>/",

@@ -9,14 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 
+from django.contrib import messages
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tickets import selectors, services
-from tickets.models import Ticket, TicketEvent
+from tickets import selectors, services, wording
+from tickets.models import FINISHED_STATUSES, Ticket, TicketEvent
 from tickets.uploads import attachment_response
+from web.errors import attempt
 from web.forms import AttachmentForm, CommentForm
 from web.views.common import form_post
 
@@ -30,12 +32,25 @@ def visible_ticket(request, ticket_id: int) -> Ticket:
 
 
 def timeline(ticket: Ticket, user) -> list[dict]:
-    """Events and comments in time order; a customer sees neither internal notes
-    nor the events about them."""
-    events = [
-        {"at": e.created_at, "kind": "event", "event": e}
+    """Events and comments in time order, each event told in a plain sentence;
+    a customer sees neither internal notes nor the events about them."""
+    shown = [
+        e
         for e in selectors.ticket_events(ticket=ticket, user=user)
         if e.kind != TicketEvent.Kind.COMMENTED
+    ]
+    names = wording.names_for_events(shown)
+    for_customer = not user.is_staff_member
+    events = [
+        {
+            "at": e.created_at,
+            "kind": "event",
+            "event": e,
+            "sentence": sentence,
+            "detail": wording.event_detail(e, sentence=sentence),
+        }
+        for e in shown
+        for sentence in [wording.event_sentence(e, for_customer=for_customer, names=names)]
     ]
     comments = [
         {"at": c.created_at, "kind": "comment", "comment": c}
@@ -68,20 +83,35 @@ class TicketPages:
         }
 
     def comment_add(self, request, ticket: Ticket):
-        return form_post(
+        form = CommentForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Write a comment before saving it.")
+            return redirect(self.url(ticket))
+        was = ticket.status
+        comment = attempt(
             request,
-            back_to=self.url(ticket),
-            service=services.comment_create,
-            form=CommentForm(request.POST),
-            invalid="Write a comment before saving it.",
-            success="Your comment is saved.",
-            arguments=lambda data: {
-                "body": data["body"],
-                "internal": data["internal"] and self.internal_notes,
-            },
+            services.comment_create,
             ticket=ticket,
             author=request.user,
+            body=form.cleaned_data["body"],
+            internal=form.cleaned_data["internal"] and self.internal_notes,
         )
+        if not comment:
+            return redirect(self.url(ticket))
+        if comment.ticket_id != ticket.pk:
+            messages.success(
+                request,
+                f"{ticket.number} was finished a while ago, so your reply opened a new "
+                f"ticket, {comment.ticket.number}.",
+            )
+            return redirect(self.url(comment.ticket))
+        if was in FINISHED_STATUSES and ticket.status not in FINISHED_STATUSES:
+            messages.success(request, "Your reply is saved and the ticket is reopened.")
+        elif comment.internal:
+            messages.success(request, "Your internal note is saved; the customer does not see it.")
+        else:
+            messages.success(request, "Your comment is saved.")
+        return redirect(self.url(ticket))
 
     def attachment_add(self, request, ticket: Ticket):
         return form_post(
