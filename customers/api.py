@@ -59,6 +59,9 @@ class CustomerSerializer(serializers.Serializer):
     contact_window_end = serializers.TimeField(required=False, format="%H:%M")
     email_opt_in = serializers.BooleanField(required=False)
     sms_opt_in = serializers.BooleanField(required=False)
+    marketing_opt_in = serializers.BooleanField(
+        required=False, help_text="Consent to marketing messages; false unless the customer agrees."
+    )
     is_active = serializers.BooleanField(required=False)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -70,7 +73,11 @@ class CustomerSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send the customer as a JSON object."]}
             )
-        raw = {name: data[name] for name in self.editable_fields if name in data}
+        raw = {
+            name: data[name]
+            for name in self.editable_fields
+            if name in data and name != "marketing_opt_in"
+        }
         self._check_read_only(data)
         if self.instance is not None and not self.partial:
             missing = [n for n in ("account_number", "name") if n not in raw]
@@ -85,6 +92,13 @@ class CustomerSerializer(serializers.Serializer):
         values, errors = customer_clean(
             raw, lookups=CodeLookups(), creating=self.instance is None, current=current
         )
+        if "marketing_opt_in" in data:
+            try:
+                values["marketing_opt_in"] = self.fields["marketing_opt_in"].to_internal_value(
+                    data["marketing_opt_in"]
+                )
+            except serializers.ValidationError:
+                errors["marketing_opt_in"] = ["Use true or false."]
         if errors:
             raise serializers.ValidationError(errors)
         return values
@@ -117,6 +131,7 @@ ME_EDITABLE = (
     "contact_window_end",
     "email_opt_in",
     "sms_opt_in",
+    "marketing_opt_in",
 )
 
 

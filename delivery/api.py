@@ -22,6 +22,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "last_error",
             "next_attempt_at",
             "sent_at",
+            "delivered_at",
             "provider_id",
             "segments",
             "created_at",
@@ -41,9 +42,23 @@ class MessageFilter(django_filters.FilterSet):
 
 
 class OutboxMessageSerializer(serializers.ModelSerializer):
+    headers = serializers.DictField(
+        child=serializers.CharField(), read_only=True, help_text="Every header, by name."
+    )
+
     class Meta:
         model = OutboxMessage
-        fields = ["id", "channel", "to", "subject", "body", "html", "created_at", "message"]
+        fields = [
+            "id",
+            "channel",
+            "to",
+            "subject",
+            "body",
+            "html",
+            "headers",
+            "created_at",
+            "message",
+        ]
         read_only_fields = fields
 
 

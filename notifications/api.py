@@ -54,6 +54,20 @@ class NotificationSerializer(serializers.ModelSerializer):
         error_messages={"empty": "Choose at least one channel: email, sms."},
     )
     audience = AudienceSerializer(required=False)
+    category = serializers.ChoiceField(
+        choices=Notification.Category.choices,
+        default=Notification.Category.SERVICE,
+        help_text="service (outages, maintenance, RCA, tickets) or marketing (opted-in only).",
+        error_messages={"invalid_choice": '"{input}" is not a category; use service or marketing.'},
+    )
+    fallback_channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="One message on this channel for a customer unreachable on the others.",
+        error_messages={"invalid_choice": '"{input}" is not a channel; use email, sms or null.'},
+    )
     totals = serializers.SerializerMethodField()
     sms_preview = serializers.SerializerMethodField()
 
@@ -66,6 +80,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "body_html",
             "kind",
             "channels",
+            "category",
+            "fallback_channel",
             "audience",
             "start_at",
             "end_at",
@@ -76,6 +92,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "updated_at",
             "started_at",
             "finished_at",
+            "approved_by",
+            "approved_at",
             "totals",
             "sms_preview",
         ]
@@ -87,6 +105,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "updated_at",
             "started_at",
             "finished_at",
+            "approved_by",
+            "approved_at",
         ]
 
     def validate_channels(self, value):
@@ -140,10 +160,11 @@ class NotificationSerializer(serializers.ModelSerializer):
 class NotificationFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Notification.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)
+    category = django_filters.ChoiceFilter(choices=Notification.Category.choices)
 
     class Meta:
         model = Notification
-        fields = ["status", "kind", "created_by"]
+        fields = ["status", "kind", "category", "created_by"]
 
 
 class SendToCustomersSerializer(serializers.Serializer):

@@ -32,6 +32,8 @@ EDITABLE_FIELDS = (
     "body_html",
     "kind",
     "channels",
+    "category",
+    "fallback_channel",
     "audience",
     "start_at",
     "end_at",

@@ -11,6 +11,7 @@ from web.views import (
     notifications,
     outbox,
     portal,
+    preferences,
     tickets,
 )
 
@@ -94,6 +95,8 @@ urlpatterns = [
         ("duplicate/", notifications.notification_duplicate_view),
         ("retry-failed/", notifications.notification_retry_failed_view),
     ),
+    path("preferences/<str:token>/", preferences.preferences_view, name="web-preferences"),
+    path("unsubscribe/<str:token>/", preferences.unsubscribe_view, name="web-unsubscribe"),
     path("outbox/", outbox.outbox_view, name="web-outbox"),
     path("outbox/<int:item_id>/", outbox.outbox_item_view, name="web-outbox-item"),
     # Tickets (staff)

@@ -2,14 +2,16 @@
 TransportError(message, permanent=...) and the pipeline decides whether to
 retry."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, recipient_unknown: bool = False):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        # The server refused the address itself (5xx on RCPT): it will never work.
+        self.recipient_unknown = recipient_unknown
 
     def __str__(self) -> str:
         return self.message
@@ -24,3 +26,5 @@ class Outgoing:
     subject: str
     text: str
     html: str
+    # Extra email headers (Message-ID, List-Unsubscribe, Auto-Submitted…).
+    headers: dict[str, str] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from django.core.mail.message import sanitize_address
 
 from delivery.channels import Outgoing, TransportError
 from delivery.channels.mime import address, mime_alternative
+from delivery.dkim import dkim_sign
 
 
 def _sender_domain() -> str:
@@ -29,7 +30,9 @@ def classify_error(exc: Exception) -> TransportError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(exc.recipients.values()), (451, b""))
         text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-        return TransportError(f"SMTP {code} {text}".strip(), permanent=code >= 500)
+        return TransportError(
+            f"SMTP {code} {text}".strip(), permanent=code >= 500, recipient_unknown=code >= 500
+        )
     if isinstance(exc, smtplib.SMTPDataError):
         text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
         permanent = exc.smtp_code >= 500
@@ -49,7 +52,9 @@ def classify_error(exc: Exception) -> TransportError:
     if isinstance(status, int):
         return TransportError(f"Email provider HTTP {status}: {exc}", permanent=400 <= status < 500)
     if type(exc).__name__ == "AnymailRecipientsRefused":
-        return TransportError(f"Email provider refused the recipient: {exc}", permanent=True)
+        return TransportError(
+            f"Email provider refused the recipient: {exc}", permanent=True, recipient_unknown=True
+        )
     return TransportError(f"{type(exc).__name__}: {exc}")
 
 
@@ -195,19 +200,25 @@ class EmailTransport:
         self.is_open = False
 
     def build(self, outgoing: Outgoing) -> EmailMultiAlternatives:
-        idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
         email = EmailMultiAlternatives(
             subject=outgoing.subject,
             body=outgoing.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[outgoing.to],
-            headers={"Message-ID": make_msgid(idstring=idstring, domain=self.domain)},
+            headers=self._headers(outgoing),
             connection=self.connection,
         )
         if outgoing.html:
             email.attach_alternative(outgoing.html, "text/html")
         email.proactive_message_id = outgoing.message_id
         return email
+
+    def _headers(self, outgoing: Outgoing) -> dict[str, str]:
+        headers = dict(outgoing.headers)
+        if "Message-ID" not in headers:
+            idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
+            headers["Message-ID"] = make_msgid(idstring=idstring, domain=self.domain)
+        return headers
 
     def _smtp(self):
         """The open smtplib session when the backend is Django's SMTP backend."""
@@ -240,8 +251,8 @@ class EmailTransport:
         return email.extra_headers["Message-ID"]
 
     def _send_fast(self, smtp, outgoing: Outgoing, then: tuple[int, str] | None) -> str:
-        idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
-        message_id = make_msgid(idstring=idstring, domain=self.domain)
+        headers = self._headers(outgoing)
+        message_id = headers.pop("Message-ID")
         recipient = address(outgoing.to)
         data = mime_alternative(
             from_header=self.sender,
@@ -250,7 +261,9 @@ class EmailTransport:
             text=outgoing.text,
             html=outgoing.html,
             message_id=message_id,
+            extra_headers=headers,
         )
+        data = dkim_sign(data)
         try:
             if self.session is not None:
                 following = None
