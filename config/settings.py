@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "web.middleware.ViewerTimezoneMiddleware",
+    "delivery.middleware.AnymailWebhookAuthMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

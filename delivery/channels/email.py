@@ -248,7 +248,10 @@ class EmailTransport:
         if not sent:
             self._reset()
             raise TransportError("The email backend did not accept the message.")
-        return email.extra_headers["Message-ID"]
+        # A provider's own id when it gives one (anymail), so its webhook
+        # events find the message; else our Message-ID.
+        provider_id = getattr(getattr(email, "anymail_status", None), "message_id", None)
+        return str(provider_id) if provider_id else email.extra_headers["Message-ID"]
 
     def _send_fast(self, smtp, outgoing: Outgoing, then: tuple[int, str] | None) -> str:
         headers = self._headers(outgoing)
