@@ -352,7 +352,8 @@ class ServiceTypeViewSet(viewsets.ModelViewSet):
 
 class AudienceSerializer(serializers.Serializer):
     """An audience spec: filters AND-ed across fields, OR-ed within one; an
-    empty list means "any"; customer_ids are added to the result."""
+    empty list means "any"; customer_ids are added to the result. Every
+    active customer is `{"all": true}`; an audience naming nothing is refused."""
 
     location = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     last_mile_site = serializers.ListField(
@@ -368,6 +369,14 @@ class AudienceSerializer(serializers.Serializer):
     customer_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list
     )
+    all = serializers.BooleanField(
+        required=False, default=False, help_text="Every active customer (the filters are ignored)."
+    )
+
+    def validate(self, attrs):
+        if selectors.audience_is_empty(audience=attrs):
+            raise serializers.ValidationError(selectors.EMPTY_AUDIENCE)
+        return attrs
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

@@ -17,7 +17,7 @@ from accounts.permissions import IsStaffMember
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
-from delivery.api import MessageFilter, MessageSerializer
+from delivery.api import ErrorSerializer, MessageFilter, MessageSerializer
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
 from notifications import selectors, services, templating
@@ -126,7 +126,10 @@ class NotificationSerializer(serializers.ModelSerializer):
             body_html=attrs.get("body_html", getattr(instance, "body_html", "")),
         )
         if "audience" in attrs:
-            attrs["audience"] = {key: list(value) for key, value in attrs["audience"].items()}
+            attrs["audience"] = {
+                key: list(value) if isinstance(value, list | tuple) else value
+                for key, value in attrs["audience"].items()
+            }
         return attrs
 
     @extend_schema_field(TotalsSerializer)
@@ -262,11 +265,20 @@ class NotificationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=None,
-        responses={202: SendResponseSerializer, 409: OpenApiResponse(description="Not a draft")},
+        responses={
+            202: SendResponseSerializer,
+            400: OpenApiResponse(description="The audience names no one"),
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
     )
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
-        """Send to the notification's own audience: at start_at if in the future, else now."""
+        """Send to the notification's own audience: at start_at if in the future, else now.
+        A general or marketing send to everyone or to more than LARGE_SEND_THRESHOLD
+        customers answers status awaiting_approval and waits for a second staff member."""
         result = services.notification_send(notification=self.get_object())
         return Response(
             {
@@ -298,6 +310,31 @@ class NotificationViewSet(viewsets.ModelViewSet):
         )
         return Response(
             {"notification": result.notification.pk, "queued": result.queued},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: SendResponseSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """A second staff member approves a held send; it then starts (or is scheduled)."""
+        result = services.notification_approve(
+            notification=self.get_object(), approver=request.user
+        )
+        return Response(
+            {
+                "notification": result.notification.pk,
+                "queued": result.queued,
+                "status": result.notification.status,
+            },
             status=status.HTTP_202_ACCEPTED,
         )
 

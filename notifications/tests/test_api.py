@@ -22,6 +22,7 @@ def draft(client, **fields):
         "body": "Dear {{ customer.name }}, we are on it.",
         "kind": "outage",
         "channels": ["email", "sms"],
+        "audience": {"all": True},
     }
     payload.update(fields)
     response = client.post(URL, payload, format="json")
