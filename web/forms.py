@@ -301,7 +301,10 @@ class NotificationForm(forms.Form):
             ("email", "Send one email instead"),
         ],
         required=False,
-        help_text="Used when the customer has no address, opted out, is suppressed or the send fails for good.",
+        help_text=(
+            "Used when the customer has no address, opted out, is suppressed "
+            "or the send fails for good."
+        ),
     )
     everyone = forms.BooleanField(
         label="Every active customer",
