@@ -39,6 +39,8 @@ class Received:
     html: str
     content_type: str
     received_at: float
+    raw: bytes = b""  # the message exactly as it arrived (headers and body)
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +108,8 @@ def _parse(envelope) -> list[Received]:
             html=html_part.get_content() if html_part else "",
             content_type=message.get_content_type(),
             received_at=time.time(),
+            raw=envelope.original_content or envelope.content,
+            headers={name: str(value) for name, value in message.items()},
         )
         for rcpt in envelope.rcpt_tos
     ]
