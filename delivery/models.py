@@ -163,3 +163,14 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.address} ({self.reason})"
+
+
+class RateLimitSlot(models.Model):
+    """A channel's next free send moment (Unix seconds) for the shared rate
+    limit, when no Redis is configured (see delivery.ratelimit)."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices, primary_key=True)
+    next_free = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"{self.channel} next send at {self.next_free}"

@@ -31,6 +31,7 @@ from delivery.models import (
     Message,
     MessageStatus,
 )
+from delivery.ratelimit import RateLimiter
 from delivery.recording import SentRecorder, execute_prepared, log_event
 from delivery.suppression import (
     SUPPRESSED_INACTIVE,
@@ -324,6 +325,13 @@ class Transports:
 
     _email: EmailTransport | None = None
     _sms: object | None = None
+    _limits: dict = field(default_factory=dict)
+
+    def rate_limit(self, channel: str) -> RateLimiter:
+        """The shared send-rate ceiling of the channel (a no-op when unset)."""
+        if channel not in self._limits:
+            self._limits[channel] = RateLimiter(channel)
+        return self._limits[channel]
 
     def for_channel(self, channel: str):
         if channel == Channel.EMAIL:
@@ -343,6 +351,8 @@ class Transports:
         for transport in (self._email, self._sms):
             if transport is not None:
                 transport.close()
+        for limit in self._limits.values():
+            limit.close()
 
 
 @dataclass
@@ -468,6 +478,17 @@ def _precheck(message: Message, now: datetime.datetime) -> bool:
 
 
 def _record_failure(message: Message, error: TransportError) -> None:
+    if error.retry_after is not None:
+        # The gateway asked us to slow down: not this message's fault.
+        _record(
+            message,
+            MessageStatus.DEFERRED,
+            event="deferred: the gateway asked to retry later",
+            last_error=error.message,
+            attempts=F("attempts") - 1,
+            next_attempt_at=timezone.now() + datetime.timedelta(seconds=error.retry_after),
+        )
+        return
     if error.permanent:
         _record(message, MessageStatus.FAILED, last_error=error.message, next_attempt_at=None)
         suppression.message_failed_for_good(message=message, error=error)
@@ -607,6 +628,7 @@ def _send_one(
         if message.channel == Channel.EMAIL:
             transport.abandon()
         return
+    transports.rate_limit(message.channel).wait()
     try:
         if then is not None and message.channel == Channel.EMAIL:
             provider_id = transport.send(outgoing, then=(then.pk, then.to_address))

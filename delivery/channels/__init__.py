@@ -6,10 +6,19 @@ from dataclasses import dataclass, field
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, recipient_unknown: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        recipient_unknown: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        # Seconds the other side asked us to wait (HTTP 429 Retry-After).
+        self.retry_after = retry_after
         # The server refused the address itself (5xx on RCPT): it will never work.
         self.recipient_unknown = recipient_unknown
 
