@@ -209,7 +209,13 @@ def notification_send_view(request, notification_id: int):
     if request.method == "POST":
         result = attempt(request, services.notification_send, notification=notification)
         if result:
-            if result.notification.status == Notification.Status.SCHEDULED:
+            if result.notification.status == Notification.Status.AWAITING_APPROVAL:
+                messages.info(
+                    request,
+                    f"It reaches {result.queued} customers, so another staff member must "
+                    "approve it first; it is in the approvals queue.",
+                )
+            elif result.notification.status == Notification.Status.SCHEDULED:
                 start = when(result.notification.start_at)
                 messages.success(request, f"Scheduled: it starts by itself at {start}.")
             else:
@@ -262,7 +268,12 @@ def notification_detail_view(request, notification_id: int):
         "channels": Channel.choices,
         "editable": notification.status in Notification.EDITABLE_STATUSES,
         "cancellable": notification.status
-        in (Notification.Status.DRAFT, Notification.Status.SCHEDULED, Notification.Status.SENDING),
+        in (
+            Notification.Status.DRAFT,
+            Notification.Status.SCHEDULED,
+            Notification.Status.SENDING,
+            Notification.Status.AWAITING_APPROVAL,
+        ),
     }
     return render(request, "web/notifications/detail.html", context)
 
