@@ -17,15 +17,23 @@ from delivery.models import Channel, RateLimitSlot
 
 _SETTING = {Channel.EMAIL: "EMAIL_MAX_PER_SECOND", Channel.SMS: "SMS_MAX_PER_SECOND"}
 
+# Slots nobody took in time are lost, except the last BURST of them: a lane
+# that was busy when its turn came may catch up at once. So at most BURST
+# sends beyond the rate land in any one second, and a fleet whose lanes are
+# now and then all busy still reaches the rate.
+BURST = 4
+
 # KEYS[1]: the channel's next free moment (µs, Redis clock); ARGV[1]: the
-# interval in µs. Returns how long the caller waits for its slot, in µs.
+# interval in µs; ARGV[2]: BURST. Returns how long the caller waits for its
+# slot, in µs (negative: at once).
 _TAKE_SLOT = """
 local now_parts = redis.call('TIME')
 local now = now_parts[1] * 1000000 + now_parts[2]
 local interval = tonumber(ARGV[1])
+local oldest = now - interval * tonumber(ARGV[2])
 local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-if next_free < now then next_free = now end
-local ttl_ms = math.ceil((next_free + interval - now) / 1000) + 1000
+if next_free < oldest then next_free = oldest end
+local ttl_ms = math.max(math.ceil((next_free + interval - now) / 1000), 0) + 1000
 redis.call('SET', KEYS[1], string.format('%d', next_free + interval), 'PX', ttl_ms)
 return next_free - now
 """
@@ -52,7 +60,8 @@ class _RedisSchedule:
         self.script = self.client.register_script(_TAKE_SLOT)
 
     def take(self, interval: float) -> float:
-        return int(self.script(keys=[self.key], args=[int(interval * 1_000_000)])) / 1_000_000
+        waited = self.script(keys=[self.key], args=[int(interval * 1_000_000), BURST])
+        return int(waited) / 1_000_000
 
     def close(self) -> None:
         self.client.close()
@@ -67,7 +76,7 @@ class _DatabaseSchedule:
         now = time.time()
         with transaction.atomic():
             slot = RateLimitSlot.objects.select_for_update().get(channel=self.channel)
-            next_free = max(slot.next_free, now)
+            next_free = max(slot.next_free, now - interval * BURST)
             RateLimitSlot.objects.filter(channel=self.channel).update(
                 next_free=next_free + interval
             )
