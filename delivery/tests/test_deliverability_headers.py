@@ -114,3 +114,23 @@ def test_the_outbox_api_shows_every_header(make_customer, make_notification, adm
     item = admin_client_api.get("/api/outbox/").json()["results"][0]
     for name in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe"):
         assert item["headers"][name], name
+
+
+def test_a_customer_changes_their_marketing_consent_on_their_own_record(customer_client):
+    response = customer_client.patch(
+        "/api/customers/me/", {"marketing_opt_in": True}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["marketing_opt_in"] is True
+    bad = customer_client.patch("/api/customers/me/", {"marketing_opt_in": "maybe"}, format="json")
+    assert bad.status_code == 400 and "marketing_opt_in" in bad.json()
+    assert customer_client.get("/api/customers/me/").json()["marketing_opt_in"] is True
+
+
+def test_staff_set_marketing_consent_through_the_directory(admin_client_api, make_customer):
+    customer = make_customer()
+    response = admin_client_api.patch(
+        f"/api/customers/{customer.pk}/", {"marketing_opt_in": True}, format="json"
+    )
+    assert response.status_code == 200
+    customer.refresh_from_db()
+    assert customer.marketing_opt_in is True

@@ -86,3 +86,18 @@ def test_the_compose_page_explains_the_category(web_client, engineer):
     page = web_client(engineer).get("/notifications/new/").content.decode()
     assert 'name="category"' in page and "one-click unsubscribe" in page
     assert 'name="everyone"' in page and 'name="fallback_channel"' in page
+
+
+def test_the_outbox_page_shows_every_header(web_client, engineer):
+    from delivery.models import OutboxMessage
+
+    item = OutboxMessage.objects.create(
+        channel="email",
+        to="ann@example.com",
+        subject="Offers",
+        body="x",
+        headers={"List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Message-ID": "<m@x>"},
+    )
+    page = web_client(engineer).get(f"/outbox/{item.pk}/").content.decode()
+    assert "List-Unsubscribe-Post" in page and "List-Unsubscribe=One-Click" in page
+    assert "&lt;m@x&gt;" in page
