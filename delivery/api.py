@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.authentication import BaseAuthentication
@@ -235,6 +236,18 @@ class GatewayTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="sms-gateway"'
+
+
+class GatewayTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "delivery.api.GatewayTokenAuthentication"
+    name = "smsGatewayBearer"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "SMS_INBOUND_TOKEN, shared with the SMS gateway.",
+        }
 
 
 class IsSmsGateway(BasePermission):
