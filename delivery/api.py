@@ -109,14 +109,14 @@ class OutboxViewSet(viewsets.ReadOnlyModelViewSet):
 # --- suppression list, inbound SMS, SMS receipts -----------------------------
 
 
-class ErrorSerializer(serializers.Serializer):
+class DeliveryErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
 
 
 ERRORS = {
-    401: ErrorSerializer,
-    403: ErrorSerializer,
+    401: DeliveryErrorSerializer,
+    403: DeliveryErrorSerializer,
 }
 
 
@@ -189,16 +189,18 @@ class IsStaffDeleteAdmin(IsStaffMember):
 
 @extend_schema_view(
     list=extend_schema(responses={200: SuppressionSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(responses={200: SuppressionSerializer, 404: ErrorSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        responses={200: SuppressionSerializer, 404: DeliveryErrorSerializer, **ERRORS}
+    ),
     create=extend_schema(
         responses={
             201: SuppressionSerializer,
             400: OpenApiResponse(description="Invalid channel, address or reason"),
-            409: ErrorSerializer,
+            409: DeliveryErrorSerializer,
             **ERRORS,
         }
     ),
-    destroy=extend_schema(responses={204: None, 404: ErrorSerializer, **ERRORS}),
+    destroy=extend_schema(responses={204: None, 404: DeliveryErrorSerializer, **ERRORS}),
 )
 class SuppressionViewSet(
     mixins.ListModelMixin,
@@ -324,7 +326,7 @@ class SmsReceiptView(_GatewayView):
         responses={
             200: MessageSerializer,
             400: OpenApiResponse(description="no id given"),
-            404: ErrorSerializer,
+            404: DeliveryErrorSerializer,
             **ERRORS,
         },
     )

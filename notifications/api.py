@@ -17,7 +17,7 @@ from accounts.permissions import IsStaffMember
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
-from delivery.api import ErrorSerializer, MessageFilter, MessageSerializer
+from delivery.api import DeliveryErrorSerializer, MessageFilter, MessageSerializer
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
 from notifications import selectors, services, templating
@@ -268,10 +268,10 @@ class NotificationViewSet(viewsets.ModelViewSet):
         responses={
             202: SendResponseSerializer,
             400: OpenApiResponse(description="The audience names no one"),
-            401: ErrorSerializer,
-            403: ErrorSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
+            401: DeliveryErrorSerializer,
+            403: DeliveryErrorSerializer,
+            404: DeliveryErrorSerializer,
+            409: DeliveryErrorSerializer,
         },
     )
     @action(detail=True, methods=["post"])
@@ -317,10 +317,10 @@ class NotificationViewSet(viewsets.ModelViewSet):
         request=None,
         responses={
             202: SendResponseSerializer,
-            401: ErrorSerializer,
-            403: ErrorSerializer,
-            404: ErrorSerializer,
-            409: ErrorSerializer,
+            401: DeliveryErrorSerializer,
+            403: DeliveryErrorSerializer,
+            404: DeliveryErrorSerializer,
+            409: DeliveryErrorSerializer,
         },
     )
     @action(detail=True, methods=["post"])
