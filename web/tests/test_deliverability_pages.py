@@ -101,3 +101,16 @@ def test_the_outbox_page_shows_every_header(web_client, engineer):
     page = web_client(engineer).get(f"/outbox/{item.pk}/").content.decode()
     assert "List-Unsubscribe-Post" in page and "List-Unsubscribe=One-Click" in page
     assert "&lt;m@x&gt;" in page
+
+
+def test_the_compose_preview_asks_who_to_tell_and_still_shows_the_text(web_client, engineer):
+    data = {
+        "kind": "general",
+        "title": "Hello {{ customer.name }}",
+        "body": "News",
+        "channels": ["email"],
+    }
+    page = web_client(engineer).post("/notifications/preview/", data).content.decode()
+    assert "Choose who to tell" in page and 'data-testid="rendered-sample"' in page
+    everyone = web_client(engineer).post("/notifications/preview/", {**data, "everyone": "on"})
+    assert 'data-testid="audience-count"' in everyone.content.decode()

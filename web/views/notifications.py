@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from customers.api import AudienceSerializer
 from customers.models import Customer
-from customers.selectors import audience_preview
+from customers.selectors import audience_is_empty, audience_preview
 from delivery.api import MessageFilter
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
@@ -165,7 +165,11 @@ def notification_preview_view(request):
         for error in form.errors.get(name, []):
             context["errors"].append(f"{form.fields[name].label}: {error}")
     checked = AudienceSerializer(data=spec)
-    if checked.is_valid():
+    if audience_is_empty(audience=spec):
+        # Nothing chosen yet: say how to choose, and still show the text.
+        context["hint"] = "Choose who to tell: a filter, account numbers, or every active customer."
+        context.update(_rendered_sample(form, None))
+    elif checked.is_valid():
         preview = audience_preview(audience=checked.validated_data, sample_size=1)
         context["preview"] = preview
         context["by_site"] = list(preview["by_site"].items())[:8]
