@@ -20,5 +20,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("anymail/", include("anymail.urls")),
     path("", include("web.urls")),
 ]
