@@ -1,25 +1,21 @@
-"""Hooks through which the apps above accounts learn of account events.
+"""What accounts tells the layers above it (see config/hooks.py).
 
 accounts is the lowest layer: it never imports the directory or the delivery
-pipeline. Those register themselves here in their AppConfig.ready()."""
+pipeline; they connect their services here in their AppConfig.ready()."""
 
-from collections.abc import Callable
+from config.hooks import Hook
 
-# Called inside the confirming transaction with (user, previous_email) once a
-# user has proved they own `user.email`; raising refuses the confirmation.
-email_confirmed_handlers: list[Callable] = []
+# A user proved they own `user.email`. Keyword arguments: user, previous_email.
+# Runs inside the confirming transaction; raising refuses the confirmation.
+# customers connects customer_on_email_confirmed (links or updates the record).
+email_confirmed = Hook("accounts.email_confirmed")
 
-# Queues one transactional email: (to=..., subject=..., body=...). Without a
-# registered sender Django's email framework sends it after the commit.
-email_senders: list[Callable] = []
+# Queues one account email. Keyword arguments: to, subject, body. delivery
+# connects transactional_email_enqueue (retries, outbox); with nothing
+# connected, Django's email framework sends it after the commit.
+send_email = Hook("accounts.send_email")
 
-
-def on_email_confirmed(handler: Callable) -> Callable:
-    if handler not in email_confirmed_handlers:
-        email_confirmed_handlers.append(handler)
-    return handler
-
-
-def register_email_sender(sender: Callable) -> Callable:
-    email_senders[:] = [sender]
-    return sender
+# An engineer became able to take tickets (approved, reactivated, available).
+# No arguments; sent after the transaction commits. tickets connects
+# tickets_assign_waiting in its ready().
+engineer_available = Hook("accounts.engineer_available")

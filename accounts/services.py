@@ -94,8 +94,8 @@ EMAIL_UNCONFIRMED_SENTENCE = (
 def transactional_email_send(*, to: str, subject: str, body: str) -> None:
     """One email about an account, through the delivery pipeline when it is
     installed (retries, outbox); else Django's email after the commit."""
-    if hooks.email_senders:
-        hooks.email_senders[0](to=to, subject=subject, body=body)
+    if hooks.send_email:
+        hooks.send_email.send(to=to, subject=subject, body=body)
         return
     transaction.on_commit(lambda: send_mail(subject, body, None, [to]))
 
@@ -168,8 +168,7 @@ def email_confirm(*, token: str) -> User:
         user.pending_email = ""
         user.email_confirmed_at = timezone.now()
         user.save(update_fields=["email", "pending_email", "email_confirmed_at"])
-        for handler in hooks.email_confirmed_handlers:
-            handler(user=user, previous_email=previous)
+        hooks.email_confirmed.send(user=user, previous_email=previous)
     logger.info("email confirmed", extra={"user_id": user.pk})
     return user
 
@@ -353,8 +352,4 @@ def user_update(*, user: User, data: dict, actor: User | None = None) -> User:
 
 def _on_engineer_available() -> None:
     """Tickets waiting for an engineer are assigned as soon as one can take them."""
-    try:
-        from tickets.services import tickets_assign_waiting
-    except ImportError:
-        return
-    transaction.on_commit(tickets_assign_waiting)
+    transaction.on_commit(hooks.engineer_available.send)

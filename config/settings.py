@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "web.middleware.ViewerTimezoneMiddleware",
+    "delivery.middleware.AnymailWebhookAuthMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -252,13 +253,26 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proactive <noreply@proactive
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Bearer token Prometheus Alertmanager sends to /api/alerts/alertmanager/; empty = webhook off.
 ALERT_WEBHOOK_TOKEN = env_str("ALERT_WEBHOOK_TOKEN", "")
-# The domain of notification emails' Message-IDs; empty = DEFAULT_FROM_EMAIL's.
-EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "")
 ANYMAIL = {
     key[len("ANYMAIL_") :]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
 }
 
+# Deliverability: Message-IDs on the sending domain, DKIM signing (the key as
+# PEM text or a path to it), send-rate ceilings shared by every worker.
+EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN")
+EMAIL_UNSUBSCRIBE_MAILTO = env_str("EMAIL_UNSUBSCRIBE_MAILTO")
+DKIM_PRIVATE_KEY = env_str("DKIM_PRIVATE_KEY")
+DKIM_SELECTOR = env_str("DKIM_SELECTOR")
+DKIM_DOMAIN = env_str("DKIM_DOMAIN")
+EMAIL_MAX_PER_SECOND = env_float("EMAIL_MAX_PER_SECOND", 0.0)
+SMS_MAX_PER_SECOND = env_float("SMS_MAX_PER_SECOND", 0.0)
+RATE_LIMIT_REDIS_URL = env_str("RATE_LIMIT_REDIS_URL")
+# A general or marketing notification to more customers than this waits for
+# a second staff member's approval.
+LARGE_SEND_THRESHOLD = env_int("LARGE_SEND_THRESHOLD", 5000, minimum=1)
+
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
+SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
 SMS_GATEWAY_TIMEOUT = env_float("SMS_GATEWAY_TIMEOUT_SECONDS", 10.0)
 
@@ -288,6 +302,16 @@ CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
 )
 # Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
 TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
+# Django's cache (the public status document): per process by default;
+# CACHE_URL=redis://… shares one copy between all web processes.
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

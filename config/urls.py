@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("delivery.urls")),
     path("", include("incidents.urls")),
     path("", include("tickets.urls")),
+    path("", include("incidents.public_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 
@@ -21,5 +22,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("anymail/", include("anymail.urls")),
     path("", include("web.urls")),
 ]

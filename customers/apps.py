@@ -9,4 +9,4 @@ class CustomersConfig(AppConfig):
         from accounts import hooks
         from customers.services import customer_on_email_confirmed
 
-        hooks.on_email_confirmed(customer_on_email_confirmed)
+        hooks.email_confirmed.connect(customer_on_email_confirmed)

@@ -137,6 +137,14 @@ class TicketCreateSerializer(serializers.Serializer):
         help_text="Staff: the customer the ticket is for. Customers: omit (always themselves).",
         error_messages={"does_not_exist": "There is no customer with id {pk_value}."},
     )
+    attachments = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="Multipart only: files stored with the new ticket (repeat the field for "
+        "several, at most 10), each checked like POST /api/tickets/{id}/attachments/; "
+        "one rejected file stores nothing.",
+    )
 
 
 class TicketUpdateSerializer(serializers.Serializer):

@@ -3,10 +3,13 @@ edits, comments, attachments, escalation and interactions. Every change is
 recorded as a TicketEvent with its field changes."""
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -16,7 +19,11 @@ from accounts.models import ApprovalStatus, Role, User
 from config.exceptions import AttachmentQuotaExceeded, Conflict
 from customers.models import Customer, ServiceType
 from incidents.models import Incident
-from incidents.selectors import incident_active_outage_for_customer
+from incidents.selectors import (
+    incident_active_outage_for_customer,
+    incidents_active_for_customer,
+)
+from incidents.services import incident_record_deflection
 from notifications.templating import (
     INCIDENT_STATUS_LABELS,
     customer_values,
@@ -32,6 +39,7 @@ from tickets.models import (
     Attachment,
     Comment,
     Interaction,
+    OutageDeflection,
     Status,
     Ticket,
     TicketEscalation,
@@ -131,7 +139,16 @@ def _candidates() -> tuple[list, dict[int, int]]:
     rows = list(
         engineers_assignable()
         .order_by("pk")
-        .values_list("id", "username", "email", "max_open_tickets", "last_assigned_at", named=True)
+        .values_list(
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "max_open_tickets",
+            "last_assigned_at",
+            named=True,
+        )
     )
     loads = (
         Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
@@ -160,7 +177,7 @@ WITH loads AS (
     LIMIT 1
 )
 UPDATE {users} SET last_assigned_at = %s WHERE id = (SELECT id FROM chosen)
-RETURNING id, username, email, max_open_tickets
+RETURNING id, username, email, max_open_tickets, first_name, last_name
 """
 
 
@@ -180,7 +197,13 @@ def _take_least_loaded(*, now: datetime) -> User | None:
     if row is None:
         return None
     return User(
-        id=row[0], username=row[1], email=row[2], max_open_tickets=row[3], last_assigned_at=now
+        id=row[0],
+        username=row[1],
+        email=row[2],
+        max_open_tickets=row[3],
+        first_name=row[4],
+        last_name=row[5],
+        last_assigned_at=now,
     )
 
 
@@ -198,6 +221,8 @@ def _pick(candidates: list, loads: dict[int, int]) -> User | None:
         id=chosen.id,
         username=chosen.username,
         email=chosen.email,
+        first_name=chosen.first_name,
+        last_name=chosen.last_name,
         max_open_tickets=chosen.max_open_tickets,
         last_assigned_at=chosen.last_assigned_at,
     )
@@ -404,14 +429,18 @@ def ticket_create(
     description: str = "",
     service_type: ServiceType | None = None,
     priority: str = "medium",
+    uploads: Sequence[UploadedFile] = (),
+    follows: Ticket | None = None,
 ) -> Ticket:
-    """Open a ticket and give it at once to the least-loaded available
-    engineer; with nobody available it waits, `open`."""
+    """Open a ticket, with its attachments, and give it at once to the
+    least-loaded available engineer; with nobody available it waits, `open`.
+    Every upload is checked before anything is stored."""
+    checked = _uploads_check(uploads)
     now = timezone.now()
     # A complaint from a customer an active outage affects waits on the
     # outage instead of going to an engineer.
     outage = incident_active_outage_for_customer(customer=customer)
-    with transaction.atomic():
+    with _stored_files_removed_on_failure() as stored, transaction.atomic():
         # Choosing under the lock and inserting the ticket already assigned
         # keeps the lock short and saves an UPDATE.
         chosen = None
@@ -427,6 +456,7 @@ def ticket_create(
             status=Status.ASSIGNED if chosen else Status.OPEN,
             assignee=chosen,
             due_at=sla_due_at(priority=priority, created_at=now),
+            follows=follows,
             incident=outage,
             created_by=actor,
             created_at=now,
@@ -447,8 +477,48 @@ def ticket_create(
                 ]
             )
         emails.email_ticket_created(ticket=ticket)
+        for upload, check in checked:
+            stored.append(_attachment_store(ticket, uploaded_by=actor, upload=upload, check=check))
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id})
     return ticket
+
+
+MAX_ATTACHMENTS_AT_CREATION = 10
+
+
+def _uploads_check(uploads: Sequence[UploadedFile]) -> list[tuple[UploadedFile, Any]]:
+    if len(uploads) > MAX_ATTACHMENTS_AT_CREATION:
+        raise ValidationError(
+            {
+                "attachments": [
+                    f"Attach at most {MAX_ATTACHMENTS_AT_CREATION} files to a new ticket; "
+                    "add more to the ticket afterwards."
+                ]
+            }
+        )
+    checked = []
+    for upload in uploads:
+        try:
+            checked.append((upload, upload_check(upload=upload)))
+        except ValidationError as exc:
+            problems = exc.detail.get("file", []) if isinstance(exc.detail, dict) else exc.detail
+            raise ValidationError(
+                {"attachments": [f"{upload.name}: {problem}" for problem in problems]}
+            ) from exc
+    return checked
+
+
+@contextmanager
+def _stored_files_removed_on_failure() -> Iterator[list[Attachment]]:
+    """Attachments saved inside the block lose their files if it fails (a
+    rolled-back transaction removes only their rows)."""
+    stored: list[Attachment] = []
+    try:
+        yield stored
+    except BaseException:
+        for attachment in stored:
+            attachment.file.delete(save=False)
+        raise
 
 
 def _ensure_engineer_may_work_on(ticket: Ticket, actor: User) -> None:
@@ -610,10 +680,19 @@ def _ensure_open_for_additions(ticket: Ticket, what: str) -> None:
 
 
 def comment_create(*, ticket: Ticket, author: User, body: str, internal: bool = False) -> Comment:
+    """A comment, public or (staff only) an internal note. A customer's reply
+    to a finished ticket is never lost in a closed file: resolved less than
+    TICKET_REOPEN_DAYS ago, the ticket reopens; otherwise the reply opens a
+    new ticket that follows it (the comment then belongs to the new one)."""
     if internal and not author.is_staff_member:
         raise PermissionDenied("Only engineers and administrators may write internal notes.")
     _ensure_open_for_additions(ticket, "comments")
     with transaction.atomic():
+        if author.is_customer and ticket.status == Status.RESOLVED:
+            if _reopenable(ticket):
+                _reopen(ticket, actor=author)
+            else:
+                ticket = _follow_up_create(ticket, actor=author)
         comment = Comment.objects.create(ticket=ticket, author=author, body=body, internal=internal)
         _record(
             ticket,
@@ -660,28 +739,75 @@ def _attachment_quota_check(ticket: Ticket, *, size: int) -> None:
         )
 
 
+def _reopenable(ticket: Ticket) -> bool:
+    if ticket.status != Status.RESOLVED or ticket.resolved_at is None:
+        return False
+    return timezone.now() - ticket.resolved_at <= timedelta(days=emails.reopen_days())
+
+
+def _reopen(ticket: Ticket, *, actor: User) -> None:
+    """Back to its engineer, in progress; without one it waits for assignment."""
+    if ticket.assignee_id is not None:
+        _change_status(
+            ticket, actor=actor, target=Status.IN_PROGRESS, note="Reopened by the customer's reply."
+        )
+        return
+    changes: dict[str, tuple[Any, Any]] = {}
+    _set(ticket, changes, "status", Status.OPEN.value)
+    _set(ticket, changes, "resolved_at", None)
+    ticket.save()
+    _record(
+        ticket,
+        kind=TicketEvent.Kind.STATUS_CHANGED,
+        actor=actor,
+        changes=changes,
+        note="Reopened by the customer's reply.",
+    )
+    _after_load_freed()
+
+
+def _follow_up_create(ticket: Ticket, *, actor: User) -> Ticket:
+    finished = "closed" if ticket.status == Status.CLOSED else "resolved"
+    title = f"Follow-up to {ticket.number}: {ticket.title}"[:200]
+    return ticket_create(
+        actor=actor,
+        customer=ticket.customer,
+        title=title,
+        description=f"The customer replied to {ticket.number}, which was {finished}.",
+        service_type=ticket.service_type,
+        priority=ticket.priority,
+        follows=ticket,
+    )
+
+
 def attachment_create(*, ticket: Ticket, uploaded_by: User, upload) -> Attachment:
     """Store an upload under a random name, after checking its size and its
     type by content. A rejected upload leaves nothing behind."""
     _ensure_open_for_additions(ticket, "attachments")
     checked = upload_check(upload=upload)
+    with transaction.atomic():
+        return _attachment_store(ticket, uploaded_by=uploaded_by, upload=upload, check=checked)
+
+
+def _attachment_store(ticket: Ticket, *, uploaded_by: User, upload, check) -> Attachment:
+    """Save a checked upload and its row; the file is removed again if the row fails."""
     attachment = Attachment(
         ticket=ticket,
         uploaded_by=uploaded_by,
-        original_name=checked.original_name,
-        content_type=checked.content_type,
-        size=checked.size,
+        original_name=check.original_name,
+        content_type=check.content_type,
+        size=check.size,
     )
-    attachment.file.save(checked.stored_name, upload, save=False)
+    attachment.file.save(check.stored_name, upload, save=False)
     try:
         with transaction.atomic():
-            _attachment_quota_check(ticket, size=checked.size)
+            _attachment_quota_check(ticket, size=check.size)
             attachment.save()
             _record(
                 ticket,
                 kind=TicketEvent.Kind.ATTACHED,
                 actor=uploaded_by,
-                changes={"attachment": (None, checked.original_name)},
+                changes={"attachment": (None, check.original_name)},
             )
     except Exception:
         attachment.file.delete(save=False)
@@ -772,3 +898,24 @@ def interaction_create(
         notes=notes,
         created_by=actor,
     )
+
+
+# --- outages the customer already knows about ------------------------------------
+
+
+def outage_deflections_record(*, customer: Customer) -> int:
+    """The customer read that we already know about the outages affecting
+    them and chose not to raise a ticket. Each (incident, customer) counts
+    once on the incident's deflection figure however often they say so;
+    returns how many incidents counted them now. Only the active outages
+    the customer is in the audience of are counted, whatever a page sent."""
+    counted = 0
+    for incident in incidents_active_for_customer(customer=customer):
+        with transaction.atomic():
+            _, created = OutageDeflection.objects.get_or_create(
+                incident=incident, customer=customer
+            )
+            if created:
+                incident_record_deflection(incident=incident)
+                counted += 1
+    return counted

@@ -87,7 +87,13 @@ class AttachmentForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label="New status", choices=())
-    note = forms.CharField(label="Note", required=False, max_length=5000, widget=forms.TextInput)
+    note = forms.CharField(
+        label="Note — sent to the customer",
+        help_text="Optional; the customer's email about the change includes it.",
+        required=False,
+        max_length=5000,
+        widget=forms.TextInput,
+    )
 
     def __init__(self, *args, allowed: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,7 +102,10 @@ class StatusForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolution = forms.CharField(
-        label="Resolution", widget=forms.Textarea(attrs={"rows": 3}), max_length=10000
+        label="Resolution — sent to the customer",
+        help_text="The customer receives this text by email and sees it on their ticket.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10000,
     )
 
 
@@ -127,6 +136,22 @@ class InteractionForm(forms.Form):
         self.fields["kind"].choices = Interaction.Kind.choices
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input; the tickets service checks each one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
 class TicketForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(
@@ -139,6 +164,11 @@ class TicketForm(forms.Form):
         label="Service", queryset=None, required=False, empty_label="Not sure"
     )
     priority = forms.ChoiceField(label="Priority", choices=(), initial="medium")
+    attachments = MultipleFileField(
+        label="Photos or files (optional)",
+        required=False,
+        help_text="PNG, JPEG, GIF, PDF, plain text or CSV; up to 10 files.",
+    )
 
     def __init__(self, *args, **kwargs):
         from customers.models import ServiceType
@@ -282,6 +312,35 @@ class NotificationForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=["email"],
     )
+    category = forms.ChoiceField(
+        label="Category",
+        choices=[("service", "Service"), ("marketing", "Marketing")],
+        initial="service",
+        required=False,
+        help_text=(
+            "Service: outages, maintenance, root causes, account news; reaches everyone "
+            "who has not opted out of the channel. Marketing: offers and news; reaches only "
+            "customers who agreed to marketing, and each email carries a one-click unsubscribe."
+        ),
+    )
+    fallback_channel = forms.ChoiceField(
+        label="If a customer cannot be reached on these channels",
+        choices=[
+            ("", "Do nothing"),
+            ("sms", "Send one SMS instead"),
+            ("email", "Send one email instead"),
+        ],
+        required=False,
+        help_text=(
+            "Used when the customer has no address, opted out, is suppressed "
+            "or the send fails for good."
+        ),
+    )
+    everyone = forms.BooleanField(
+        label="Every active customer",
+        required=False,
+        help_text="A general send to everyone waits for a second staff member's approval.",
+    )
     last_mile_site = forms.MultipleChoiceField(
         label="Sites (with every site beneath)", required=False, choices=()
     )
@@ -362,6 +421,8 @@ class NotificationForm(forms.Form):
             "operator_code": _split(data.get("operator_code", "")),
             "customer_ids": sorted(found.values()),
         }
+        if data.get("everyone"):
+            spec["all"] = True
         return spec, unknown
 
     def payload(self) -> dict:
@@ -372,6 +433,8 @@ class NotificationForm(forms.Form):
             "title": data["title"],
             "body": data["body"],
             "channels": data["channels"],
+            "category": data.get("category") or "service",
+            "fallback_channel": data.get("fallback_channel") or None,
             "audience": spec,
             "start_at": data.get("start_at"),
             "end_at": data.get("end_at"),
@@ -415,6 +478,9 @@ class NotificationForm(forms.Form):
             "title": notification.title,
             "body": notification.body,
             "channels": notification.channels,
+            "category": notification.category,
+            "fallback_channel": notification.fallback_channel or "",
+            "everyone": audience.get("all") is True,
             "last_mile_site": audience.get("last_mile_site", []),
             "service_type": audience.get("service_type", []),
             "location": ", ".join(audience.get("location", [])),

@@ -22,6 +22,7 @@ def draft(client, **fields):
         "body": "Dear {{ customer.name }}, we are on it.",
         "kind": "outage",
         "channels": ["email", "sms"],
+        "audience": {"all": True},
     }
     payload.update(fields)
     response = client.post(URL, payload, format="json")
@@ -79,11 +80,18 @@ class TestDrafting:
         assert not Notification.objects.exists()
 
     def test_template_tags_that_reach_outside_are_refused(self, engineer_client):
-        for body in ('{% include "base.html" %}', "{% load static %}", '{% extends "x" %}'):
+        for body, tag in (
+            ('{% include "base.html" %}', "include"),
+            ("{% load static %}", "load"),
+            ('{% extends "x" %}', "extends"),
+        ):
             response = engineer_client.post(
                 URL, {"title": "Hi", "body": body, "channels": ["email"]}, format="json"
             )
             assert response.status_code == 400, body
+            (sentence,) = response.json()["body"]
+            assert sentence.startswith("The template does not compile") and tag in sentence
+        assert not Notification.objects.exists()
 
     def test_bad_fields_are_refused_with_a_sentence(self, engineer_client):
         response = engineer_client.post(
@@ -332,10 +340,12 @@ class TestOutbox:
             "subject",
             "body",
             "html",
+            "headers",
             "created_at",
             "message",
         }
         assert rows[0]["message"] == Message.objects.get(channel="sms").pk
+        assert rows[1]["headers"]["Subject"] == "One" and rows[0]["headers"] == {}
         emails = engineer_client.get("/api/outbox/?channel=email").json()["results"]
         assert [r["subject"] for r in emails] == ["One"]
         ann = engineer_client.get("/api/outbox/?to=ann@example.com").json()["results"]

@@ -5,6 +5,7 @@ from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -22,7 +23,7 @@ from web.permissions import admin_required, staff_required
 
 
 def _home_for(user) -> str:
-    return "/portal/tickets/" if user.is_customer else "/"
+    return reverse("web-portal-tickets" if user.is_customer else "web-home")
 
 
 def _safe_next(request) -> str | None:
@@ -63,11 +64,11 @@ def logout_view(request):
     if request.method != "POST":
         # Signing out changes state, so a visit to the address asks first.
         if not request.user.is_authenticated:
-            return redirect("/login/")
+            return redirect("web-login")
         return render(request, "web/accounts/logout.html")
     logout(request)
     messages.success(request, "You are signed out.")
-    return redirect("/login/")
+    return redirect("web-login")
 
 
 def signup_view(request):
@@ -86,7 +87,7 @@ def signup_view(request):
                 f"Welcome! We emailed a confirmation link to {user.email}; "
                 "open it to reach your account.",
             )
-            return redirect("/portal/tickets/")
+            return redirect("web-portal-tickets")
         return render(request, "web/accounts/signup_pending.html", {"applicant": user})
     status = 400 if request.method == "POST" else 200
     return render(request, "web/accounts/signup.html", {"form": form}, status=status)
@@ -106,7 +107,7 @@ def settings_view(request):
             data={"timezone": zone},
         )
         if saved:
-            return redirect("/me/settings/")
+            return redirect("web-settings")
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "timezones": sorted(known_timezones())}
     return render(request, "web/accounts/settings.html", context, status=status)
@@ -132,7 +133,7 @@ def request_decide_view(request, user_id: int, decision: str):
     services.user_decide(user=applicant, approved=approved, decided_by=request.user, reason=reason)
     verb = "approved" if approved else "rejected"
     messages.success(request, f"{applicant.username} is {verb}; they have been emailed.")
-    return redirect("/users/requests/")
+    return redirect("web-requests")
 
 
 @admin_required
@@ -171,7 +172,7 @@ def user_update_view(request, user_id: int):
     if limit:
         if not limit.isdigit() or not 0 < int(limit) <= 1000:
             messages.error(request, "The ticket limit must be a whole number from 1 to 1000.")
-            return redirect("/users/")
+            return redirect("web-users")
         data["max_open_tickets"] = int(limit)
     if target == request.user and (
         data.get("is_active") is False or data.get("role", Role.ADMIN) != Role.ADMIN
@@ -179,7 +180,7 @@ def user_update_view(request, user_id: int):
         messages.error(
             request, "You cannot demote or deactivate your own account; ask another administrator."
         )
-        return redirect("/users/")
+        return redirect("web-users")
     services.user_update(user=target, data=data)
     messages.success(request, f"{target.username} is updated.")
-    return redirect("/users/")
+    return redirect("web-users")

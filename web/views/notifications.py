@@ -5,12 +5,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from customers.api import AudienceSerializer
 from customers.models import Customer
-from customers.selectors import audience_preview
+from customers.selectors import audience_is_empty, audience_preview
 from delivery.api import MessageFilter
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
@@ -23,6 +24,7 @@ from web.notification_templates import STARTERS, VARIABLES, is_starter_or_empty
 from web.permissions import staff_required
 from web.selectors import notification_progress
 from web.templatetags.web_tags import when
+from web.views.common import form_post
 
 LARGE_SEND = 1000
 
@@ -64,7 +66,7 @@ def notification_compose_view(request, notification_id: int | None = None):
         notification = get_object_or_404(Notification, pk=notification_id)
         if notification.status not in Notification.EDITABLE_STATUSES:
             messages.error(request, f"A {notification.status} notification cannot be edited.")
-            return redirect(f"/notifications/{notification.pk}/")
+            return redirect("web-notification", notification_id=notification.pk)
     if request.method != "POST":
         if notification:
             initial = NotificationForm.initial_from(notification)
@@ -106,9 +108,9 @@ def notification_compose_view(request, notification_id: int | None = None):
             status=400,
         )
     if action == "send":
-        return redirect(f"/notifications/{saved.pk}/send/")
+        return redirect("web-notification-send", notification_id=saved.pk)
     messages.success(request, "The draft is saved.")
-    return redirect(f"/notifications/{saved.pk}/")
+    return redirect("web-notification", notification_id=saved.pk)
 
 
 def _send_test(request, data: dict, phone: str) -> None:
@@ -165,7 +167,11 @@ def notification_preview_view(request):
         for error in form.errors.get(name, []):
             context["errors"].append(f"{form.fields[name].label}: {error}")
     checked = AudienceSerializer(data=spec)
-    if checked.is_valid():
+    if audience_is_empty(audience=spec):
+        # Nothing chosen yet: say how to choose, and still show the text.
+        context["hint"] = "Choose who to tell: a filter, account numbers, or every active customer."
+        context.update(_rendered_sample(form, None))
+    elif checked.is_valid():
         preview = audience_preview(audience=checked.validated_data, sample_size=1)
         context["preview"] = preview
         context["by_site"] = list(preview["by_site"].items())[:8]
@@ -211,15 +217,21 @@ def notification_send_view(request, notification_id: int):
     if request.method == "POST":
         result = attempt(request, services.notification_send, notification=notification)
         if result:
-            if result.notification.status == Notification.Status.SCHEDULED:
+            if result.notification.status == Notification.Status.AWAITING_APPROVAL:
+                messages.info(
+                    request,
+                    f"It reaches {result.queued} customers, so another staff member must "
+                    "approve it first; it is in the approvals queue.",
+                )
+            elif result.notification.status == Notification.Status.SCHEDULED:
                 start = when(result.notification.start_at)
                 messages.success(request, f"Scheduled: it starts by itself at {start}.")
             else:
                 messages.success(request, f"Sending to {result.queued} customers.")
-        return redirect(f"/notifications/{notification.pk}/")
+        return redirect("web-notification", notification_id=notification.pk)
     if notification.status not in Notification.EDITABLE_STATUSES:
         messages.info(request, f"This notification is already {notification.status}.")
-        return redirect(f"/notifications/{notification.pk}/")
+        return redirect("web-notification", notification_id=notification.pk)
     preview = audience_preview(audience=notification.audience, sample_size=0)
     context = {
         "notification": notification,
@@ -264,7 +276,12 @@ def notification_detail_view(request, notification_id: int):
         "channels": Channel.choices,
         "editable": notification.status in Notification.EDITABLE_STATUSES,
         "cancellable": notification.status
-        in (Notification.Status.DRAFT, Notification.Status.SCHEDULED, Notification.Status.SENDING),
+        in (
+            Notification.Status.DRAFT,
+            Notification.Status.SCHEDULED,
+            Notification.Status.SENDING,
+            Notification.Status.AWAITING_APPROVAL,
+        ),
     }
     return render(request, "web/notifications/detail.html", context)
 
@@ -279,13 +296,13 @@ def notification_progress_view(request, notification_id: int):
 @require_POST
 def notification_cancel_view(request, notification_id: int):
     notification = get_object_or_404(Notification, pk=notification_id)
-    attempt(
+    return form_post(
         request,
-        services.notification_cancel,
+        back_to=reverse("web-notification", kwargs={"notification_id": notification.pk}),
+        service=services.notification_cancel,
         success="The notification is cancelled; nothing more goes out.",
         notification=notification,
     )
-    return redirect(f"/notifications/{notification.pk}/")
 
 
 @staff_required
@@ -298,8 +315,8 @@ def notification_delete_view(request, notification_id: int):
         success="The notification is deleted.",
         notification=notification,
     ):
-        return redirect("/notifications/")
-    return redirect(f"/notifications/{notification.pk}/")
+        return redirect("web-notifications")
+    return redirect("web-notification", notification_id=notification.pk)
 
 
 @staff_required
@@ -320,8 +337,8 @@ def notification_duplicate_view(request, notification_id: int):
         respect_contact_window=original.respect_contact_window,
     )
     if copy:
-        return redirect(f"/notifications/{copy.pk}/edit/")
-    return redirect(f"/notifications/{original.pk}/")
+        return redirect("web-notification-edit", notification_id=copy.pk)
+    return redirect("web-notification", notification_id=original.pk)
 
 
 @staff_required
@@ -331,4 +348,4 @@ def notification_retry_failed_view(request, notification_id: int):
     count = attempt(request, services.notification_retry_failed, notification=notification)
     if count is not None:
         messages.success(request, f"{count} failed message(s) will be sent again.")
-    return redirect(f"/notifications/{notification.pk}/")
+    return redirect("web-notification", notification_id=notification.pk)

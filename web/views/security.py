@@ -50,7 +50,7 @@ def confirm_email_view(request, token: str):
 def confirm_resend_view(request):
     user = request.user
     if not user.is_authenticated or not user.is_active:
-        return redirect("/login/")
+        return redirect("web-login")
     refusal = throttle_check(ConfirmationResendThrottle, request)
     if refusal:
         messages.error(request, refusal)
@@ -62,7 +62,7 @@ def confirm_resend_view(request):
                 messages.error(request, sentence)
         else:
             messages.success(request, f"We sent a new confirmation link to {address}.")
-    return redirect("/portal/profile/" if not user.email_unconfirmed else "/portal/tickets/")
+    return redirect("web-portal-profile" if not user.email_unconfirmed else "web-portal-tickets")
 
 
 class PasswordChangeForm(forms.Form):
@@ -100,7 +100,7 @@ def security_view(request):
                 messages.success(
                     request, "Your password is changed; every other session has been signed out."
                 )
-                return redirect("/me/security/")
+                return redirect("web-security")
     return render(request, "web/accounts/security.html", {"form": form}, status=status)
 
 
@@ -110,4 +110,4 @@ def sign_out_everywhere_view(request):
     services.user_sign_out_everywhere(user=request.user)
     logout(request)
     messages.success(request, "You are signed out everywhere, on every browser and device.")
-    return redirect("/login/")
+    return redirect("web-login")
