@@ -69,7 +69,17 @@ class ScopeSerializer(AudienceSerializer):
     """The affected customers, picked like a notification audience."""
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
+        # Not the audience's own check: an incident's empty scope gets the
+        # incidents' sentence (services), and "every customer" is no scope.
+        if attrs.pop("all", False):
+            raise serializers.ValidationError(
+                {
+                    "all": [
+                        "An incident's scope names who is affected (sites, service types, "
+                        "locations, tags, operator codes or customers); it cannot be everyone."
+                    ]
+                }
+            )
         errors = {}
         sites = attrs.get("last_mile_site") or []
         if sites:

@@ -163,12 +163,16 @@ class TestSignUpMatchingNoRecord:
     ):
         sign_up(anon_client, username="newbie", email="newbie@example.com")
         assert not Customer.objects.filter(email="newbie@example.com").exists()
-        everyone = admin_client_api.post("/api/audiences/preview/", {"audience": {}}, format="json")
+        everyone = admin_client_api.post(
+            "/api/audiences/preview/", {"audience": {"all": True}}, format="json"
+        )
         assert everyone.json()["count"] == 1  # the directory record only
         _, token = link_sent_to("newbie@example.com")
         Client().post(f"/confirm-email/{token}/")
         assert Customer.objects.get(email="newbie@example.com").user.username == "newbie"
-        everyone = admin_client_api.post("/api/audiences/preview/", {"audience": {}}, format="json")
+        everyone = admin_client_api.post(
+            "/api/audiences/preview/", {"audience": {"all": True}}, format="json"
+        )
         assert everyone.json()["count"] == 2
 
 
