@@ -18,7 +18,7 @@ from accounts.models import ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
 from accounts.throttles import (
     ConfirmationResendThrottle,
-    LoginThrottle,
+    LoginFailureThrottle,
     PasswordChangeThrottle,
     SignupThrottle,
 )
@@ -89,7 +89,7 @@ class RegisterSerializer(serializers.Serializer):
 
     def validate_email(self, value):
         value = value.strip().lower()
-        if User.objects.filter(email__iexact=value).exists():
+        if selectors.email_taken(email=value):
             raise serializers.ValidationError("An account with this email already exists.")
         return value
 
@@ -150,7 +150,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [LoginThrottle]
+    throttle_classes = []  # failed attempts are counted below
 
     @extend_schema(
         request=LoginSerializer,
@@ -171,9 +171,14 @@ class LoginView(APIView):
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        failures = LoginFailureThrottle()
+        if not failures.allow_request(request, self):
+            self.throttled(request, failures.wait())
         try:
             user = services.user_authenticate(request=request._request, **serializer.validated_data)
         except services.LoginRefused as refused:
+            if refused.code == "invalid_credentials":
+                failures.record_failure()
             return Response({"detail": str(refused), "code": refused.code}, status=refused.status)
         issued = services.token_issue(user=user)
         return Response(

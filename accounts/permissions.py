@@ -45,3 +45,21 @@ class IsEngineer(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.is_active and user.is_engineer)
+
+
+class IsCustomerReading(BasePermission):
+    """A customer reading (never writing); combine with a staff rule by `|`.
+    Which rows they see is the view's queryset's business."""
+
+    message = "Customers may only read this."
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_active
+            and user.is_customer
+            and user.is_approved
+            and request.method in SAFE_METHODS
+        )

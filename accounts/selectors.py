@@ -23,3 +23,15 @@ def email_confirmation_user(*, token: str) -> User:
         raise ConfirmationRefused(BROKEN, code="token_invalid")
     email_token_check(claim=claim, user=user)
     return user
+
+
+def email_taken(*, email: str, exclude_pk: int | None = None) -> bool:
+    """Whether an account holds this address. A customer sign-up that never
+    confirmed it does not: otherwise anyone could keep the owner of an address
+    from signing up by registering it first."""
+    holders = User.objects.filter(email__iexact=email).exclude(
+        role=Role.CUSTOMER, email_confirmed_at__isnull=True
+    )
+    if exclude_pk is not None:
+        holders = holders.exclude(pk=exclude_pk)
+    return holders.exists()

@@ -115,12 +115,14 @@ def email_confirmation_send(*, user: User) -> str:
         )
     link = email_confirmation_link(user=user, email=address)
     hours = settings.EMAIL_CONFIRMATION_HOURS
+    # Naming the account matters: whoever signed up knows its password, so the
+    # owner of the address must be able to tell it is not theirs.
     body = (
-        f"Hello {user.get_full_name() or user.username},\n\n"
-        f"Please confirm that {address} is your address: open this link and press "
-        f"the button on the page.\n\n{link}\n\n"
-        f"The link works for {hours} hours and only once. If you did not ask for this, "
-        "ignore this email: nothing changes until the link is used.\n"
+        f"Hello,\n\nThe Proactive account “{user.username}” asks to use {address} "
+        "and, with it, your customer record: tickets, notices and contact details.\n\n"
+        f"If that account is yours, open this link and press the button:\n\n{link}\n\n"
+        f"The link works for {hours} hours and only once. If you did not sign up as "
+        f"“{user.username}”, ignore this email: nothing is linked unless the link is used.\n"
     )
     transactional_email_send(to=address, subject="Confirm your email address", body=body)
     logger.info("email confirmation sent", extra={"user_id": user.pk})
@@ -137,7 +139,9 @@ def email_change_request(*, user: User, email: str) -> str:
             user.pending_email = ""
             user.save(update_fields=["pending_email"])
         return ""
-    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+    from accounts.selectors import email_taken
+
+    if email_taken(email=email, exclude_pk=user.pk):
         from rest_framework.exceptions import ValidationError
 
         raise ValidationError({"email": ["An account with this email already exists."]})

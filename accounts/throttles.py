@@ -1,5 +1,5 @@
-"""Rate limits on the doors anyone can knock on: sign-in (each try costs a
-deliberately slow password hash), sign-up (API and website share one budget)
+"""Rate limits on the doors anyone can knock on: failed sign-ins (each try
+costs a deliberately slow password hash), sign-up (API and website share one budget)
 and sending the confirmation link again. Rates come from settings.RATE_LIMITS,
 read on each request; the client is who accounts.client_ip says it is."""
 
@@ -34,8 +34,25 @@ class AccountThrottle(_ConfiguredRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class LoginThrottle(AddressThrottle):
+class LoginFailureThrottle(AddressThrottle):
+    """Failed sign-ins per client address. Only failures count, so people and
+    scripts who know their password are never slowed down, while guessing (and
+    the CPU each guess costs) is bounded. Check with allow_request() before
+    checking the password; call record_failure() when it was wrong."""
+
     scope = "login"
+
+    def allow_request(self, request, view):
+        self.key = self.get_cache_key(request, view)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - self.duration:
+            self.history.pop()
+        return len(self.history) < self.num_requests
+
+    def record_failure(self) -> None:
+        self.history.insert(0, self.now)
+        self.cache.set(self.key, self.history, self.duration)
 
 
 class SignupThrottle(AddressThrottle):

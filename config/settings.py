@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.logging.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,7 +155,7 @@ AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 RATE_LIMITS = {
-    "login": env_rate("RATE_LIMIT_LOGIN", "60/min"),
+    "login": env_rate("RATE_LIMIT_LOGIN", "30/min"),
     "signup": env_rate("RATE_LIMIT_SIGNUP", "30/min"),
     "confirmation_resend": env_rate("RATE_LIMIT_CONFIRMATION_RESEND", "5/hour"),
     # Each try of a current password is a guess at it.
@@ -284,7 +285,10 @@ DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 30, minimum
 DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600, minimum=1)
 DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
-PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
+# Links in emails; by default the address `make run` serves (its PORT).
+PUBLIC_BASE_URL = env_str(
+    "PUBLIC_BASE_URL", f"http://localhost:{env_int('PORT', 8000, minimum=1)}"
+).rstrip("/")
 
 # Quotas: what one client may store or make the service produce.
 NOTIFICATION_BODY_MAX_CHARS = env_int("NOTIFICATION_BODY_MAX_CHARS", 20_000, minimum=1)
@@ -369,6 +373,12 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

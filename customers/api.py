@@ -16,7 +16,12 @@ from rest_framework.views import APIView
 
 from accounts.api import DETAIL_ERROR
 from accounts.models import Role, User
-from accounts.permissions import IsCustomer, IsStaffMember, IsStaffReadAdminWrite
+from accounts.permissions import (
+    IsCustomer,
+    IsCustomerReading,
+    IsStaffMember,
+    IsStaffReadAdminWrite,
+)
 from config.parsers import FormParser, MultiPartParser
 from customers import csv_io, selectors, services
 from customers.filters import (
@@ -402,8 +407,10 @@ class ServiceTypeSerializer(serializers.ModelSerializer):
 
 
 class ServiceTypeViewSet(viewsets.ModelViewSet):
+    """Everyone signed in reads the service catalogue; administrators change it."""
+
     serializer_class = ServiceTypeSerializer
-    permission_classes = [IsStaffReadAdminWrite]
+    permission_classes = [IsStaffReadAdminWrite | IsCustomerReading]
     search_fields = ["code", "name"]
     ordering_fields = ["code", "name"]
     ordering = ["code"]

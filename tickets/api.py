@@ -17,7 +17,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from accounts.permissions import IsAdmin, IsEngineer, IsStaffMember
+from accounts.permissions import IsAdmin, IsCustomerReading, IsEngineer, IsStaffMember
 from accounts.services import user_update
 from config.parsers import JSONParser
 from customers.models import Customer
@@ -321,14 +321,21 @@ class InteractionViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Staff record and read every interaction; a customer reads their own."""
+
     serializer_class = InteractionSerializer
-    permission_classes = [IsStaffMember]
+    permission_classes = [IsStaffMember | IsCustomerReading]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = InteractionFilter
     ordering_fields = ["created_at", "duration_seconds"]
 
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return super().get_permissions()
+        return [IsStaffMember()]
+
     def get_queryset(self):
-        return selectors.interaction_list()
+        return selectors.interaction_visible(user=self.request.user)
 
     def perform_create(self, serializer):
         serializer.instance = services.interaction_create(

@@ -214,6 +214,17 @@ def interaction_list() -> QuerySet[Interaction]:
     return Interaction.objects.select_related("created_by")
 
 
+def interaction_visible(*, user) -> QuerySet[Interaction]:
+    """Staff see every interaction; a customer only those with their own record."""
+    if not user.is_authenticated:
+        return Interaction.objects.none()
+    if user.is_staff_member:
+        return interaction_list()
+    if user.is_customer and user.is_active:
+        return interaction_list().filter(customer__user=user)
+    return Interaction.objects.none()
+
+
 def _summary(rows: QuerySet) -> QuerySet:
     return rows.annotate(
         count=Count("id"),

@@ -105,6 +105,9 @@ class TestSignUpWithSomeoneElsesAddress:
         assert page.status_code == 200
         assert "Confirm my address" in page.content.decode()
         assert "owner@example.com" in page.content.decode()
+        # The owner of the address can tell whose account would be linked.
+        assert "mallory" in page.content.decode()
+        assert "mallory" in Message.objects.get(to_address="owner@example.com").body
         directory_record.refresh_from_db()
         assert directory_record.user is None
         assert User.objects.get(username="mallory").email_confirmed_at is None
@@ -154,6 +157,33 @@ class TestSignUpWithSomeoneElsesAddress:
             assert response.status_code == 400
         directory_record.refresh_from_db()
         assert directory_record.user is None
+
+
+@pytest.mark.django_db
+class TestSomeoneSignedUpWithMyAddressFirst:
+    def test_the_owner_can_still_sign_up_and_only_they_get_the_record(
+        self, anon_client, directory_record
+    ):
+        sign_up(anon_client)  # mallory, with owner@example.com
+        _, mallorys_link = link_sent_to("owner@example.com")
+        owner = sign_up(APIClient(), username="owner")
+        _, owners_link = link_sent_to("owner@example.com")
+        assert Client().post(f"/confirm-email/{owners_link}/").status_code == 200
+        directory_record.refresh_from_db()
+        assert directory_record.user.username == "owner"
+        assert owner.get("/api/customers/me/").status_code == 200
+        # Mallory's link, even if followed by mistake, links nothing.
+        refused = Client().post(f"/confirm-email/{mallorys_link}/")
+        assert refused.status_code == 400
+        assert "already uses owner@example.com" in refused.content.decode()
+        assert User.objects.get(username="mallory").email_unconfirmed
+
+    def test_a_confirmed_address_stays_taken(self, anon_client, customer_user):
+        response = anon_client.post(
+            "/api/register/", {**SIGN_UP, "email": "carol_customer@example.com"}
+        )
+        assert response.status_code == 400
+        assert "email" in response.json()
 
 
 @pytest.mark.django_db

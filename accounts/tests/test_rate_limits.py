@@ -47,6 +47,11 @@ class TestFacingClientsDirectly:
         assert refused.status_code == 429
         assert refused.json()["code"] == "throttled"
 
+    def test_signing_in_with_the_right_password_is_never_slowed_down(self, tight_limits, engineer):
+        client = Client()
+        codes = [api_login(client, engineer.username, PASSWORD).status_code for _ in range(5)]
+        assert codes == [200] * 5
+
     def test_a_forged_forwarded_for_does_not_dodge_the_lockout(self, engineer, settings):
         settings.RATE_LIMITS = {**settings.RATE_LIMITS, "login": "100/min"}
         client = Client()

@@ -57,7 +57,14 @@ class TestRegister:
         ],
     )
     def test_it_rejects_bad_input_naming_the_field(self, anon_client, change, field):
-        User.objects.create_user(username="taken", email="taken@example.com", password="x")
+        from django.utils import timezone
+
+        User.objects.create_user(
+            username="taken",
+            email="taken@example.com",
+            password="x",
+            email_confirmed_at=timezone.now(),
+        )
         before = User.objects.count()
         response = anon_client.post("/api/register/", {**GOOD, **change})
         assert response.status_code == 400

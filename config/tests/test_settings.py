@@ -81,3 +81,15 @@ def test_passwords_are_hashed_with_argon2_outside_tests(tmp_path):
     assert (
         result.stdout.strip().splitlines()[-1] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     )
+
+
+def test_links_in_emails_follow_the_port_make_run_serves(tmp_path):
+    shell = "from django.conf import settings; print(settings.PUBLIC_BASE_URL)"
+    result = _manage(
+        "shell", "-v", "0", "-c", shell, env_overrides={"PORT": "8123"}, tmp_path=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "http://localhost:8123"
+    given = {"PORT": "8123", "PUBLIC_BASE_URL": "https://proactive.example.net/"}
+    result = _manage("shell", "-v", "0", "-c", shell, env_overrides=given, tmp_path=tmp_path)
+    assert result.stdout.strip() == "https://proactive.example.net"

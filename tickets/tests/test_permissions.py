@@ -99,7 +99,8 @@ MATRIX = [
         _expect(401, 200, 404, 200, 200, 200),
     ),
     ("events", "get", "/api/tickets/{t}/events/", None, _expect(401, 200, 404, 200, 200, 200)),
-    ("interactions", "get", "/api/interactions/", None, _expect(401, 403, 403, 200, 200, 200)),
+    # A customer lists only their own interactions (B's list is empty).
+    ("interactions", "get", "/api/interactions/", None, _expect(401, 200, 200, 200, 200, 200)),
     (
         "log interaction",
         "post",
@@ -112,7 +113,7 @@ MATRIX = [
         "get",
         "/api/interactions/{i}/",
         None,
-        _expect(401, 403, 403, 200, 200, 200),
+        _expect(401, 200, 404, 200, 200, 200),
     ),
     ("recent", "get", "/api/interactions/recent/", None, _expect(401, 403, 403, 200, 200, 200)),
     ("stats", "get", "/api/interactions/stats/", None, _expect(401, 403, 403, 200, 200, 200)),

@@ -11,7 +11,12 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.api import RegisterSerializer
 from accounts.models import Role, User, known_timezones
-from accounts.throttles import LoginThrottle, SignupThrottle, throttle_check
+from accounts.throttles import (
+    LoginFailureThrottle,
+    SignupThrottle,
+    throttle_check,
+    throttle_refusal,
+)
 from web.errors import attempt
 from web.forms import DecisionForm, LoginForm, SignupForm, UserSettingsForm
 from web.permissions import admin_required, staff_required
@@ -30,12 +35,6 @@ def _safe_next(request) -> str | None:
     return None
 
 
-def _throttle(throttle_class, request) -> None:
-    refusal = throttle_check(throttle_class, request)
-    if refusal:
-        raise services.LoginRefused(refusal, code="throttled", status=429)
-
-
 def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
         return redirect(_home_for(request.user))
@@ -43,10 +42,16 @@ def login_view(request):
     refusal = None
     status = 200
     if request.method == "POST" and form.is_valid():
+        failures = LoginFailureThrottle()
         try:
-            _throttle(LoginThrottle, request)
+            if not failures.allow_request(request, None):
+                raise services.LoginRefused(
+                    throttle_refusal(failures), code="throttled", status=429
+                )
             user = services.user_authenticate(request=request, **form.cleaned_data)
         except services.LoginRefused as refused:
+            if refused.code == "invalid_credentials":
+                failures.record_failure()
             refusal, status = refused, refused.status
         else:
             login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")

@@ -37,9 +37,8 @@ def confirm_email_view(request, token: str):
         if request.method == "POST":
             context["confirmed"] = services.email_confirm(token=token)
         else:
-            context["pending"] = {
-                "email": awaiting_address(selectors.email_confirmation_user(token=token))
-            }
+            account = selectors.email_confirmation_user(token=token)
+            context["pending"] = {"email": awaiting_address(account), "username": account.username}
     except ConfirmationRefused as refused:
         context["refusal"], status = refused, 400
     if context.get("confirmed") and request.user.is_authenticated:
