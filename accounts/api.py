@@ -12,10 +12,14 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.models import ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
+from config.fields import OptionalEmailField
 from config.filters import FilterSet
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # An administrator created from the command line may have no email.
+    email = OptionalEmailField(read_only=True)
+
     class Meta:
         model = User
         fields = [
@@ -34,6 +38,8 @@ class UserSerializer(serializers.ModelSerializer):
 
 class UserAdminSerializer(serializers.ModelSerializer):
     """What an administrator may change on an account."""
+
+    email = OptionalEmailField(required=False, max_length=254)
 
     class Meta:
         model = User

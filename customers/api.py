@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCustomer, IsStaffMember, IsStaffReadAdminWrite
+from config.fields import HourMinuteField, OptionalEmailField
 from config.parsers import FormParser, MultiPartParser
 from customers import csv_io, selectors, services
 from customers.filters import (
@@ -39,7 +40,7 @@ class CustomerSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     account_number = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = OptionalEmailField(required=False)
     phone = serializers.CharField(
         required=False, allow_blank=True, help_text="E.164; 79001234567 is accepted."
     )
@@ -55,8 +56,8 @@ class CustomerSerializer(serializers.Serializer):
     )
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     timezone = serializers.CharField(required=False, help_text="IANA name, e.g. Europe/Moscow.")
-    contact_window_start = serializers.TimeField(required=False, format="%H:%M")
-    contact_window_end = serializers.TimeField(required=False, format="%H:%M")
+    contact_window_start = HourMinuteField(required=False)
+    contact_window_end = HourMinuteField(required=False)
     email_opt_in = serializers.BooleanField(required=False)
     sms_opt_in = serializers.BooleanField(required=False)
     is_active = serializers.BooleanField(required=False)
@@ -165,6 +166,8 @@ IMPORT_RESULT = inline_serializer(
 
 class CustomerViewSet(viewsets.ModelViewSet):
     """Staff manage the directory; a customer reaches only `me`."""
+
+    api_errors = {"destroy": {409}}
 
     serializer_class = CustomerSerializer
     permission_classes = [IsStaffMember]
@@ -284,6 +287,7 @@ class SiteSerializer(serializers.ModelSerializer):
 
 
 class SiteViewSet(viewsets.ModelViewSet):
+    api_errors = {"destroy": {409}}
     serializer_class = SiteSerializer
     permission_classes = [IsStaffReadAdminWrite]
     filterset_class = SiteFilter
@@ -318,6 +322,7 @@ class ServiceTypeSerializer(serializers.ModelSerializer):
 
 
 class ServiceTypeViewSet(viewsets.ModelViewSet):
+    api_errors = {"destroy": {409}}
     serializer_class = ServiceTypeSerializer
     permission_classes = [IsStaffReadAdminWrite]
     search_fields = ["code", "name"]

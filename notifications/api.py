@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import IsStaffMember
 from config.filters import FilterSet
+from config.schema import responds_with
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
@@ -206,6 +207,11 @@ class DetailedStatsSerializer(serializers.Serializer):
 
 
 class NotificationViewSet(viewsets.ModelViewSet):
+    api_errors = {
+        "update": {409},
+        "partial_update": {409},
+        "destroy": {409},
+    }
     serializer_class = NotificationSerializer
     permission_classes = [IsStaffMember]
     filterset_class = NotificationFilter
@@ -251,6 +257,7 @@ class NotificationViewSet(viewsets.ModelViewSet):
         responses={202: SendResponseSerializer, 409: OpenApiResponse(description="Not a draft")},
     )
     @action(detail=True, methods=["post"])
+    @responds_with(409)
     def send(self, request, pk=None):
         """Send to the notification's own audience: at start_at if in the future, else now."""
         result = services.notification_send(notification=self.get_object())
@@ -274,6 +281,7 @@ class NotificationViewSet(viewsets.ModelViewSet):
         },
     )
     @action(detail=False, methods=["post"], url_path="send")
+    @responds_with(409)
     def send_to_customers(self, request):
         """Send a notification to exactly the listed customers, now."""
         serializer = SendToCustomersSerializer(data=request.data)
@@ -289,6 +297,7 @@ class NotificationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     @action(detail=True, methods=["post"])
+    @responds_with(409)
     def cancel(self, request, pk=None):
         """Stop the notification; undelivered messages become cancelled."""
         notification = services.notification_cancel(notification=self.get_object())
