@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsCustomer, IsStaffMember, IsStaffReadAdminWrite
-from config.fields import HourMinuteField, OptionalEmailField
+from config.fields import HourMinuteField, IdField, OptionalEmailField
 from config.parsers import FormParser, MultiPartParser
 from customers import csv_io, selectors, services
 from customers.filters import (
@@ -355,9 +355,7 @@ class AudienceSerializer(serializers.Serializer):
     operator_code = serializers.ListField(
         child=serializers.CharField(), required=False, default=list
     )
-    customer_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list
-    )
+    customer_ids = serializers.ListField(child=IdField(), required=False, default=list)
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

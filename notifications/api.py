@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsStaffMember
+from config.fields import IdField
 from config.filters import FilterSet
 from config.schema import responds_with
 from customers.api import AudienceSerializer
@@ -157,7 +158,7 @@ class NotificationFilter(FilterSet):
 class SendToCustomersSerializer(serializers.Serializer):
     notification = serializers.PrimaryKeyRelatedField(queryset=Notification.objects.all())
     customers = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         allow_empty=False,
         max_length=100_000,
         error_messages={"empty": "List at least one customer id."},

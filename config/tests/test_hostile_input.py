@@ -189,3 +189,30 @@ def test_an_upload_over_the_upload_cap_is_a_413(admin_user, settings):
     )
     assert response.status_code == 413
     assert "4096 bytes" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        (
+            "/api/notifications/send/",
+            {"notification": "{n}", "customers": [int(HUGE)]},
+            "customers",
+        ),
+        ("/api/audiences/preview/", {"audience": {"customer_ids": [int(HUGE)]}}, "audience"),
+        (
+            "/api/notifications/",
+            {"title": "a", "body": "b", "audience": {"customer_ids": [int(HUGE)]}},
+            "audience",
+        ),
+        ("/api/tickets/", {"title": "x", "customer": int(HUGE)}, "customer"),
+        ("/api/interactions/", {"customer": int(HUGE), "kind": "call"}, "customer"),
+    ],
+)
+def test_it_refuses_an_out_of_range_id_in_a_body_naming_the_field(admin_user, path, body, field):
+    notification = Notification.objects.create(title="Hi", body="x", created_by=admin_user)
+    if body.get("notification") == "{n}":
+        body = {**body, "notification": notification.pk}
+    response = client_for(admin_user).post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
