@@ -218,7 +218,7 @@ def notification_materialise(*, notification: Notification) -> int:
             return 0
         written = delivery.messages_materialise(
             notification=notification,
-            customers=notification_audience(notification=notification),
+            customers=notification_audience(notification=notification, materialising=True),
             channels=notification.channels,
             fresh=not Message.objects.filter(notification=notification).exists(),
         )
