@@ -180,6 +180,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            # A reminder at most a year ahead (further would be no reminder at all).
+            "reminder_minutes_before": {"max_value": 525_600},
+        }
         read_only_fields = [
             "id",
             "number",
