@@ -202,9 +202,20 @@ def worker() -> dict:
     _timed_post(client, f"/api/incidents/{warm['id']}/updates/", {"body": "Warm-up."}, headers)
     _timed_post(client, f"/api/incidents/{warm['id']}/resolve/", {"notify": False}, headers)
     profiler = None
+    slow: list[tuple[float, str]] = []
     if os.environ.get("BENCH_PROFILE"):
         import cProfile
 
+        from django.db import connection
+
+        def timed(execute, sql, params, many, context):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                slow.append((time.perf_counter() - started, sql[:300]))
+
+        connection.execute_wrappers.append(timed)
         profiler = cProfile.Profile()
         profiler.enable()
     declared_ms, incident = _timed_post(
@@ -223,7 +234,10 @@ def worker() -> dict:
         import pstats
 
         profiler.disable()
+        connection.execute_wrappers.remove(timed)
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        for seconds, sql in sorted(slow, reverse=True)[:8]:
+            print(f"{seconds * 1000:8.1f} ms  {sql}", file=sys.stderr)
     if incident["affected_count"] != CUSTOMERS:
         raise RuntimeError(f"affected_count {incident['affected_count']} != {CUSTOMERS}")
     first = Notification.objects.get(pk=incident["updates"][0]["notification"])

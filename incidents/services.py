@@ -259,7 +259,7 @@ def _notice(
     if update is not None:
         update.notification = notification
         update.save(update_fields=["notification"])
-    notifications.notification_send(notification=notification)
+    notifications.notification_send(notification=notification, exact_count=False)
     return notification
 
 
@@ -341,7 +341,8 @@ def incident_declare(
         _prepare_maintenance(incident, now=now)
     _check_texts(incident=incident, body=body, sms_body=sms_body, explicit_sms=bool(sms_body))
     incident.save()
-    if customer_audience(audience=scope).count() <= INLINE_FREEZE_LIMIT:
+    small = customer_audience(audience=scope).order_by()[: INLINE_FREEZE_LIMIT + 1].count()
+    if small <= INLINE_FREEZE_LIMIT:
         incident_audience_freeze(incident_id=incident.pk)
         incident.refresh_from_db(fields=["audience_frozen_at"])
     _log(incident, "declared")
