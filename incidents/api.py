@@ -68,6 +68,13 @@ class IsStaffOrCustomerReader(BasePermission):
 class ScopeSerializer(AudienceSerializer):
     """The affected customers, picked like a notification audience."""
 
+    customer_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+        max_length=100_000,
+    )
+
     def validate(self, attrs):
         attrs = super().validate(attrs)
         errors = {}
