@@ -197,7 +197,10 @@ def incident_site_chip_view(request):
     site = Site.objects.filter(code=request.GET.get("code", "")).only("code", "name").first()
     if site is None:
         return render(request, "web/incidents/_site_results.html", {"sites": []}, status=404)
-    return render(request, "web/incidents/_chip.html", {"code": site.code, "name": site.name})
+    response = render(request, "web/incidents/_chip.html", {"code": site.code, "name": site.name})
+    # The reach beside the form counts again once the chip is in place.
+    response["HX-Trigger-After-Settle"] = "scope-changed"
+    return response
 
 
 @staff_required
@@ -274,8 +277,8 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
             u for u in incident.updates.all() if u.kind == IncidentUpdate.Kind.SUGGESTION
         ],
         "update_form": forms.get("update_form") or _update_form(incident),
-        "resolve_form": forms.get("resolve_form") or NoticeForm(),
-        "rca_form": forms.get("rca_form") or RcaForm(),
+        "resolve_form": forms.get("resolve_form") or NoticeForm(auto_id="resolve_%s"),
+        "rca_form": forms.get("rca_form") or RcaForm(auto_id="rca_%s"),
         "is_outage": incident.kind == Incident.Kind.OUTAGE,
         "may_update": incident.is_active,
         "may_resolve": incident.kind == Incident.Kind.OUTAGE
@@ -353,7 +356,7 @@ def incident_update_view(request, incident_id: int):
 @require_POST
 def incident_resolve_view(request, incident_id: int):
     incident = _incident_or_404(incident_id)
-    form = NoticeForm(request.POST)
+    form = NoticeForm(request.POST, auto_id="resolve_%s")
     done = _run(
         request,
         form,
@@ -372,7 +375,7 @@ def incident_resolve_view(request, incident_id: int):
 @require_POST
 def incident_rca_view(request, incident_id: int):
     incident = _incident_or_404(incident_id)
-    form = RcaForm(request.POST)
+    form = RcaForm(request.POST, auto_id="rca_%s")
     done = _run(
         request,
         form,
