@@ -115,6 +115,12 @@ class TestDeclare:
         assert client.get("/incidents/sites/chip/?code=NOPE").status_code == 404
         assert "No site matches" in text(client.get("/incidents/sites/?q=zzz"))
         assert client.get("/incidents/sites/?q=" + "x" * 5000).status_code == 200
+        assert client.get("/incidents/sites/?q=st%00reet").status_code == 200
+        assert client.get("/incidents/sites/chip/?code=%00").status_code == 404
+        refused = client.post("/incidents/new/preview/", outage(tag="a\x00b"))
+        assert "Tags: Null characters are not allowed." in text(refused)
+        assert client.post("/incidents/new/sms-count/", {"sms_body": "a\x00"}).status_code == 200
+        assert client.post("/incidents/new/", outage(title="a\x00b")).status_code == 400
 
     def test_it_counts_sms_segments_as_you_type(self, web_client, engineer, north):
         client = web_client(engineer)

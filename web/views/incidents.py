@@ -168,7 +168,8 @@ def incident_preview_view(request):
     scope, unknown = form.scope() if "account_numbers" in form.cleaned_data else ({}, [])
     if unknown:
         context["errors"].append(f"Unknown account number(s): {', '.join(unknown[:20])}.")
-    for name in ("last_mile_site", "service_type"):
+    scope_fields = ("last_mile_site", "service_type", "location", "tag", "operator_code")
+    for name in scope_fields:
         context["errors"] += [f"{form.fields[name].label}: {e}" for e in form.errors.get(name, [])]
     if services.scope_is_empty(scope):
         context["empty"] = True
@@ -194,7 +195,8 @@ def incident_site_search_view(request):
 @staff_required
 def incident_site_chip_view(request):
     """One chosen site as a chip, to add to the picker (htmx)."""
-    site = Site.objects.filter(code=request.GET.get("code", "")).only("code", "name").first()
+    code = request.GET.get("code", "").replace("\x00", "")[:64]
+    site = Site.objects.filter(code=code).only("code", "name").first() if code else None
     if site is None:
         return render(request, "web/incidents/_site_results.html", {"sites": []}, status=404)
     response = render(request, "web/incidents/_chip.html", {"code": site.code, "name": site.name})
@@ -207,9 +209,9 @@ def incident_site_chip_view(request):
 @require_POST
 def incident_sms_count_view(request):
     """The live segment count under an SMS text (htmx)."""
-    text = request.POST.get("sms_body", "")[:2000]
+    text = request.POST.get("sms_body", "").replace("\x00", "")[:2000]
     incident = Incident(
-        title=request.POST.get("title", "")[:200] or "Outage",
+        title=request.POST.get("title", "").replace("\x00", "")[:200] or "Outage",
         status=Incident.Status.INVESTIGATING,
     )
     context = {"text": text}
