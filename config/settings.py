@@ -204,6 +204,12 @@ SPECTACULAR_SETTINGS = {
         "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
         "InteractionKindEnum": "tickets.models.Interaction.Kind",
         "ApprovalStatusEnum": "accounts.models.ApprovalStatus",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentKindEnum": "incidents.models.Incident.Kind",
+        "IncidentImpactEnum": "incidents.models.Incident.Impact",
+        "IncidentUpdateKindEnum": "incidents.models.IncidentUpdate.Kind",
+        "IncidentOpeningStatusEnum": ["draft", "investigating", "identified", "monitoring"],
+        "AlertStatusEnum": ["firing", "resolved"],
     },
 }
 
@@ -218,6 +224,10 @@ else:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proactive <noreply@proactive.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bearer token Prometheus Alertmanager sends to /api/alerts/alertmanager/; empty = webhook off.
+ALERT_WEBHOOK_TOKEN = env_str("ALERT_WEBHOOK_TOKEN", "")
+# The domain of notification emails' Message-IDs; empty = DEFAULT_FROM_EMAIL's.
+EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "")
 ANYMAIL = {
     key[len("ANYMAIL_") :]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
 }

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from delivery import hooks
 from delivery.channels import Outgoing, TransportError
-from delivery.channels.email import EmailTransport
+from delivery.channels.email import EmailTransport, notification_message_id
 from delivery.channels.sms import sms_size, sms_transport
 from delivery.models import (
     OPEN_STATUSES,
@@ -428,6 +428,48 @@ class _Renderer:
     def __init__(self):
         self._compiled: dict[tuple[int, str], object] = {}
         self._incidents: dict[int, dict | None] = {}
+        self._thread_roots: dict[tuple[int, int], int] = {}
+
+    def prepare(self, messages: list[Message]) -> None:
+        """Find, in one query, the first notice of its incident each of the
+        batch's incident emails answers (the root of the customer's thread)."""
+        self._thread_roots = {}
+        wanted = [
+            (m.notification.incident_id, m.customer_id)
+            for m in messages
+            if m.notification_id
+            and m.notification.incident_id
+            and m.customer_id
+            and m.channel == Channel.EMAIL
+        ]
+        if not wanted:
+            return
+        rows = (
+            Message.objects.filter(
+                notification__incident_id__in={incident for incident, _ in wanted},
+                customer_id__in={customer for _, customer in wanted},
+                channel=Channel.EMAIL,
+            )
+            .values_list("notification__incident_id", "customer_id")
+            .annotate(first=Min("notification_id"))
+            .order_by()
+        )
+        self._thread_roots = {(incident, customer): first for incident, customer, first in rows}
+
+    def _headers(self, message: Message) -> dict:
+        notification = message.notification
+        if message.channel != Channel.EMAIL or not message.customer_id:
+            return {}
+        own = notification_message_id(
+            notification_id=notification.pk, customer_id=message.customer_id
+        )
+        headers = {"Message-ID": own}
+        root = self._thread_roots.get((notification.incident_id, message.customer_id))
+        if notification.incident_id and root and root != notification.pk:
+            first = notification_message_id(notification_id=root, customer_id=message.customer_id)
+            headers["In-Reply-To"] = first
+            headers["References"] = first
+        return headers
 
     def outgoing(self, message: Message) -> Outgoing:
         from notifications import templating
@@ -464,6 +506,7 @@ class _Renderer:
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
+            headers=self._headers(message),
         )
 
 
@@ -881,6 +924,7 @@ def message_batch_deliver(
     own_transports, own_recorder = transports is None, recorder is None
     transports = transports or Transports()
     renderer = renderer or _Renderer()
+    renderer.prepare(messages)
     recorder = recorder or SentRecorder()
     fence = _CancelFence(recorder)
     try:

@@ -2,11 +2,15 @@
 see and change everything; a customer lists and reads only the incidents
 whose audience includes them, with public fields only."""
 
+import hmac
+
 import django_filters
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
 )
@@ -14,6 +18,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from customers.api import AudienceSerializer
 from customers.models import Customer, ServiceType, Site
@@ -310,6 +315,16 @@ class PublicIncidentSerializer(serializers.ModelSerializer):
         ]
 
 
+def INCIDENT_FOR_ROLE(**kwargs):  # noqa: N802 - reads like the serializers it stands for
+    """Staff get the whole incident, customers its public fields."""
+    return PolymorphicProxySerializer(
+        component_name="IncidentForRole",
+        serializers=[IncidentSerializer, PublicIncidentSerializer],
+        resource_type_field_name=None,
+        **kwargs,
+    )
+
+
 class PostUpdateSerializer(serializers.Serializer):
     body = serializers.CharField()
     sms_body = serializers.CharField(required=False, allow_blank=True, default="")
@@ -318,13 +333,13 @@ class PostUpdateSerializer(serializers.Serializer):
     notify = serializers.BooleanField(default=True)
 
 
-class ResolveSerializer(serializers.Serializer):
+class IncidentResolveSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, default="")
     sms_body = serializers.CharField(required=False, allow_blank=True, default="")
     notify = serializers.BooleanField(default=True)
 
 
-class CancelSerializer(serializers.Serializer):
+class IncidentCancelSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, default="")
     sms_body = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -473,7 +488,7 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="List incidents (customers: only theirs, public fields)",
-        responses={200: IncidentSerializer(many=True), 400: E400, 401: E401, 403: E403},
+        responses={200: INCIDENT_FOR_ROLE(many=True), 400: E400, 401: E401, 403: E403},
     )
     def list(self, request, *args, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
@@ -483,7 +498,7 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="One incident (customers: only theirs, public fields)",
-        responses={200: IncidentSerializer, 401: E401, 403: E403, 404: E404},
+        responses={200: INCIDENT_FOR_ROLE(), 401: E401, 403: E403, 404: E404},
     )
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -537,12 +552,12 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="Resolve an outage (a resolution notice; linked open tickets resolved)",
-        request=ResolveSerializer,
+        request=IncidentResolveSerializer,
         responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        serializer = ResolveSerializer(data=request.data)
+        serializer = IncidentResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = self.get_object()
         services.incident_resolve(
@@ -562,12 +577,12 @@ class IncidentViewSet(
 
     @extend_schema(
         summary="Cancel a maintenance (a cancellation notice to those already told)",
-        request=CancelSerializer,
+        request=IncidentCancelSerializer,
         responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        serializer = CancelSerializer(data=request.data)
+        serializer = IncidentCancelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = services.incident_cancel(
             incident=self.get_object(), created_by=request.user, **serializer.validated_data
@@ -629,3 +644,94 @@ class IncidentViewSet(
     @action(detail=True, methods=["get"], filter_backends=[])
     def stats(self, request, pk=None):
         return Response(selectors.incident_stats(incident=self.get_object()))
+
+
+# --- alarms from monitoring ---------------------------------------------------------------------
+
+MAX_ALERTS = 1000
+
+
+class AlertSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["firing", "resolved"], default="firing")
+    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict)
+    annotations = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict)
+    startsAt = serializers.CharField(required=False, allow_blank=True)  # noqa: N815 - Alertmanager's name
+    endsAt = serializers.CharField(required=False, allow_blank=True)  # noqa: N815
+    fingerprint = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class AlertmanagerSerializer(serializers.Serializer):
+    """Prometheus Alertmanager's webhook payload, version 4 (fields this
+    endpoint reads; others are accepted and ignored)."""
+
+    version = serializers.CharField(required=False)
+    groupKey = serializers.CharField(max_length=500)  # noqa: N815
+    status = serializers.CharField(required=False)
+    commonLabels = serializers.DictField(  # noqa: N815
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    commonAnnotations = serializers.DictField(  # noqa: N815
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    alerts = AlertSerializer(many=True, allow_empty=True)
+
+    def validate_alerts(self, value):
+        if len(value) > MAX_ALERTS:
+            raise serializers.ValidationError(f"Send at most {MAX_ALERTS} alerts per request.")
+        return value
+
+    def validate_version(self, value):
+        if value and value != "4":
+            raise serializers.ValidationError("Only Alertmanager webhook version 4 is understood.")
+        return value
+
+
+class AlertResultSerializer(serializers.Serializer):
+    incident = serializers.IntegerField(allow_null=True)
+    created = serializers.BooleanField()
+    sites_added = serializers.ListField(child=serializers.CharField())
+    unknown_sites = serializers.ListField(child=serializers.CharField())
+
+
+class AlertmanagerWebhookView(APIView):
+    """Alarms from Prometheus Alertmanager (bearer ALERT_WEBHOOK_TOKEN)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(
+        summary="Alertmanager webhook: firing alerts open or extend a draft outage",
+        request=AlertmanagerSerializer,
+        responses={
+            202: AlertResultSerializer,
+            400: E400,
+            401: OpenApiResponse(ErrorSerializer, description="Missing or wrong bearer token"),
+            503: OpenApiResponse(ErrorSerializer, description="ALERT_WEBHOOK_TOKEN is not set"),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        expected = settings.ALERT_WEBHOOK_TOKEN
+        if not expected:
+            return Response(
+                {
+                    "detail": "The alert webhook is off; set ALERT_WEBHOOK_TOKEN to turn it on.",
+                    "code": "not_configured",
+                },
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        header = request.headers.get("Authorization", "")
+        given = header[7:] if header.startswith("Bearer ") else ""
+        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+            return Response(
+                {
+                    "detail": "Send the alert webhook token as 'Authorization: Bearer <token>'.",
+                    "code": "not_authenticated",
+                },
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'Bearer realm="alerts"'},
+            )
+        serializer = AlertmanagerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.incident_alerts_receive(payload=serializer.validated_data)
+        return Response(result, status=status.HTTP_202_ACCEPTED)

@@ -854,3 +854,140 @@ def incident_record_deflection(*, incident: Incident) -> None:
     """A customer saw "we already know about this outage" and did not raise
     a ticket. One atomic increment, safe under concurrent visitors."""
     Incident.objects.filter(pk=incident.pk).update(deflected_count=F("deflected_count") + 1)
+
+
+# --- alarms from monitoring ---------------------------------------------------------------------
+
+UNKNOWN_SITE = "unknown site"
+
+
+def _alert_entry(alert: dict, *, site: str, known: bool, now: datetime.datetime) -> dict:
+    labels = alert.get("labels") or {}
+    return {
+        "fingerprint": str(alert.get("fingerprint") or ""),
+        "status": alert.get("status") or "firing",
+        "alertname": str(labels.get("alertname", "")),
+        "site": site,
+        "note": "" if known else UNKNOWN_SITE,
+        "labels": {str(k): str(v) for k, v in labels.items()},
+        "starts_at": str(alert.get("startsAt") or ""),
+        "ends_at": str(alert.get("endsAt") or ""),
+        "received_at": now.isoformat(),
+    }
+
+
+def _alert_key(entry: dict) -> str:
+    return entry["fingerprint"] or f"{entry['alertname']}@{entry['site']}"
+
+
+def _open_draft(group_key: str) -> Incident | None:
+    return (
+        Incident.objects.select_for_update()
+        .filter(alert_group_key=group_key, kind=Kind.OUTAGE, status=Status.DRAFT)
+        .order_by("-id")
+        .first()
+    )
+
+
+def _alarm_title(payload: dict, alerts: list[dict]) -> str:
+    common = payload.get("commonAnnotations") or {}
+    labels = payload.get("commonLabels") or {}
+    first = alerts[0].get("labels") or {} if alerts else {}
+    name = common.get("summary") or labels.get("alertname") or first.get("alertname") or "Alarm"
+    return f"Alarm: {name}"[:200]
+
+
+@transaction.atomic
+def incident_alerts_receive(*, payload: dict, now: datetime.datetime | None = None) -> dict:
+    """An Alertmanager (webhook v4) notification: firing alerts with a
+    `site` label open a draft outage for the site's subtree, or add the site
+    to the open draft of the same alert group (a repeated alert changes
+    nothing); an alert naming an unknown site is kept on the draft as
+    "unknown site"; resolved alerts become a suggested "monitoring" update.
+    Nothing is sent: an engineer confirms the draft by posting its first
+    update."""
+    from customers.models import Site
+
+    now = now or timezone.now()
+    group_key = str(payload.get("groupKey") or "")[:500]
+    alerts = [a for a in payload.get("alerts") or [] if isinstance(a, dict)]
+    firing = [a for a in alerts if (a.get("status") or "firing") == "firing"]
+    resolved = [a for a in alerts if a.get("status") == "resolved"]
+    codes = {str((a.get("labels") or {}).get("site", "")) for a in alerts} - {""}
+    known = set(Site.objects.filter(code__in=codes).values_list("code", flat=True))
+    incident = _open_draft(group_key) if group_key else None
+    created = False
+    if incident is None and firing:
+        incident = Incident(
+            kind=Kind.OUTAGE,
+            status=Status.DRAFT,
+            title=_alarm_title(payload, firing),
+            scope={"last_mile_site": []},
+            channels=["email"],
+            alert_group_key=group_key,
+            started_at=now,
+            created_at=now,
+        )
+        incident.save()
+        created = True
+    if incident is None:
+        # Only resolved alerts, and no draft: attach to the newest open incident of the group.
+        incident = (
+            Incident.objects.select_for_update()
+            .filter(alert_group_key=group_key, kind=Kind.OUTAGE)
+            .exclude(status__in=Incident.FINISHED_STATUSES)
+            .order_by("-id")
+            .first()
+            if group_key
+            else None
+        )
+    if incident is None:
+        return {"incident": None, "created": False, "sites_added": [], "unknown_sites": []}
+    entries = {_alert_key(e): e for e in incident.alerts or []}
+    sites = list((incident.scope or {}).get("last_mile_site") or [])
+    added_sites, unknown = [], []
+    for alert in firing:
+        site = str((alert.get("labels") or {}).get("site", ""))
+        entry = _alert_entry(alert, site=site, known=site in known, now=now)
+        entries[_alert_key(entry)] = entry
+        if site and site not in known and site not in unknown:
+            unknown.append(site)
+        if site in known and site not in sites and incident.status == Status.DRAFT:
+            sites.append(site)
+            added_sites.append(site)
+    suggestions = []
+    for alert in resolved:
+        site = str((alert.get("labels") or {}).get("site", ""))
+        entry = _alert_entry(alert, site=site, known=site in known, now=now)
+        key = _alert_key(entry)
+        if entries.get(key, {}).get("status") == "resolved":
+            continue  # a repeated resolution
+        entries[key] = entry
+        where = f" at {site}" if site else ""
+        suggestions.append(
+            f"Monitoring reports {entry['alertname'] or 'the alarm'}{where} resolved"
+            f"{' at ' + entry['ends_at'] if entry['ends_at'] else ''}; "
+            "check the service and resolve the outage if it is back."
+        )
+    incident.alerts = list(entries.values())
+    if added_sites:
+        incident.scope = {**(incident.scope or {}), "last_mile_site": sites}
+    incident.save(update_fields=["alerts", "scope", "updated_at"])
+    if added_sites:
+        _audience_add(incident=incident, scope={"last_mile_site": added_sites}, now=now)
+    for text in suggestions:
+        IncidentUpdate.objects.create(
+            incident=incident,
+            kind=UpdateKind.SUGGESTION,
+            status=Status.MONITORING,
+            body=text,
+            eta=incident.eta,
+            created_at=now,
+        )
+    _log(incident, "alarm received", opened=created, sites_added=added_sites, unknown=unknown)
+    return {
+        "incident": incident.pk,
+        "created": created,
+        "sites_added": added_sites,
+        "unknown_sites": unknown,
+    }

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from incidents import api
@@ -5,4 +6,7 @@ from incidents import api
 router = SimpleRouter()
 router.register("incidents", api.IncidentViewSet, basename="incident")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("alerts/alertmanager/", api.AlertmanagerWebhookView.as_view(), name="alerts-alertmanager"),
+    *router.urls,
+]

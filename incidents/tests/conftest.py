@@ -4,3 +4,4 @@ from delivery.tests.conftest import (  # noqa: F401
     make_customer,
     make_notification,
 )
+from web.tests.conftest import web_client  # noqa: F401

@@ -103,7 +103,7 @@ def customer_detail_view(request, customer_id: int):
     customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
     messages_sent = Paginator(
         Message.objects.filter(customer=customer)
-        .select_related("notification")
+        .select_related("notification", "notification__incident")
         .order_by("-created_at", "-id"),
         50,
     ).get_page(request.GET.get("page"))
@@ -135,11 +135,9 @@ def _with_subjects(customer: Customer, messages_page) -> None:
             continue
         if notification.pk not in subjects:
             try:
-                compiled = templating.notification_compile(title=notification.title, body="")
-                context = templating.render_context(
-                    customer=values, start_at=notification.start_at, end_at=notification.end_at
-                )
-                subjects[notification.pk] = templating.render(compiled, context).subject
+                subjects[notification.pk] = templating.notification_render(
+                    notification=notification, customer=values
+                ).subject
             except templating.TemplateInvalid:
                 subjects[notification.pk] = notification.title
         message.display_subject = subjects[notification.pk]

@@ -181,12 +181,14 @@ def notification_preview_view(request):
 
 
 def _rendered_sample(form, customer_id: int | None) -> dict:
-    title = form.data.get("title", "")
-    body = form.data.get("body", "")
-    start_at = form.cleaned_data.get("start_at") or timezone.now()
-    end_at = form.cleaned_data.get("end_at")
+    draft = Notification(
+        title=form.data.get("title", ""),
+        body=form.data.get("body", ""),
+        start_at=form.cleaned_data.get("start_at") or timezone.now(),
+        end_at=form.cleaned_data.get("end_at"),
+    )
     try:
-        compiled = templating.notification_compile(title=title, body=body)
+        compiled = templating.notification_compile_for(notification=draft)
     except templating.TemplateInvalid as exc:
         return {"template_error": f"{exc.field}: {exc.message}"}
     customer = (
@@ -195,8 +197,8 @@ def _rendered_sample(form, customer_id: int | None) -> dict:
         .first()
     )
     values = templating.customer_values(customer) if customer else templating.SAMPLE_CUSTOMER
-    rendered = templating.render(
-        compiled, templating.render_context(customer=values, start_at=start_at, end_at=end_at)
+    rendered = templating.notification_render(
+        notification=draft, customer=values, compiled=compiled
     )
     return {"sample_customer": values, "rendered": rendered, "sms": sms_size(rendered.text)}
 

@@ -139,19 +139,15 @@ def portal_notifications_view(request):
             Message.objects.filter(
                 customer=customer, notification__isnull=False, status=MessageStatus.SENT
             )
-            .select_related("notification")
+            .select_related("notification", "notification__incident")
             .order_by("-sent_at", "-id")[:50]
         )
         values = templating.customer_values(customer)
         for message in rows:
             n = message.notification
             try:
-                compiled = templating.notification_compile(title=n.title, body=n.body)
-                rendered = templating.render(
-                    compiled,
-                    templating.render_context(
-                        customer=values, start_at=n.start_at or n.started_at, end_at=n.end_at
-                    ),
+                rendered = templating.notification_render(
+                    notification=n, customer=values, channel=message.channel
                 )
             except templating.TemplateInvalid:
                 continue
