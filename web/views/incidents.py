@@ -17,11 +17,11 @@ from customers.selectors import audience_preview
 from delivery.channels.sms import sms_size
 from incidents import selectors, services
 from incidents.api import (
-    CancelSerializer,
+    IncidentCancelSerializer,
     IncidentCreateSerializer,
+    IncidentResolveSerializer,
     PostUpdateSerializer,
     RcaRequestSerializer,
-    ResolveSerializer,
     ScopeSerializer,
 )
 from incidents.models import Incident, IncidentUpdate
@@ -362,7 +362,7 @@ def incident_resolve_view(request, incident_id: int):
     done = _run(
         request,
         form,
-        ResolveSerializer,
+        IncidentResolveSerializer,
         services.incident_resolve,
         success="The outage is resolved; the customers are being told.",
         incident=incident,
@@ -430,7 +430,7 @@ def incident_cancel_view(request, incident_id: int):
     done = _run(
         request,
         form,
-        CancelSerializer,
+        IncidentCancelSerializer,
         services.incident_cancel,
         success=f"{incident.number} is cancelled.",
         incident=incident,
