@@ -190,6 +190,9 @@ class TestIncidentPage:
         incident.refresh_from_db()
         assert incident.rca_published_at is not None
         page = text(client.get(f"/incidents/{incident.pk}/"))
+        # The timeline shows each text as a customer read it, its template one click away.
+        assert '<div class="body">Dear Sample Customer, your service is down' in page
+        assert "{{ incident.title }}" not in page.split("Timeline")[1].split("<details")[0]
         kinds = re.findall(r"<strong>(Declaration|Update|Resolution|Root cause)</strong>", page)
         assert kinds == ["Declaration", "Update", "Resolution", "Root cause"]
 

@@ -242,11 +242,23 @@ def _timeline(incident: Incident) -> list[dict]:
         notices.append(incident.rca_notification_id)
     progress = incident_selectors.notice_progress(notification_ids=notices)
     rows = [
-        {"update": u, "progress": progress.get(u.notification_id)}
+        {"update": u, "progress": progress.get(u.notification_id), "text": _as_read(incident, u)}
         for u in updates
         if u.kind != IncidentUpdate.Kind.SUGGESTION
     ]
     return rows, progress.get(incident.rca_notification_id)
+
+
+def _as_read(incident: Incident, update: IncidentUpdate) -> str:
+    """An update's text as a customer read it then (its own status and ETA),
+    for the sample customer."""
+    values = templating.incident_values(incident)
+    values["status"] = templating.INCIDENT_STATUS_LABELS.get(update.status, update.status)
+    if update.eta:
+        values["eta"] = update.eta
+    return templating.text_render(
+        source=update.body, customer=templating.SAMPLE_CUSTOMER, incident=values
+    )
 
 
 def _update_form(incident: Incident, data=None) -> IncidentUpdateForm:
