@@ -89,9 +89,15 @@ class TestDeclare:
         assert incident.status == "investigating" and incident.created_by == engineer
         page = text(client.get(f"/incidents/{incident.pk}/"))
         assert f"{incident.number} is declared; 3 customers are being told." in page
+        assert 'hx-trigger="every 5s"' in page  # the page follows the notice going out
         deliver()
         page = text(client.get(f"/incidents/{incident.pk}/"))
         assert "<span>3 sent</span>" in page and "of 3 messages" in page
+        assert 'hx-trigger="every 5s"' not in page  # and stops once it is out
+        partial = text(client.get(f"/incidents/{incident.pk}/timeline/"))
+        assert (
+            partial.strip().startswith('<ol class="timeline" id="timeline"') and "3 sent" in partial
+        )
 
     def test_it_prefills_the_scope_from_a_filtered_customer_list(self, web_client, engineer, north):
         client = web_client(engineer)
@@ -336,6 +342,7 @@ INCIDENT_PAGES = [
     ("post", "/incidents/new/sms-count/"),
     ("get", "/incidents/{id}/"),
     ("get", "/incidents/{id}/audience/"),
+    ("get", "/incidents/{id}/timeline/"),
     ("get", "/incidents/{id}/cancel/"),
     ("get", "/incidents/{id}/complete/"),
 ]

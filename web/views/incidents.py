@@ -249,6 +249,18 @@ def _timeline(incident: Incident) -> list[dict]:
     return rows, progress.get(incident.rca_notification_id)
 
 
+WAITING = {"queued", "sending", "deferred"}
+
+
+def _timeline_context(incident: Incident) -> dict:
+    timeline, rca_progress = _timeline(incident)
+    progresses = [row["progress"] for row in timeline] + [rca_progress]
+    live = any(
+        p is not None and any(label in WAITING for label, _ in p["parts"]) for p in progresses
+    ) or any(row["update"].notification_id and not row["progress"]["total"] for row in timeline)
+    return {"incident": incident, "timeline": timeline, "rca_progress": rca_progress, "live": live}
+
+
 def _as_read(incident: Incident, update: IncidentUpdate) -> str:
     """An update's text as a customer read it then (its own status and ETA),
     for the sample customer."""
@@ -278,13 +290,10 @@ def _update_form(incident: Incident, data=None) -> IncidentUpdateForm:
 
 
 def _detail_context(request, incident: Incident, **forms) -> dict:
-    timeline, rca_progress = _timeline(incident)
     counts = selectors.incident_counts(incident_ids=[incident.pk])[incident.pk]
     tickets = Ticket.objects.filter(incident=incident).select_related("customer")
     context = {
-        "incident": incident,
-        "timeline": timeline,
-        "rca_progress": rca_progress,
+        **_timeline_context(incident),
         "counts": counts,
         "tickets": tickets.order_by("-created_at")[:LINKED_TICKETS_SHOWN],
         "suggestions": [
@@ -319,6 +328,13 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
             for n in incident_selectors.waiting_notices(incident=incident)
         ]
     return context
+
+
+@staff_required
+def incident_timeline_view(request, incident_id: int):
+    """The timeline alone, polled by the incident page while notices are going out."""
+    incident = _incident_or_404(incident_id)
+    return render(request, "web/incidents/_timeline.html", _timeline_context(incident))
 
 
 @staff_required
