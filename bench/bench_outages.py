@@ -15,7 +15,8 @@ Runs in a child process with its own database (`proactive_h7_bench_outages`,
 override with BENCH_OUTAGES_DATABASE_URL); the seed (customers by INSERT …
 SELECT generate_series, audiences likewise) is made once and reused.
 Sizes: BENCH_OUTAGE_CUSTOMERS (default 1,000,000), BENCH_OUTAGE_INCIDENTS
-(500), BENCH_STATUS_CLIENTS (200), BENCH_STATUS_REQUESTS per client (20).
+(500), BENCH_STATUS_CLIENTS (200), BENCH_STATUS_REQUESTS per client (20);
+BENCH_OUTAGES_PARTS picks some of raise,resolve,status,report.
 """
 
 import http.client
@@ -445,11 +446,16 @@ def _child() -> int:
 
     call_command("migrate", verbosity=0)
     _seed()
-    _bench_ticket_raise()
-    _bench_resolve()
-    _bench_status_page("gunicorn")
-    _bench_status_page("runserver")
-    _bench_report()
+    parts = os.environ.get("BENCH_OUTAGES_PARTS", "raise,resolve,status,report").split(",")
+    if "raise" in parts:
+        _bench_ticket_raise()
+    if "resolve" in parts:
+        _bench_resolve()
+    if "status" in parts:
+        _bench_status_page("gunicorn")
+        _bench_status_page("runserver")
+    if "report" in parts:
+        _bench_report()
     return 0
 
 
