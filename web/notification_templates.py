@@ -8,7 +8,8 @@ STARTERS: dict[str, dict[str, str]] = {
             "Dear {{ customer.name }},\n\n"
             "We are aware of an interruption of your {{ customer.service_type }} service "
             "(account {{ customer.account_number }}) since {{ start_at }}. "
-            "Our engineers are working on it and expect it to be restored by {{ end_at }}.\n\n"
+            "Our engineers are working on it{% if end_at %} and expect it to be restored "
+            "by {{ end_at }}{% endif %}.\n\n"
             "We are sorry for the inconvenience."
         ),
     },
@@ -17,7 +18,8 @@ STARTERS: dict[str, dict[str, str]] = {
         "body": (
             "Dear {{ customer.name }},\n\n"
             "To improve your {{ customer.service_type }} service we will carry out planned "
-            "maintenance from {{ start_at }} to {{ end_at }}. The service may be unavailable "
+            "maintenance from {{ start_at }}{% if end_at %} to {{ end_at }}{% endif %}. "
+            "The service may be unavailable "
             "for short periods during this time.\n\n"
             "Thank you for your patience."
         ),
