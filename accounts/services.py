@@ -122,6 +122,8 @@ def token_revoke(*, token: ApiToken) -> None:
 
 def tokens_purge_expired() -> int:
     deleted, _ = ApiToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    if deleted:  # an hourly sweep that found nothing says nothing
+        logger.info("expired API tokens removed", extra={"count": deleted})
     return deleted
 
 

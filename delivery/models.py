@@ -128,3 +128,15 @@ class DispatchTicket(models.Model):
 
     def __str__(self) -> str:
         return f"dispatch ticket #{self.pk}"
+
+
+class DeliveryCounter(models.Model):
+    """A running total for /metrics (messages sent, failed, deferred per
+    channel; send time buckets), added to by every worker at the end of each
+    batch. See delivery/tally.py."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    value = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value:g}"
