@@ -1,12 +1,15 @@
-"""/metrics at scale: one scrape's database time with 1,000,000 messages on
+"""/metrics at scale: what one scrape costs with 1,000,000 messages on
 PostgreSQL, bound 5 ms (p95 of 50 scrapes), in two states of the queue:
 
 - quiet: 1,000,000 messages, all sent but 1,000 due;
 - busy: the same table in the middle of a large send (200,000 of them due).
 
-Plus 20,000 tickets (2,000 unfinished, a tenth of them past due). Runs in a
-child process with its own database (`proactive_bench_metrics`, override
-with BENCH_METRICS_DATABASE_URL)."""
+Plus 20,000 tickets (2,000 unfinished, a tenth of them past due). The bound
+is on CPU time — this process's plus its PostgreSQL backend's, from
+/proc/<pid>/schedstat — which stays meaningful when other work shares the
+machine; wall-clock is printed beside it. Runs in a child process with its
+own database (`proactive_bench_metrics`, override with
+BENCH_METRICS_DATABASE_URL)."""
 
 import os
 import statistics
@@ -45,7 +48,7 @@ _INSERT = """
 INSERT INTO delivery_message (notification_id, customer_id, channel, to_address, subject,
     body, html, status, attempts, last_error, next_attempt_at, sent_at, provider_id, segments,
     created_at, updated_at)
-SELECT NULL, NULL, CASE WHEN g % 5 = 0 THEN 'sms' ELSE 'email' END, 'bench@example.com',
+SELECT NULL, NULL, CASE WHEN g %% 5 = 0 THEN 'sms' ELSE 'email' END, 'bench@example.com',
     '', '', '', %(status)s, 1, '', {next_attempt}, {sent_at}, '', NULL,
     now() - interval '1 day', now()
 FROM generate_series(1, %(count)s) g
@@ -85,31 +88,48 @@ def _seed_tickets() -> None:
     )
 
 
+def _cpu_ns(pids: list[int]) -> int:
+    """CPU time spent so far by these processes (/proc/<pid>/schedstat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/schedstat") as file:
+            total += int(file.read().split()[0])
+    return total
+
+
 def _measure(label: str) -> float:
     from django.db import connection
 
     from config.metrics import metrics_text
 
-    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    pids = [os.getpid(), backend]
     metrics_text()  # warm: the first scrape of a connection pays for catalog lookups
-    times = []
+    wall, cpu = [], []
     text = b""
     for _ in range(SCRAPES):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_ns(pids)
         text = metrics_text()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    p95 = times[int(len(times) * 0.95) - 1]
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((_cpu_ns(pids) - cpu_started) / 1e6)
+
+    def p95(values: list[float]) -> float:
+        return sorted(values)[int(len(values) * 0.95) - 1]
+
     due = next(
         line for line in text.decode().splitlines() if line.startswith("proactive_due_messages ")
     )
-    verdict = "ok" if p95 <= BOUND_MS else "OVER"
+    verdict = "ok" if p95(cpu) <= BOUND_MS else "OVER"
     print(
-        f"{label:<44} median {statistics.median(times):5.2f} ms  p95 {p95:5.2f} ms  "
-        f"(bound {BOUND_MS:.0f} ms) {verdict}   [{due}]",
+        f"{label:<40} CPU (this process + its PostgreSQL backend) median "
+        f"{statistics.median(cpu):5.2f} ms p95 {p95(cpu):5.2f} ms (bound {BOUND_MS:.0f} ms) "
+        f"{verdict}; wall-clock median {statistics.median(wall):5.2f} ms p95 {p95(wall):5.2f} ms"
+        f"   [{due}]",
         flush=True,
     )
-    return p95
+    return p95(cpu)
 
 
 def _child() -> int:

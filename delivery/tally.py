@@ -65,7 +65,3 @@ def tally_flush() -> None:
         with _lock:
             for key, value in taken.items():
                 _pending[key] += value
-
-
-def tally_read() -> dict[str, float]:
-    return dict(DeliveryCounter.objects.values_list("key", "value"))

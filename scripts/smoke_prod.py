@@ -202,7 +202,7 @@ def main() -> int:
                 "phone": "+79001234567",
                 "timezone": "UTC",
                 "contact_window_start": "00:00",
-                "contact_window_end": "00:00",
+                "contact_window_end": "23:59",
             },
         )
         assert status == 201, (status, body)

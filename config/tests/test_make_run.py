@@ -126,58 +126,6 @@ def _wait(predicate, *, timeout: float, what: str):
     pytest.fail(f"{what}: not within {timeout} s")
 
 
-def test_make_run_serves_for_real_restarts_a_dead_child_and_stops_cleanly_twice(tmp_path):
-    first = MakeRun(tmp_path)
-    try:
-        first.wait_healthy()
-        assert _get(first.port, "/docs/")[0] == 200
-        # gunicorn, DEBUG off: a plain 404 page, no list of URLs, no traceback.
-        status, headers, body = _get(first.port, "/no-such-page/")
-        assert status == 404
-        assert headers.get("Server", "").startswith("gunicorn")
-        assert b"Not found" in body
-        assert b"URLconf" not in body and b"Traceback" not in body and b"DEBUG" not in body
-        # Static files collected into the data folder and served by whitenoise.
-        status, headers, body = _get(first.port, "/static/web/app.css")
-        assert status == 200 and headers["Content-Type"].startswith("text/css")
-        assert (tmp_path / "static" / "web" / "app.css").exists()
-        # A secret key of its own, readable by its owner only.
-        key = tmp_path / "secret_key"
-        assert len(key.read_text().strip()) >= 50
-        assert stat.S_IMODE(key.stat().st_mode) == 0o600
-
-        # Idle, it writes nothing (the dispatcher alone runs every 2 s).
-        time.sleep(5)  # the children's start-up lines
-        settled = len(first.output().splitlines())
-        time.sleep(20)
-        idle_lines = first.output().splitlines()[settled:]
-        assert idle_lines == [], idle_lines
-
-        # A child that dies is started again, with a line saying so.
-        web_pid = first.child_pid("web")
-        os.kill(web_pid, signal.SIGKILL)
-        _wait(
-            lambda: f"web (pid {web_pid}) exited with -9; restarting it in 1 s" in first.output(),
-            timeout=10,
-            what="the restart line",
-        )
-        _wait(lambda: first.child_pid("web") != web_pid, timeout=10, what="a new web process")
-        first.wait_healthy(timeout=60)
-    finally:
-        output = first.stop(signal.SIGINT)
-    assert "password:" in output  # demo credentials are printed once…
-    assert "Proactive stopped." in output
-
-    second = MakeRun(tmp_path)
-    try:
-        second.wait_healthy()
-    finally:
-        output = second.stop(signal.SIGTERM)
-    assert "password:" not in output  # …and not again
-    assert "Proactive stopped." in output
-    assert key.read_text() == (tmp_path / "secret_key").read_text()  # the same key
-
-
 RECIPIENTS = 1000
 # The embedded default's worker runs two drain tasks at once, one lane each.
 LANES_IN_THE_EMBEDDED_WORKER = 2
@@ -187,29 +135,113 @@ LANES_IN_THE_EMBEDDED_WORKER = 2
 # minutes after it, plus the sending.
 RECOVERY_SECONDS = 90
 
+_SEND = (
+    "import datetime\n"
+    "from customers.models import Customer\n"
+    "from notifications.models import Notification\n"
+    "from notifications import services\n"
+    "Customer.objects.bulk_create(Customer(account_number=f'K-{i:05d}', "
+    "name=f'Kill {i}', email=f'kill{i}@example.com', phone=f'+7902{i:07d}', "
+    "contact_window_start=datetime.time(0), contact_window_end=datetime.time(0)) "
+    f"for i in range({RECIPIENTS}))\n"
+    "n = Notification.objects.create(title='Notice {{ customer.account_number }}', "
+    "body='Dear {{ customer.name }}', channels=['email'], "
+    "audience={'customer_ids': list(Customer.objects.filter("
+    "account_number__startswith='K-').values_list('pk', flat=True))})\n"
+    "services.notification_send(notification=n)\n"
+    "print(n.pk)"
+)
+_COUNTS = (
+    "import json\nfrom collections import Counter\n"
+    "from delivery.models import Message\n"
+    "print(json.dumps(Counter(Message.objects.filter(notification__isnull=False)"
+    ".values_list('status', flat=True))))"
+)
 
-def test_a_worker_killed_mid_send_is_restarted_loses_nothing_and_recovers_fast(tmp_path):
+
+def _backup_tool(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "scripts/backup.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _sqlite_counts(database: Path) -> dict:
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        (integrity,) = connection.execute("PRAGMA integrity_check").fetchone()
+        rows = connection.execute(
+            "SELECT status, COUNT(*) FROM delivery_message "
+            "WHERE notification_id IS NOT NULL GROUP BY status"
+        ).fetchall()
+    finally:
+        connection.close()
+    return {"integrity": integrity, **dict(rows)}
+
+
+def test_make_run_serves_for_real_supervises_backs_up_and_restores(tmp_path):
+    """One `make run` from first start to SIGINT: it serves like production,
+    stays quiet when idle, restarts a killed website, then sends 1,000 emails
+    while a backup is taken and the worker is killed; a second `make run`
+    (SIGTERM) starts on the restored backup and finishes what the backup
+    still had queued."""
+    data = tmp_path / "data"
+    data.mkdir()
     with SmtpSink() as sink:
-        run = MakeRun(tmp_path, DEMO_SEED_CUSTOMERS="0", **sink.env())
+        first = MakeRun(data, **sink.env())
         try:
-            run.wait_healthy()
-            run.manage_shell(
-                "import datetime\n"
-                "from customers.models import Customer\n"
-                "from notifications.models import Notification\n"
-                "from notifications import services\n"
-                "Customer.objects.bulk_create(Customer(account_number=f'K-{i:05d}', "
-                "name=f'Kill {i}', email=f'kill{i}@example.com', phone=f'+7902{i:07d}', "
-                "contact_window_start=datetime.time(0), contact_window_end=datetime.time(0)) "
-                f"for i in range({RECIPIENTS}))\n"
-                "n = Notification.objects.create(title='Notice {{ customer.account_number }}', "
-                "body='Dear {{ customer.name }}', channels=['email'], "
-                "audience={'customer_ids': list(Customer.objects.filter("
-                "account_number__startswith='K-').values_list('pk', flat=True))})\n"
-                "services.notification_send(notification=n)\n"
+            first.wait_healthy()
+            assert _get(first.port, "/docs/")[0] == 200
+            # gunicorn, DEBUG off: a plain 404 page, no list of URLs, no traceback.
+            status, headers, body = _get(first.port, "/no-such-page/")
+            assert status == 404
+            assert headers.get("Server", "").startswith("gunicorn")
+            assert b"Not found" in body
+            assert b"URLconf" not in body and b"Traceback" not in body
+            # Static files collected into the data folder and served by whitenoise.
+            status, headers, body = _get(first.port, "/static/web/app.css")
+            assert status == 200 and headers["Content-Type"].startswith("text/css")
+            assert (data / "static" / "web" / "app.css").exists()
+            # A secret key of its own, readable by its owner only.
+            key = (data / "secret_key").read_text()
+            assert len(key.strip()) >= 50
+            assert stat.S_IMODE((data / "secret_key").stat().st_mode) == 0o600
+
+            # Idle, it writes nothing (the dispatcher alone runs every 2 s).
+            time.sleep(5)  # the children's start-up lines
+            settled = len(first.output().splitlines())
+            time.sleep(15)
+            idle_lines = first.output().splitlines()[settled:]
+            assert idle_lines == [], idle_lines
+
+            # A child that dies is started again, with a line saying so.
+            web_pid = first.child_pid("web")
+            os.kill(web_pid, signal.SIGKILL)
+            _wait(
+                lambda: f"web (pid {web_pid}) exited with -9; restarting it in 1 s"
+                in first.output(),
+                timeout=10,
+                what="the restart line",
             )
+            _wait(lambda: first.child_pid("web") != web_pid, timeout=10, what="a new web")
+            first.wait_healthy(timeout=60)
+
+            # An upload, then a send; a backup while it runs; a SIGKILL.
+            (data / "media" / "attachments").mkdir(parents=True)
+            (data / "media" / "attachments" / "photo.jpg").write_bytes(b"\xff\xd8 a photo")
+            first.manage_shell(_SEND)
+            _wait(lambda: sink.handler.count >= 100, timeout=120, what="100 emails")
+            backup = _backup_tool(first.env, "backup")
+            assert backup.returncode == 0, backup.stderr
+            archive = Path(backup.stdout.split("Backup written: ")[1].strip())
             _wait(lambda: sink.handler.count >= 200, timeout=120, what="200 emails")
-            worker_pid = run.child_pid("worker")
+            worker_pid = first.child_pid("worker")
             os.kill(worker_pid, signal.SIGKILL)
             killed_at = time.monotonic()
             at_kill = sink.handler.count
@@ -217,30 +249,59 @@ def test_a_worker_killed_mid_send_is_restarted_loses_nothing_and_recovers_fast(t
             while len({r.to for r in sink.received}) < RECIPIENTS:
                 assert time.monotonic() < deadline, (
                     f"{len({r.to for r in sink.received})} of {RECIPIENTS} recipients "
-                    f"{RECOVERY_SECONDS} s after the kill:\n{run.output()[-6000:]}"
+                    f"{RECOVERY_SECONDS} s after the kill:\n{first.output()[-6000:]}"
                 )
                 time.sleep(0.2)
             recovered = time.monotonic() - killed_at
-            counts = json.loads(
-                run.manage_shell(
-                    "import json\nfrom collections import Counter\n"
-                    "from delivery.models import Message\n"
-                    "print(json.dumps(Counter(Message.objects.filter(notification__isnull=False)"
-                    ".values_list('status', flat=True))))"
-                )
+            counts = json.loads(first.manage_shell(_COUNTS))
+        finally:
+            output = first.stop(signal.SIGINT)
+        received = Counter(r.to for r in sink.received)
+        duplicates = sum(received.values()) - len(received)
+        print(
+            f"\nkilled at {at_kill} sent; all {RECIPIENTS} delivered {recovered:.1f} s after "
+            f"the kill (bound {RECOVERY_SECONDS} s, lease 120 s); duplicates {duplicates} "
+            f"(bound {LANES_IN_THE_EMBEDDED_WORKER})"
+        )
+        assert "password:" in output  # demo credentials are printed once…
+        assert "Proactive stopped." in output
+        assert at_kill < RECIPIENTS  # the kill landed mid-send
+        assert len(received) == RECIPIENTS  # 0 lost
+        assert duplicates <= LANES_IN_THE_EMBEDDED_WORKER
+        assert counts == {"sent": RECIPIENTS}
+        assert f"worker (pid {worker_pid}) exited with -9; restarting it in 1 s" in output
+        assert "claims of a previous worker given back" in output
+
+        # The backup: one consistent moment in the middle of the send.
+        restored = tmp_path / "restored"
+        restore_env = {**first.env, "PROACTIVE_DATA_DIR": str(restored)}
+        result = _backup_tool(restore_env, "restore", str(archive))
+        assert result.returncode == 0, result.stderr
+        in_backup = _sqlite_counts(restored / "proactive.sqlite3")
+        assert in_backup.pop("integrity") == "ok"
+        assert sum(in_backup.values()) == RECIPIENTS
+        assert 100 <= in_backup.get("sent", 0) < RECIPIENTS
+        assert (restored / "media" / "attachments" / "photo.jpg").read_bytes() == (
+            b"\xff\xd8 a photo"
+        )
+        assert (restored / "secret_key").read_text() == key
+
+        # Started on the restored folder, the service finishes what the
+        # backup still had queued; nothing recorded as sent goes again.
+        before = len(sink.received)
+        second = MakeRun(restored, **sink.env())
+        try:
+            second.wait_healthy()
+            refused = _backup_tool(restore_env, "restore", str(archive))
+            assert refused.returncode != 0 and "is running" in refused.stderr
+            _wait(
+                lambda: json.loads(second.manage_shell(_COUNTS)) == {"sent": RECIPIENTS},
+                timeout=180,
+                what="the restored queue to finish",
             )
         finally:
-            output = run.stop()
-    received = Counter(r.to for r in sink.received)
-    duplicates = sum(received.values()) - len(received)
-    print(
-        f"\nkilled at {at_kill} sent; all {RECIPIENTS} delivered {recovered:.1f} s after the kill "
-        f"(bound {RECOVERY_SECONDS} s, lease 120 s); duplicates {duplicates} "
-        f"(bound {LANES_IN_THE_EMBEDDED_WORKER})"
-    )
-    assert at_kill < RECIPIENTS  # the kill landed mid-send
-    assert len(received) == RECIPIENTS  # 0 lost
-    assert duplicates <= LANES_IN_THE_EMBEDDED_WORKER
-    assert counts == {"sent": RECIPIENTS}
-    assert f"worker (pid {worker_pid}) exited with -9; restarting it in 1 s" in output
-    assert "claims of a previous worker given back" in output
+            output = second.stop(signal.SIGTERM)
+        again = len(sink.received) - before
+        assert again == RECIPIENTS - in_backup["sent"]
+    assert "password:" not in output  # …and not again
+    assert "Proactive stopped." in output
