@@ -47,7 +47,22 @@ def redis_url():
     return REDIS_URL
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in the cache; each test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def make_user(username: str, role: str, approval=ApprovalStatus.APPROVED, **extra) -> User:
+    """A person whose address is confirmed (pass email_confirmed_at=None for one
+    who has not followed the link yet)."""
+    from django.utils import timezone
+
+    extra.setdefault("email_confirmed_at", timezone.now())
     return User.objects.create_user(
         username=username,
         email=f"{username}@example.com",
@@ -268,6 +283,17 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    """Throttle counts live in the cache; each test starts with none spent.
+    Only a process-local cache is cleared: a shared one is not ours to empty."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
 
 
 @pytest.fixture(autouse=True)

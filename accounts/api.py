@@ -1,20 +1,38 @@
 import django_filters
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.models import ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
+from accounts.throttles import (
+    ConfirmationResendThrottle,
+    LoginThrottle,
+    PasswordChangeThrottle,
+    SignupThrottle,
+)
+from config.filters import FilterSet
 
 
 class UserSerializer(serializers.ModelSerializer):
+    email_confirmed = serializers.SerializerMethodField(
+        help_text="False while a customer has not yet followed the link emailed to them."
+    )
+
+    def get_email_confirmed(self, user) -> bool:
+        return not user.email_unconfirmed
+
     class Meta:
         model = User
         fields = [
@@ -27,6 +45,7 @@ class UserSerializer(serializers.ModelSerializer):
             "approval_status",
             "is_active",
             "date_joined",
+            "email_confirmed",
         ]
         read_only_fields = fields
 
@@ -36,7 +55,7 @@ class UserAdminSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = UserSerializer.Meta.fields + [
+        fields = [f for f in UserSerializer.Meta.fields if f != "email_confirmed"] + [
             "is_available",
             "max_open_tickets",
             "approval_note",
@@ -97,16 +116,30 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
-class LoginThrottle(AnonRateThrottle):
-    rate = "30/min"
+DETAIL_ERROR = inline_serializer(
+    "DetailError",
+    {"detail": serializers.CharField(), "code": serializers.CharField()},
+)
+
+
+class ConfirmationSentSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    email = serializers.EmailField(help_text="Where the link was sent.")
 
 
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [SignupThrottle]
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserSerializer})
+    @extend_schema(
+        request=RegisterSerializer,
+        responses={
+            201: UserSerializer,
+            400: OpenApiResponse(description="a field is invalid; each is named"),
+            429: DETAIL_ERROR,
+        },
+    )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -117,6 +150,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         request=LoginSerializer,
@@ -128,7 +162,10 @@ class LoginView(APIView):
                     "expires_at": serializers.DateTimeField(),
                     "user": UserSerializer(),
                 },
-            )
+            ),
+            400: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            429: DETAIL_ERROR,
         },
     )
     def post(self, request):
@@ -148,8 +185,33 @@ class LoginView(APIView):
         )
 
 
+class ResendConfirmationView(APIView):
+    """Email the confirmation link again, to the address the account waits on."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ConfirmationResendThrottle]
+    allow_unconfirmed_email = True
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ConfirmationSentSerializer,
+            401: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            409: DETAIL_ERROR,
+            429: DETAIL_ERROR,
+        },
+    )
+    def post(self, request):
+        address = services.email_confirmation_send(user=request.user)
+        return Response(
+            {"detail": f"We sent a new confirmation link to {address}.", "email": address}
+        )
+
+
 class LogoutView(APIView):
     permission_classes = [IsAuthenticated]
+    allow_unconfirmed_email = True
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
@@ -162,15 +224,73 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class LogoutAllView(APIView):
+    """Sign out everywhere: every API token of the account is revoked and every
+    website session ends, this one included."""
+
+    permission_classes = [IsAuthenticated]
+    allow_unconfirmed_email = True
+
+    @extend_schema(request=None, responses={204: None, 401: DETAIL_ERROR})
+    def post(self, request):
+        services.user_sign_out_everywhere(user=request.user)
+        from django.contrib.auth import logout
+
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(style={"input_type": "password"}, write_only=True)
+    new_password = serializers.CharField(style={"input_type": "password"}, write_only=True)
+
+
+class PasswordChangedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class PasswordChangeView(APIView):
+    """Change one's own password; every other token and session is signed out."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [PasswordChangeThrottle]
+    allow_unconfirmed_email = True
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={
+            200: PasswordChangedSerializer,
+            400: OpenApiResponse(description="current_password is wrong or new_password is weak"),
+            401: DETAIL_ERROR,
+            429: DETAIL_ERROR,
+        },
+    )
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        keep = request.auth if isinstance(request.auth, ApiToken) else None
+        user = services.user_password_change(
+            user=request.user, keep_token=keep, **serializer.validated_data
+        )
+        if keep is None:
+            from django.contrib.auth import update_session_auth_hash
+
+            update_session_auth_hash(request._request, user)
+        return Response(
+            {"detail": "Your password is changed; every other session has been signed out."}
+        )
+
+
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
+    allow_unconfirmed_email = True
 
     @extend_schema(responses=UserSerializer)
     def get(self, request):
         return Response(UserSerializer(request.user).data)
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     approval_status = django_filters.ChoiceFilter(choices=ApprovalStatus.choices)
     is_active = django_filters.BooleanFilter()
@@ -180,6 +300,19 @@ class UserFilter(django_filters.FilterSet):
         fields = ["role", "approval_status", "is_active"]
 
 
+@extend_schema_view(
+    partial_update=extend_schema(
+        responses={
+            200: UserAdminSerializer,
+            400: OpenApiResponse(description="a field is invalid; each is named"),
+            401: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            404: DETAIL_ERROR,
+            409: DETAIL_ERROR,
+        },
+        description="An administrator cannot demote, unapprove or deactivate themselves (409).",
+    )
+)
 class UserViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -198,7 +331,7 @@ class UserViewSet(
 
     def perform_update(self, serializer):
         user = serializer.instance
-        services.user_update(user=user, data=serializer.validated_data)
+        services.user_update(user=user, data=serializer.validated_data, actor=self.request.user)
 
     @extend_schema(request=DecisionSerializer, responses=UserSerializer)
     @action(detail=True, methods=["post"])

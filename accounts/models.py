@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class Role(models.TextChoices):
@@ -68,6 +69,14 @@ class User(AbstractUser):
         validators=[validate_timezone],
         help_text="IANA name, e.g. Europe/Moscow.",
     )
+    # A customer reaches the directory only once they prove they own the
+    # address: until then this is empty. `pending_email` is a new address
+    # waiting for the same proof; the account keeps the old one meanwhile.
+    email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    pending_email = models.EmailField(max_length=254, blank=True)
+    # "Sign out everywhere" counts up; every session signed before it no
+    # longer matches (see _get_session_auth_hash).
+    sessions_epoch = models.PositiveIntegerField(default=0)
 
     objects = ProactiveUserManager()
 
@@ -85,6 +94,23 @@ class User(AbstractUser):
     @property
     def is_customer(self) -> bool:
         return self.role == Role.CUSTOMER
+
+    def _get_session_auth_hash(self, secret=None):
+        """Django keeps a session only while this hash matches the one stored
+        in it: the password's, and after a "sign out everywhere" also the epoch."""
+        if not self.sessions_epoch:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.sessions_epoch}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+    @property
+    def email_unconfirmed(self) -> bool:
+        """A customer who has not yet proved they own their address."""
+        return self.role == Role.CUSTOMER and self.email_confirmed_at is None
 
     @property
     def is_approved(self) -> bool:

@@ -7,12 +7,24 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import hooks
 from accounts.models import ApiToken, ApprovalStatus, Role, User, validate_timezone
+from accounts.tokens import (
+    BROKEN,
+    ConfirmationRefused,
+    awaiting_address,
+    email_token_check,
+    email_token_make,
+    email_token_read,
+)
+from config.exceptions import Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +61,9 @@ def user_register(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """Create an account. Customers are approved at once and linked to their
-    customer record; engineers and admins wait for an administrator."""
+    """Create an account. Customers are approved at once but reach the
+    directory only after following the confirmation link emailed to them;
+    engineers and admins wait for an administrator."""
     user = User(
         username=username,
         email=email,
@@ -65,10 +78,102 @@ def user_register(
     user.set_password(password)
     user.save()
     if role == Role.CUSTOMER:
-        from customers.services import customer_link_user
-
-        customer_link_user(user=user)
+        email_confirmation_send(user=user)
     logger.info("user registered", extra={"user_id": user.pk, "role": role})
+    return user
+
+
+# --------------------------------------------------------- email confirmation
+
+EMAIL_UNCONFIRMED_SENTENCE = (
+    "Confirm your email address first: open the link we emailed you "
+    "(check your mailbox and spam folder), or ask us to send it again."
+)
+
+
+def transactional_email_send(*, to: str, subject: str, body: str) -> None:
+    """One email about an account, through the delivery pipeline when it is
+    installed (retries, outbox); else Django's email after the commit."""
+    if hooks.send_email:
+        hooks.send_email.send(to=to, subject=subject, body=body)
+        return
+    transaction.on_commit(lambda: send_mail(subject, body, None, [to]))
+
+
+def email_confirmation_link(*, user: User, email: str) -> str:
+    token = email_token_make(user=user, email=email)
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/confirm-email/{token}/"
+
+
+def email_confirmation_send(*, user: User) -> str:
+    """Email a confirmation link to the address the account waits on; return it."""
+    address = awaiting_address(user)
+    if not address:
+        raise Conflict(
+            detail="Your email address is already confirmed; there is nothing to send.",
+            code="already_confirmed",
+        )
+    link = email_confirmation_link(user=user, email=address)
+    hours = settings.EMAIL_CONFIRMATION_HOURS
+    body = (
+        f"Hello {user.get_full_name() or user.username},\n\n"
+        f"Please confirm that {address} is your address: open this link and press "
+        f"the button on the page.\n\n{link}\n\n"
+        f"The link works for {hours} hours and only once. If you did not ask for this, "
+        "ignore this email: nothing changes until the link is used.\n"
+    )
+    transactional_email_send(to=address, subject="Confirm your email address", body=body)
+    logger.info("email confirmation sent", extra={"user_id": user.pk})
+    return address
+
+
+@transaction.atomic
+def email_change_request(*, user: User, email: str) -> str:
+    """A new address waits for its own confirmation; the account keeps the
+    old one until then. Returns the address waiting ("" when none is)."""
+    email = email.strip().lower()
+    if email == user.email.lower():
+        if user.pending_email:
+            user.pending_email = ""
+            user.save(update_fields=["pending_email"])
+        return ""
+    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"email": ["An account with this email already exists."]})
+    user.pending_email = email
+    user.save(update_fields=["pending_email"])
+    email_confirmation_send(user=user)
+    return email
+
+
+def email_confirm(*, token: str) -> User:
+    """Follow a confirmation link: the account's address becomes the one the
+    link names and the apps above (the directory) link or update its record.
+    Raise ConfirmationRefused, changing nothing, when the link cannot."""
+    claim = email_token_read(token)
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=claim.user_id).first()
+        if user is None:
+            raise ConfirmationRefused(BROKEN, code="token_invalid")
+        email_token_check(claim=claim, user=user)
+        if not user.is_active:
+            raise ConfirmationRefused(LOGIN_MESSAGES["inactive"], code="inactive")
+        previous = user.email
+        user.email = awaiting_address(user)
+        user.pending_email = ""
+        user.email_confirmed_at = timezone.now()
+        user.save(update_fields=["email", "pending_email", "email_confirmed_at"])
+        hooks.email_confirmed.send(user=user, previous_email=previous)
+    logger.info("email confirmed", extra={"user_id": user.pk})
+    return user
+
+
+def user_email_vouch(*, user: User) -> User:
+    """Staff linked the account by hand: its address counts as confirmed."""
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = timezone.now()
+        user.save(update_fields=["email_confirmed_at"])
     return user
 
 
@@ -120,6 +225,43 @@ def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk).delete()
 
 
+@transaction.atomic
+def user_sign_out_everywhere(*, user: User) -> None:
+    """Revoke every API token and end every session of the account (the
+    caller ends the current session itself)."""
+    ApiToken.objects.filter(user=user).delete()
+    User.objects.filter(pk=user.pk).update(sessions_epoch=F("sessions_epoch") + 1)
+    user.refresh_from_db(fields=["sessions_epoch"])
+    logger.info("signed out everywhere", extra={"user_id": user.pk})
+
+
+@transaction.atomic
+def user_password_change(
+    *, user: User, current_password: str, new_password: str, keep_token: ApiToken | None = None
+) -> User:
+    """Change one's own password. Every other session ends (a session is tied
+    to the password) and every other API token is revoked; `keep_token`, the
+    one the change was made with, stays."""
+    from rest_framework.exceptions import ValidationError
+
+    if not user.check_password(current_password):
+        raise ValidationError(
+            {"current_password": ["Your current password is wrong; type it again."]}
+        )
+    try:
+        validate_password(new_password, user)
+    except DjangoValidationError as exc:
+        raise ValidationError({"new_password": list(exc.messages)}) from exc
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    others = ApiToken.objects.filter(user=user)
+    if keep_token is not None:
+        others = others.exclude(pk=keep_token.pk)
+    others.delete()
+    logger.info("password changed", extra={"user_id": user.pk})
+    return user
+
+
 def tokens_purge_expired() -> int:
     deleted, _ = ApiToken.objects.filter(expires_at__lte=timezone.now()).delete()
     if deleted:  # an hourly sweep that found nothing says nothing
@@ -163,8 +305,24 @@ def user_decide(*, user: User, approved: bool, decided_by: User, reason: str = "
     return user
 
 
-def user_update(*, user: User, data: dict) -> User:
-    """Admin edits of role, approval and activity; anyone's own details and time zone."""
+SELF_DEMOTION_SENTENCE = (
+    "You cannot demote, unapprove or deactivate your own account; ask another administrator."
+)
+
+
+def user_update(*, user: User, data: dict, actor: User | None = None) -> User:
+    """Admin edits of role, approval and activity; anyone's own details and time zone.
+    An administrator (`actor`) never takes their own administration away."""
+    if (
+        actor is not None
+        and actor.pk == user.pk
+        and (
+            data.get("is_active", True) is False
+            or data.get("role", Role.ADMIN) != Role.ADMIN
+            or data.get("approval_status", ApprovalStatus.APPROVED) != ApprovalStatus.APPROVED
+        )
+    ):
+        raise Conflict(detail=SELF_DEMOTION_SENTENCE, code="self_demotion")
     if "timezone" in data:
         validate_timezone(data["timezone"])
     fields = [f for f in ("role", "approval_status", "is_active") if f in data]
@@ -192,8 +350,4 @@ def user_update(*, user: User, data: dict) -> User:
 
 def _on_engineer_available() -> None:
     """Tickets waiting for an engineer are assigned as soon as one can take them."""
-    try:
-        from tickets.services import tickets_assign_waiting
-    except ImportError:
-        return
-    transaction.on_commit(tickets_assign_waiting)
+    transaction.on_commit(hooks.engineer_available.send)

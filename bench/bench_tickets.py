@@ -230,6 +230,8 @@ def _forget_earlier_runs() -> None:
 
 
 def _customer_clients(n: int):
+    from django.utils import timezone
+
     from accounts.models import ApprovalStatus, Role, User
     from accounts.services import token_issue
     from customers.models import Customer
@@ -243,6 +245,7 @@ def _customer_clients(n: int):
                 role=Role.CUSTOMER,
                 approval_status=ApprovalStatus.APPROVED,
                 password="!",
+                email_confirmed_at=timezone.now(),
             )
             Customer.objects.filter(pk=customer.pk).update(user=user)
         else:

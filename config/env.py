@@ -65,3 +65,18 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
         options = ", ".join(sorted(choices))
         raise ImproperlyConfigured(f"{name} must be one of {options}, not {value!r}.")
     return value
+
+
+_RATE_PERIODS = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit such as "60/min": a whole number of requests per second,
+    minute, hour or day."""
+    raw = (os.environ.get(name) or default).strip()
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or period.strip().lower() not in _RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name} must look like 60/min (a number per second, minute, hour or day), not {raw!r}."
+        )
+    return f"{int(count)}/{period.strip().lower()}"

@@ -13,6 +13,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class AttachmentQuotaExceeded(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The attachments of this customer take all the space they may."
+    default_code = "attachment_quota"
+
+
 def api_exception_handler(exc, context):
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -11,7 +11,7 @@ import dj_email_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("PROACTIVE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "customers",
     "notifications",
     "delivery",
+    "incidents",
     "tickets",
     "web",
 ]
@@ -134,6 +135,8 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 
 API_TOKEN_LIFETIME = timedelta(hours=env_int("API_TOKEN_LIFETIME_HOURS", 24 * 7, minimum=1))
+# How long an emailed address-confirmation link works.
+EMAIL_CONFIRMATION_HOURS = env_int("EMAIL_CONFIRMATION_HOURS", 48, minimum=1)
 
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
@@ -142,6 +145,20 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_ENABLED = env_bool("LOGIN_LOCKOUT_ENABLED", True)
+
+# Reverse proxies in front of the service that append to X-Forwarded-For. With
+# 0 the header is ignored (a client could write anything in it); with N the
+# N-th address from the right is the client. Rate limits and the lockout above
+# both key on that address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+RATE_LIMITS = {
+    "login": env_rate("RATE_LIMIT_LOGIN", "60/min"),
+    "signup": env_rate("RATE_LIMIT_SIGNUP", "30/min"),
+    "confirmation_resend": env_rate("RATE_LIMIT_CONFIRMATION_RESEND", "5/hour"),
+    # Each try of a current password is a guess at it.
+    "password_change": "10/hour",
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -167,14 +184,22 @@ STORAGES = {
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A JSON or form body over this is a 413 (the API's parsers apply it too).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_BODY_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# A multipart upload (attachment, customer CSV) over this is a 413.
+UPLOAD_REQUEST_MAX_BYTES = env_int("UPLOAD_REQUEST_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ExpiringTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "accounts.authentication.AccountSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.JSONParser",
+        "config.parsers.FormParser",
+        "config.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -186,6 +211,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Proactive API",
@@ -205,6 +231,12 @@ SPECTACULAR_SETTINGS = {
         "TicketEventKindEnum": "tickets.models.TicketEvent.Kind",
         "InteractionKindEnum": "tickets.models.Interaction.Kind",
         "ApprovalStatusEnum": "accounts.models.ApprovalStatus",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentKindEnum": "incidents.models.Incident.Kind",
+        "IncidentImpactEnum": "incidents.models.Incident.Impact",
+        "IncidentUpdateKindEnum": "incidents.models.IncidentUpdate.Kind",
+        "IncidentOpeningStatusEnum": ["draft", "investigating", "identified", "monitoring"],
+        "AlertStatusEnum": ["firing", "resolved"],
     },
 }
 
@@ -219,6 +251,10 @@ else:
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proactive <noreply@proactive.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Bearer token Prometheus Alertmanager sends to /api/alerts/alertmanager/; empty = webhook off.
+ALERT_WEBHOOK_TOKEN = env_str("ALERT_WEBHOOK_TOKEN", "")
+# The domain of notification emails' Message-IDs; empty = DEFAULT_FROM_EMAIL's.
+EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "")
 ANYMAIL = {
     key[len("ANYMAIL_") :]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
 }
@@ -241,6 +277,29 @@ DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600, minimum
 DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://localhost:8000")
+
+# Quotas: what one client may store or make the service produce.
+NOTIFICATION_BODY_MAX_CHARS = env_int("NOTIFICATION_BODY_MAX_CHARS", 20_000, minimum=1)
+NOTIFICATION_BODY_HTML_MAX_CHARS = env_int("NOTIFICATION_BODY_HTML_MAX_CHARS", 100_000, minimum=1)
+# A message whose rendered subject, text and HTML together pass this fails
+# (last_error says why) instead of being sent.
+RENDERED_MESSAGE_MAX_BYTES = env_int("RENDERED_MESSAGE_MAX_BYTES", 256 * 1024, minimum=1024)
+TICKET_ATTACHMENTS_MAX_COUNT = env_int("TICKET_ATTACHMENTS_MAX_COUNT", 20, minimum=1)
+CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
+    "CUSTOMER_ATTACHMENTS_MAX_BYTES", 100 * 1024 * 1024, minimum=1
+)
+# Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
+TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
+# Django's cache (the public status document): per process by default;
+# CACHE_URL=redis://… shares one copy between all web processes.
+_CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}
+        if _CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Celery: the database is the queue; the broker only says "there is work".
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -273,6 +332,10 @@ CELERY_BEAT_SCHEDULE = {
     "start-due-notifications": {
         "task": "notifications.tasks.start_due_notifications",
         "schedule": env_float("SCHEDULER_INTERVAL_SECONDS", 5.0),
+    },
+    "advance-maintenance": {
+        "task": "incidents.tasks.advance_maintenance",
+        "schedule": env_float("MAINTENANCE_INTERVAL_SECONDS", 5.0),
     },
     "send-daily-report": {
         "task": "notifications.tasks.send_daily_report",

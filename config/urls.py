@@ -10,7 +10,9 @@ api_patterns = [
     path("", include("customers.urls")),
     path("", include("notifications.urls")),
     path("", include("delivery.urls")),
+    path("", include("incidents.urls")),
     path("", include("tickets.urls")),
+    path("", include("incidents.public_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

@@ -4,11 +4,18 @@ validation as the API, so the admin cannot store what the API would refuse
 
 from django import forms
 from django.contrib import admin, messages
+from rest_framework.exceptions import ValidationError
 
 from config.exceptions import Conflict
 from customers import services
 from customers.models import Customer, ServiceType, Site, Tag
 from customers.validation import FieldError, clean_email, clean_phone, clean_timezone
+
+
+def _sentences(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [str(m) for messages_ in detail.values() for m in messages_]
+    return [str(detail)]
 
 
 class SiteAdmin(admin.ModelAdmin):
@@ -86,6 +93,21 @@ class CustomerAdmin(admin.ModelAdmin):
     filter_horizontal = ["tags"]
     readonly_fields = ["created_at", "updated_at"]
     show_full_result_count = False  # no COUNT(*) over a million rows per page
+
+    def save_model(self, request, obj, form, change):
+        """Choosing an account links it by hand: staff vouch for its address,
+        and the link is recorded in the record's history."""
+        account = obj.user if "user" in form.changed_data else None
+        if account is not None:
+            obj.user = None
+        super().save_model(request, obj, form, change)
+        if account is not None:
+            try:
+                services.customer_link_user_by_staff(customer=obj, user=account, actor=request.user)
+            except (Conflict, ValidationError) as exc:
+                messages.error(request, " ".join(_sentences(exc.detail)))
+            else:
+                obj.user = account
 
 
 class ServiceTypeAdmin(admin.ModelAdmin):

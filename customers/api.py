@@ -11,11 +11,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_seriali
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api import DETAIL_ERROR
+from accounts.models import Role, User
 from accounts.permissions import IsCustomer, IsStaffMember, IsStaffReadAdminWrite
+from config.parsers import FormParser, MultiPartParser
 from customers import csv_io, selectors, services
 from customers.filters import (
     CustomerFilter,
@@ -124,6 +126,21 @@ class CustomerMeSerializer(CustomerSerializer):
     """A customer's own record: contact details and channel opt-ins only."""
 
     editable_fields = ME_EDITABLE
+    pending_email = serializers.CharField(
+        read_only=True,
+        help_text=(
+            "A new address waiting for its owner to follow the confirmation link emailed "
+            "to it; `email` changes only then. Empty when none is waiting."
+        ),
+    )
+
+    def update(self, instance, validated_data):
+        return services.customer_update_own(customer=instance, data=validated_data)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["pending_email"] = instance.user.pending_email if instance.user_id else ""
+        return data
 
     def _check_read_only(self, data) -> None:
         shown = self.to_representation(self.instance)
@@ -141,6 +158,17 @@ class CustomerMeSerializer(CustomerSerializer):
                     for name in locked
                 }
             )
+
+
+class LinkUserSerializer(serializers.Serializer):
+    user = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(role=Role.CUSTOMER),
+        help_text="The id of a customer account.",
+        error_messages={
+            "does_not_exist": "No customer account has id {pk_value}; give a customer's user id.",
+            "incorrect_type": "Give the user's numeric id.",
+        },
+    )
 
 
 class ImportSerializer(serializers.Serializer):
@@ -206,10 +234,26 @@ class CustomerViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.customer_delete(customer=instance)
 
-    @extend_schema(request=CustomerMeSerializer, responses=CustomerMeSerializer)
+    @extend_schema(
+        request=CustomerMeSerializer,
+        responses={
+            200: CustomerMeSerializer,
+            400: OpenApiResponse(description="a field is invalid; each is named"),
+            401: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            404: DETAIL_ERROR,
+        },
+        description=(
+            "The caller's own record. Changing `email` emails a confirmation link to the new "
+            "address; the record keeps the old one (and shows the new one as `pending_email`) "
+            "until it is followed."
+        ),
+    )
     @action(detail=False, methods=["get", "patch"], url_path="me")
     def me(self, request):
-        customer = selectors.customer_list().filter(user=request.user).first()
+        customer = (
+            selectors.customer_list().select_related("user").filter(user=request.user).first()
+        )
         if customer is None:
             raise NotFound("No customer record is linked to your account; contact support.")
         if request.method == "GET":
@@ -217,8 +261,33 @@ class CustomerViewSet(viewsets.ModelViewSet):
         serializer = CustomerMeSerializer(customer, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         serializer.save()
-        customer = selectors.customer_list().get(pk=customer.pk)
+        customer = selectors.customer_list().select_related("user").get(pk=customer.pk)
         return Response(CustomerMeSerializer(customer).data)
+
+    @extend_schema(
+        request=LinkUserSerializer,
+        responses={
+            200: CustomerSerializer,
+            400: OpenApiResponse(description="`user` is missing, unknown or not a customer"),
+            401: DETAIL_ERROR,
+            403: DETAIL_ERROR,
+            404: DETAIL_ERROR,
+            409: DETAIL_ERROR,
+        },
+        description=(
+            "Link a customer account to this record by hand, vouching for its address "
+            "(it no longer needs to be confirmed). Recorded in the record's history."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="link-user")
+    def link_user(self, request, pk=None):
+        customer = self.get_object()
+        serializer = LinkUserSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.customer_link_user_by_staff(
+            customer=customer, user=serializer.validated_data["user"], actor=request.user
+        )
+        return Response(CustomerSerializer(selectors.customer_list().get(pk=customer.pk)).data)
 
     @extend_schema(
         request={"multipart/form-data": ImportSerializer},

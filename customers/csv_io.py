@@ -10,6 +10,7 @@ import csv
 import datetime
 import functools
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -424,7 +425,7 @@ def _read(reader, progress: Callable[[int], None] | None) -> _Importer:
             continue
         if any("\x00" in c for c in cells):
             raise MalformedFile(f"Line {row_line} holds binary data; upload a CSV text file.")
-        batch.append((row_line, cells))
+        batch.append((row_line, [csv_cell_restore(cell) for cell in cells]))
         rows_read += 1
         if len(batch) >= BATCH_SIZE:
             importer.process(batch)
@@ -439,6 +440,30 @@ def _read(reader, progress: Callable[[int], None] | None) -> _Importer:
 
 
 # ------------------------------------------------------------------- export
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula
+# (OWASP "CSV injection"); the export prefixes such a cell with a quote.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A plain number (an E.164 phone such as +79001234567, or -5) is no formula
+# and is written as it is, so it stays a phone number to every reader.
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def csv_cell_neutralise(text: str) -> str:
+    """The cell as the export writes it. Text that already starts with
+    quotes before a trigger gets one more, so the import's unquoting is
+    exact for every value."""
+    if text.lstrip("'").startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_cell_restore(cell: str) -> str:
+    """What the export had before neutralising the cell."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_TRIGGERS):
+        return cell[1:]
+    return cell
 
 
 def _format(value: Any) -> str:
@@ -477,7 +502,7 @@ def _export_chunk(chunk: list[dict], sites: dict, services: dict) -> Iterable[li
         row["last_mile_site"] = sites.get(row["last_mile_site_id"])
         row["service_type"] = services.get(row["service_type_id"])
         row["tags"] = ";".join(sorted(tags.get(row["id"], [])))
-        yield [_format(row[name]) for name in FIELDS]
+        yield [csv_cell_neutralise(_format(row[name])) for name in FIELDS]
 
 
 class Echo:

@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from rest_framework.filters import OrderingFilter, SearchFilter
 
+from config.filters import FilterSet
 from customers.models import Customer, Site
 from customers.selectors import site_subtree_q, tagged_q
 
@@ -28,7 +29,7 @@ class CommaFilter(django_filters.CharFilter):
         return qs.filter(**{f"{self.lookup}__in": values})
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(FilterSet):
     location = CommaFilter(lookup="location", help_text="Locations, comma-separated.")
     last_mile_site = django_filters.CharFilter(
         method="filter_site",
@@ -64,7 +65,7 @@ class CustomerFilter(django_filters.FilterSet):
         return qs.filter(is_active__in=wanted) if wanted else qs
 
 
-class SiteFilter(django_filters.FilterSet):
+class SiteFilter(FilterSet):
     location = CommaFilter(lookup="location", help_text="Locations, comma-separated.")
     parent = django_filters.CharFilter(
         method="filter_parent", help_text="Parent site code; 'none' for the top of the tree."

@@ -20,6 +20,8 @@ class Site(models.Model):
     )
     path = models.CharField(max_length=1000, db_index=True, editable=False, default="")
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
+    # The public status page may name this site's code only when set.
+    public = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["path"]

@@ -1,12 +1,17 @@
 """Directory writes: sites, service types, tags and customers."""
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, RestrictedError, Value
 from django.db.models.functions import Concat, Substr
 from rest_framework.exceptions import ValidationError
 
+from accounts.tokens import ConfirmationRefused
 from config.exceptions import Conflict
 from customers.models import Customer, ServiceType, Site, Tag
+
+logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------- sites
 
@@ -190,6 +195,28 @@ def customer_update(*, customer: Customer, data: dict) -> Customer:
 
 
 @transaction.atomic
+def customer_update_own(*, customer: Customer, data: dict) -> Customer:
+    """A customer changes their own record. A new email address is not taken
+    until its owner follows the link emailed to it; the record keeps the old
+    one meanwhile."""
+    from accounts.services import email_change_request
+
+    data = dict(data)
+    email = data.pop("email", None)
+    if email is not None and customer.user_id is not None:
+        if not email:
+            raise ValidationError(
+                {"email": ["Give an email address: your account signs in and hears from us there."]}
+            )
+        if Customer.objects.filter(email__iexact=email).exclude(pk=customer.pk).exists():
+            raise ValidationError(
+                {"email": [f"Email {email} is already used by another customer."]}
+            )
+        email_change_request(user=customer.user, email=email)
+    return _save_customer(customer=customer, data=data)
+
+
+@transaction.atomic
 def customer_delete(*, customer: Customer) -> None:
     """Delete a customer; one with tickets or delivery records is kept (409),
     as those are history: deactivate it instead."""
@@ -207,16 +234,26 @@ def customer_delete(*, customer: Customer) -> None:
         ) from None
 
 
+def _email_taken_refusal(email: str) -> ConfirmationRefused:
+    return ConfirmationRefused(
+        f"Another customer record already uses {email}; ask support to link your account.",
+        code="email_in_use",
+    )
+
+
 @transaction.atomic
 def customer_link_user(*, user) -> Customer:
     """Link a customer account to its directory record, matched by email;
-    create the record if the directory has none."""
+    create the record if the directory has none. Called once the account has
+    proved it owns the address (or by staff, who vouch for it)."""
     customer = (
         Customer.objects.select_for_update()
         .filter(email__iexact=user.email, user__isnull=True)
         .first()
     )
     if customer is None:
+        if Customer.objects.filter(email__iexact=user.email).exists():
+            raise _email_taken_refusal(user.email)
         customer = Customer.objects.create(
             account_number=f"WEB-{user.pk:08d}",
             name=user.get_full_name() or user.username,
@@ -226,4 +263,69 @@ def customer_link_user(*, user) -> Customer:
     else:
         customer.user = user
         customer.save(update_fields=["user", "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def customer_on_email_confirmed(*, user, previous_email: str) -> Customer | None:
+    """A customer proved they own `user.email`: their record takes the new
+    address, or (first confirmation) the account is linked to its record."""
+    if not user.is_customer:
+        return None
+    customer = Customer.objects.select_for_update().filter(user=user).first()
+    if customer is None:
+        return customer_link_user(user=user)
+    email = user.email.lower()
+    if customer.email.lower() != email:
+        if Customer.objects.filter(email__iexact=email).exclude(pk=customer.pk).exists():
+            raise _email_taken_refusal(email)
+        customer.email = email
+        customer.save(update_fields=["email", "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def customer_link_user_by_staff(*, customer: Customer, user, actor) -> Customer:
+    """Staff link an account to a record by hand, vouching for the address;
+    recorded in the audit log (the admin's history of the record)."""
+    from django.contrib.admin.models import CHANGE, LogEntry
+
+    from accounts.services import user_email_vouch
+
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if not user.is_customer:
+        raise ValidationError({"user": [f"{user.username} is not a customer account."]})
+    if customer.user_id == user.pk:
+        return customer
+    if customer.user_id is not None:
+        raise Conflict(
+            detail=(
+                f"Customer {customer.account_number} is already linked to another account; "
+                "unlink it in the admin first."
+            ),
+            code="customer_already_linked",
+        )
+    already = Customer.objects.filter(user=user).first()
+    if already is not None:
+        raise Conflict(
+            detail=(
+                f"{user.username} is already linked to customer {already.account_number}; "
+                "unlink it in the admin first."
+            ),
+            code="account_already_linked",
+        )
+    customer.user = user
+    customer.save(update_fields=["user", "updated_at"])
+    user_email_vouch(user=user)
+    LogEntry.objects.log_actions(
+        user_id=actor.pk,
+        queryset=[customer],
+        action_flag=CHANGE,
+        change_message=f"Linked account {user.username} (id {user.pk}) by hand.",
+        single_object=True,
+    )
+    logger.info(
+        "customer linked by staff",
+        extra={"customer_id": customer.pk, "user_id": user.pk, "actor_id": actor.pk},
+    )
     return customer

@@ -4,6 +4,7 @@ import django_filters
 from rest_framework import serializers, viewsets
 
 from accounts.permissions import IsStaffMember
+from config.filters import FilterSet
 from delivery.models import Channel, Message, MessageStatus, OutboxMessage
 from delivery.selectors import outbox_list
 
@@ -30,7 +31,7 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MessageFilter(django_filters.FilterSet):
+class MessageFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=MessageStatus.choices)
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     customer = django_filters.NumberFilter(field_name="customer_id")
@@ -47,7 +48,7 @@ class OutboxMessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OutboxFilter(django_filters.FilterSet):
+class OutboxFilter(FilterSet):
     to = django_filters.CharFilter(lookup_expr="icontains")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
 

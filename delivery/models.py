@@ -17,6 +17,8 @@ class MessageStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
     CANCELLED = "cancelled", "Cancelled"
     SUPPRESSED = "suppressed", "Suppressed"
+    # A newer notice of the same incident reached the queue first.
+    SUPERSEDED = "superseded", "Superseded"
 
 
 # Rows a worker may still pick up; `next_attempt_at` is when: the start for

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from delivery import hooks
 from delivery.channels import Outgoing, TransportError
-from delivery.channels.email import EmailTransport
+from delivery.channels.email import EmailTransport, notification_message_id
 from delivery.channels.sms import sms_size, sms_transport
 from delivery.models import (
     OPEN_STATUSES,
@@ -201,6 +202,42 @@ def messages_materialise(
     )
     message_nudge_on_commit()
     return written
+
+
+SUPERSEDED_REASON = "A newer notice of the same incident was queued; only the latest is sent."
+
+
+def messages_supersede(*, newer_notification_id: int, older_notification_ids: list[int]) -> int:
+    """No stale notices: every undelivered message of the older notices to a
+    customer and channel the newer notice has a message for becomes
+    `superseded`, in one UPDATE. A row being sent right now (its lease still
+    running) is left to its worker; one whose lease ran out (the worker
+    died) is superseded like a waiting one. Returns the rows changed."""
+    now = timezone.now()
+    newer = Message.objects.filter(
+        notification_id=newer_notification_id,
+        customer_id=OuterRef("customer_id"),
+        channel=OuterRef("channel"),
+    ).exclude(status__in=(MessageStatus.SUPPRESSED, MessageStatus.CANCELLED))
+    undelivered = Q(status__in=(MessageStatus.PENDING, MessageStatus.DEFERRED)) | Q(
+        status=MessageStatus.SENDING, next_attempt_at__lt=now
+    )
+    superseded = (
+        Message.objects.filter(notification_id__in=older_notification_ids)
+        .filter(undelivered)
+        .filter(Exists(newer))
+        .update(
+            status=MessageStatus.SUPERSEDED,
+            next_attempt_at=None,
+            last_error=SUPERSEDED_REASON,
+            updated_at=now,
+        )
+    )
+    logger.info(
+        "messages superseded",
+        extra={"notification_id": newer_notification_id, "superseded": superseded},
+    )
+    return superseded
 
 
 # --- dispatch ---------------------------------------------------------------
@@ -405,7 +442,50 @@ class _Renderer:
     """Compiles each notification's templates once per batch."""
 
     def __init__(self):
-        self._compiled: dict[int, object] = {}
+        self._compiled: dict[tuple[int, str], object] = {}
+        self._incidents: dict[int, dict | None] = {}
+        self._thread_roots: dict[tuple[int, int], int] = {}
+
+    def prepare(self, messages: list[Message]) -> None:
+        """Find, in one query, the first notice of its incident each of the
+        batch's incident emails answers (the root of the customer's thread)."""
+        self._thread_roots = {}
+        wanted = [
+            (m.notification.incident_id, m.customer_id)
+            for m in messages
+            if m.notification_id
+            and m.notification.incident_id
+            and m.customer_id
+            and m.channel == Channel.EMAIL
+        ]
+        if not wanted:
+            return
+        rows = (
+            Message.objects.filter(
+                notification__incident_id__in={incident for incident, _ in wanted},
+                customer_id__in={customer for _, customer in wanted},
+                channel=Channel.EMAIL,
+            )
+            .values_list("notification__incident_id", "customer_id")
+            .annotate(first=Min("notification_id"))
+            .order_by()
+        )
+        self._thread_roots = {(incident, customer): first for incident, customer, first in rows}
+
+    def _headers(self, message: Message) -> dict:
+        notification = message.notification
+        if message.channel != Channel.EMAIL or not message.customer_id:
+            return {}
+        own = notification_message_id(
+            notification_id=notification.pk, customer_id=message.customer_id
+        )
+        headers = {"Message-ID": own}
+        root = self._thread_roots.get((notification.incident_id, message.customer_id))
+        if notification.incident_id and root and root != notification.pk:
+            first = notification_message_id(notification_id=root, customer_id=message.customer_id)
+            headers["In-Reply-To"] = first
+            headers["References"] = first
+        return headers
 
     def outgoing(self, message: Message) -> Outgoing:
         from notifications import templating
@@ -419,25 +499,30 @@ class _Renderer:
                 text=message.body,
                 html=message.html,
             )
-        compiled = self._compiled.get(notification.pk)
+        key = (notification.pk, message.channel)
+        compiled = self._compiled.get(key)
         if compiled is None:
-            compiled = templating.notification_compile(
-                title=notification.title, body=notification.body, body_html=notification.body_html
+            compiled = templating.notification_compile_for(
+                notification=notification, channel=message.channel
             )
-            self._compiled[notification.pk] = compiled
-        customer = templating.customer_values(message.customer)
-        context = templating.render_context(
-            customer=customer,
-            start_at=notification.start_at or notification.started_at,
-            end_at=notification.end_at,
+            self._compiled[key] = compiled
+            self._incidents[notification.pk] = templating.incident_values(
+                notification.incident if notification.incident_id else None
+            )
+        rendered = templating.notification_render(
+            notification=notification,
+            customer=templating.customer_values(message.customer),
+            channel=message.channel,
+            compiled=compiled,
+            incident=self._incidents[notification.pk],
         )
-        rendered = templating.render(compiled, context)
         return Outgoing(
             message_id=message.pk,
             to=message.to_address,
             subject=rendered.subject,
             text=rendered.text,
             html=rendered.html,
+            headers=self._headers(message),
         )
 
 
@@ -709,7 +794,7 @@ def _load(ids: list[int]) -> list[Message]:
         .only(*_MESSAGE_READ, *(f"customer__{name}" for name in _CUSTOMER_READ))
         .order_by("pk")
     )
-    notifications = Notification.objects.in_bulk(
+    notifications = Notification.objects.select_related("incident").in_bulk(
         {message.notification_id for message in messages if message.notification_id}
     )
     cache = Message._meta.get_field("notification")
@@ -858,6 +943,7 @@ def message_batch_deliver(
     own_transports, own_recorder = transports is None, recorder is None
     transports = transports or Transports()
     renderer = renderer or _Renderer()
+    renderer.prepare(messages)
     recorder = recorder or SentRecorder()
     fence = _CancelFence(recorder)
     try:
@@ -892,19 +978,20 @@ def message_batch_deliver(
     for message in messages:
         result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     if result.notification_ids:
-        from notifications.services import notification_finish_if_done
-
-        notification_finish_if_done(notification_ids=sorted(result.notification_ids))
+        hooks.notifications_touched.send(notification_ids=sorted(result.notification_ids))
     return result
 
 
 def message_deliver_now(*, message: Message) -> Message:
     """Send one freshly written message at once, in the caller's process
-    (test sends): same checks, transports and recording as a batch."""
-    Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING).update(
+    (test sends): same checks, transports and recording as a batch. Sends
+    only if this call claims it: a drain that claimed it first sends it."""
+    claimed = Message.objects.filter(pk=message.pk, status=MessageStatus.PENDING).update(
         status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
     )
     message.refresh_from_db()
+    if not claimed:
+        return message
     transports = Transports()
     try:
         if _precheck(message, timezone.now()):

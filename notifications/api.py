@@ -1,6 +1,7 @@
 """Notifications API: thin views over notifications.services and selectors."""
 
 import django_filters
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -14,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsStaffMember
+from config.filters import FilterSet
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
@@ -21,7 +23,7 @@ from delivery.api import MessageFilter, MessageSerializer
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
 from notifications import selectors, services, templating
-from notifications.models import Notification
+from notifications.models import TITLE_MAX_CHARS, Notification
 
 
 class TotalsSerializer(serializers.Serializer):
@@ -64,9 +66,11 @@ class NotificationSerializer(serializers.ModelSerializer):
             "title",
             "body",
             "body_html",
+            "sms_body",
             "kind",
             "channels",
             "audience",
+            "incident",
             "start_at",
             "end_at",
             "respect_contact_window",
@@ -81,6 +85,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "incident",
             "status",
             "created_by",
             "created_at",
@@ -88,6 +93,11 @@ class NotificationSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+        extra_kwargs = {
+            "title": {"max_length": TITLE_MAX_CHARS},
+            "body": {"max_length": settings.NOTIFICATION_BODY_MAX_CHARS},
+            "body_html": {"max_length": settings.NOTIFICATION_BODY_HTML_MAX_CHARS},
+        }
 
     def validate_channels(self, value):
         return list(dict.fromkeys(value))
@@ -100,10 +110,14 @@ class NotificationSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError({"end_at": ["end_at must be in the future."]})
         if start_at and end_at and end_at <= start_at:
             raise serializers.ValidationError({"end_at": ["end_at must be after start_at."]})
+        incident = getattr(instance, "incident", None)
         services.notification_validate_templates(
             title=attrs.get("title", getattr(instance, "title", "")),
             body=attrs.get("body", getattr(instance, "body", "")),
             body_html=attrs.get("body_html", getattr(instance, "body_html", "")),
+            sms_body=attrs.get("sms_body", getattr(instance, "sms_body", "")),
+            end_at=end_at,
+            incident=templating.incident_values(incident) if incident else None,
         )
         if "audience" in attrs:
             attrs["audience"] = {key: list(value) for key, value in attrs["audience"].items()}
@@ -121,13 +135,11 @@ class NotificationSerializer(serializers.ModelSerializer):
         if Channel.SMS not in (obj.channels or []):
             return None
         try:
-            compiled = templating.notification_compile(title=obj.title, body=obj.body, body_html="")
+            text = templating.notification_render(
+                notification=obj, customer=templating.SAMPLE_CUSTOMER, channel=Channel.SMS
+            ).text
         except templating.TemplateInvalid:
             return None
-        context = templating.render_context(
-            customer=templating.SAMPLE_CUSTOMER, start_at=obj.start_at, end_at=obj.end_at
-        )
-        text = templating.render(compiled, context).text
         size = sms_size(text)
         return {
             "text": text,
@@ -137,13 +149,13 @@ class NotificationSerializer(serializers.ModelSerializer):
         }
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Notification.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)
 
     class Meta:
         model = Notification
-        fields = ["status", "kind", "created_by"]
+        fields = ["status", "kind", "created_by", "incident"]
 
 
 class SendToCustomersSerializer(serializers.Serializer):

@@ -2,6 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The subject line of an email (a column of this width).
+TITLE_MAX_CHARS = 200
+
 
 class Notification(models.Model):
     """What to tell whom and when. The audience is resolved into Message rows
@@ -24,10 +27,13 @@ class Notification(models.Model):
 
     EDITABLE_STATUSES = (Status.DRAFT, Status.SCHEDULED)
 
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=TITLE_MAX_CHARS)
     body = models.TextField()
     body_html = models.TextField(
         blank=True, help_text="Optional HTML template; generated from the text body when empty."
+    )
+    sms_body = models.TextField(
+        blank=True, help_text="Optional short template for SMS; the text body is used when empty."
     )
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.GENERAL)
     channels = models.JSONField(default=list)
@@ -44,6 +50,14 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="notifications",
+    )
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+        db_index=True,
     )
     started_at = models.DateTimeField(null=True, blank=True)
     materialized_at = models.DateTimeField(null=True, blank=True)

@@ -3,7 +3,10 @@ queries (never a Python loop over messages)."""
 
 from django.db.models import Count, Max, Min, QuerySet
 
+from customers.models import Customer
+from customers.selectors import customer_audience
 from delivery.models import Channel, Message, MessageStatus
+from notifications import hooks
 from notifications.models import Notification
 
 STATUSES = [choice.value for choice in MessageStatus]
@@ -11,7 +14,9 @@ CHANNELS = [choice.value for choice in Channel]
 
 
 def notification_list() -> QuerySet[Notification]:
-    return Notification.objects.select_related("created_by").order_by("-created_at", "-id")
+    return Notification.objects.select_related("created_by", "incident").order_by(
+        "-created_at", "-id"
+    )
 
 
 def _empty_by_status() -> dict[str, int]:
@@ -60,3 +65,12 @@ def notification_stats(*, notification: Notification) -> dict:
 
 def notification_messages(*, notification: Notification) -> QuerySet[Message]:
     return Message.objects.filter(notification=notification).order_by("pk")
+
+
+def notification_audience(*, notification: Notification) -> QuerySet[Customer]:
+    """Who the notification is for. An incident's notice goes to (part of)
+    the incident's frozen audience, which the incidents app resolves through
+    the hook it registers; any other notification to its audience filters."""
+    if notification.incident_id is not None and hooks.incident_audience is not None:
+        return hooks.incident_audience(notification=notification)
+    return customer_audience(audience=notification.audience)

@@ -13,11 +13,11 @@ from rest_framework.exceptions import ValidationError
 
 from config.exceptions import Conflict
 from customers.models import Customer
-from customers.selectors import customer_audience
 from delivery import services as delivery
 from delivery.models import OPEN_STATUSES, Channel, Message, MessageStatus
 from notifications import templating
 from notifications.models import Notification
+from notifications.selectors import notification_audience
 
 logger = logging.getLogger("proactive.notifications")
 
@@ -30,6 +30,7 @@ EDITABLE_FIELDS = (
     "title",
     "body",
     "body_html",
+    "sms_body",
     "kind",
     "channels",
     "audience",
@@ -47,17 +48,52 @@ def _log(notification: Notification, event: str, **extra) -> None:
     )
 
 
-def notification_validate_templates(*, title: str, body: str, body_html: str = "") -> None:
+def notification_validate_templates(
+    *,
+    title: str,
+    body: str,
+    body_html: str = "",
+    sms_body: str = "",
+    end_at: datetime.datetime | None = None,
+    incident: dict | None = None,
+    check_values: bool = True,
+) -> None:
+    """Each template compiles, renders, and prints no variable that is empty
+    here (`{{ end_at }}` without an end, `{{ incident.eta }}` without an ETA)."""
+    available = templating.notification_available_values(
+        start_at=True, end_at=end_at is not None, incident=incident
+    )
     try:
         templating.notification_compile(title=title, body=body, body_html=body_html)
+        if sms_body:
+            templating.notification_compile(title=title, body=sms_body)
+        if check_values:
+            for field, source in (
+                ("title", title),
+                ("body", body),
+                ("body_html", body_html),
+                ("sms_body", sms_body),
+            ):
+                templating.template_require_values(field=field, source=source, available=available)
     except templating.TemplateInvalid as exc:
         raise ValidationError({exc.field: [exc.message]}) from exc
 
 
-def notification_create(*, created_by, **fields) -> Notification:
+def _validate_notification(notification: Notification) -> None:
     notification_validate_templates(
-        title=fields["title"], body=fields["body"], body_html=fields.get("body_html", "")
+        title=notification.title,
+        body=notification.body,
+        body_html=notification.body_html,
+        sms_body=notification.sms_body,
+        end_at=notification.end_at,
+        incident=templating.incident_values(notification.incident)
+        if notification.incident_id
+        else None,
     )
+
+
+def notification_create(*, created_by, **fields) -> Notification:
+    _validate_notification(Notification(**fields))
     notification = Notification.objects.create(created_by=created_by, **fields)
     _log(notification, "created", user_id=getattr(created_by, "pk", None))
     return notification
@@ -78,9 +114,7 @@ def notification_update(*, notification: Notification, **fields) -> Notification
     for name, value in fields.items():
         if name in EDITABLE_FIELDS:
             setattr(notification, name, value)
-    notification_validate_templates(
-        title=notification.title, body=notification.body, body_html=notification.body_html
-    )
+    _validate_notification(notification)
     notification.save()
     _log(notification, "updated", fields=sorted(fields))
     return notification
@@ -116,7 +150,7 @@ def notification_send(*, notification: Notification) -> SendResult:
     now = timezone.now()
     if notification.end_at and notification.end_at <= now:
         raise Conflict("The notification's end time has passed; move end_at before sending.")
-    queued = customer_audience(audience=notification.audience).count()
+    queued = notification_audience(notification=notification).count()
     if notification.start_at and notification.start_at > now:
         notification.status = Status.SCHEDULED
         notification.save(update_fields=["status", "updated_at"])
@@ -184,15 +218,35 @@ def notification_materialise(*, notification: Notification) -> int:
             return 0
         written = delivery.messages_materialise(
             notification=notification,
-            customers=customer_audience(audience=notification.audience),
+            customers=notification_audience(notification=notification),
             channels=notification.channels,
             fresh=not Message.objects.filter(notification=notification).exists(),
         )
+        older = _supersede_older_notices(notification)
         notification.materialized_at = timezone.now()
         notification.save(update_fields=["materialized_at", "updated_at"])
         _log(notification, "materialised", messages=written)
-    notification_finish_if_done(notification_ids=[notification.pk])
+    notification_finish_if_done(notification_ids=[notification.pk, *older])
     return written
+
+
+def _supersede_older_notices(notification: Notification) -> list[int]:
+    """An incident's newer notice replaces whatever its older ones have not
+    delivered yet (a root-cause report replaces nothing: it is news of its
+    own). Returns the ids of the older notices."""
+    if notification.incident_id is None or notification.kind == Notification.Kind.RCA:
+        return []
+    older = list(
+        Notification.objects.filter(incident_id=notification.incident_id, status=Status.SENDING)
+        .exclude(pk=notification.pk)
+        .exclude(kind=Notification.Kind.RCA)
+        .values_list("pk", flat=True)
+    )
+    if older:
+        delivery.messages_supersede(
+            newer_notification_id=notification.pk, older_notification_ids=older
+        )
+    return older
 
 
 @transaction.atomic
@@ -325,22 +379,18 @@ def notification_test_send(
 ) -> list[Message]:
     """One rendered copy per channel to the given addresses, now, outside the
     statistics (the rows belong to no notification)."""
-    compiled = templating.notification_compile(
-        title=notification.title, body=notification.body, body_html=notification.body_html
-    )
     values = templating.customer_values(customer) if customer else templating.SAMPLE_CUSTOMER
-    context = templating.render_context(
-        customer=values,
-        start_at=notification.start_at or timezone.now(),
-        end_at=notification.end_at,
-    )
-    rendered = templating.render(compiled, context)
+    if notification.start_at is None and notification.started_at is None:
+        notification.started_at = timezone.now()  # as it would read if sent now (not saved)
     prefix = "[Test] "
     messages = []
     targets = {Channel.EMAIL: email, Channel.SMS: phone}
     for channel in notification.channels:
         if not targets.get(channel):
             continue
+        rendered = templating.notification_render(
+            notification=notification, customer=values, channel=channel
+        )
         message = Message.objects.create(
             channel=channel,
             to_address=targets[channel],

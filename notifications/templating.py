@@ -9,7 +9,10 @@ import re
 from dataclasses import dataclass
 
 import nh3
+from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
+from django.template.base import VariableNode
+from django.template.defaulttags import IfNode
 from django.utils.html import linebreaks
 
 from delivery.windows import zone
@@ -17,7 +20,8 @@ from delivery.windows import zone
 
 class _RestrictedEngine(Engine):
     # Without loader_tags: no {% include %}, {% extends %} or {% block %}.
-    default_builtins = ["django.template.defaulttags", "django.template.defaultfilters"]
+    # Only the allow-listed tags and filters (notifications/template_library.py).
+    default_builtins = ["notifications.template_library"]
 
 
 ENGINE = _RestrictedEngine(loaders=[], libraries={}, debug=False, autoescape=True)
@@ -78,6 +82,10 @@ def notification_compile(*, title: str, body: str, body_html: str = "") -> Compi
             compiled.html.render(Context(sample))
         except Exception as exc:
             raise TemplateInvalid("body_html", f"The template cannot be rendered: {exc}") from exc
+    try:
+        render(compiled, sample)
+    except RenderedTooLarge as exc:
+        raise TemplateInvalid("body", f"The message is too large: {exc}") from exc
     return compiled
 
 
@@ -104,28 +112,200 @@ def customer_values(customer) -> dict:
     }
 
 
+INCIDENT_TIME_FIELDS = ("eta", "started_at", "scheduled_start", "scheduled_end")
+INCIDENT_STATUS_LABELS = {
+    "draft": "draft",
+    "investigating": "investigating",
+    "identified": "cause identified",
+    "monitoring": "fix applied, monitoring",
+    "resolved": "resolved",
+    "scheduled": "scheduled",
+    "in_progress": "in progress",
+    "completed": "completed",
+    "cancelled": "cancelled",
+}
+
+
+def incident_values(incident) -> dict | None:
+    """The whitelisted values of an Incident a template may use (times
+    still as datetimes: they are formatted in each customer's zone)."""
+    if incident is None:
+        return None
+    values = {
+        "title": incident.title,
+        "status": INCIDENT_STATUS_LABELS.get(incident.status, incident.status),
+    }
+    for name in INCIDENT_TIME_FIELDS:
+        values[name] = getattr(incident, name)
+    return values
+
+
 def render_context(
     *,
     customer: dict,
     start_at: datetime.datetime | None,
     end_at: datetime.datetime | None,
+    incident: dict | None = None,
 ) -> dict:
     tz_name = customer.get("timezone") or "UTC"
-    return {
+    context = {
         "customer": customer,
         "start_at": format_moment(start_at, tz_name),
         "end_at": format_moment(end_at, tz_name),
     }
+    if incident is not None:
+        context["incident"] = {
+            name: format_moment(value, tz_name) if name in INCIDENT_TIME_FIELDS else value
+            for name, value in incident.items()
+        }
+    return context
+
+
+def _notification_incident(notification):
+    """The notification's incident if it has one (read through the foreign
+    key, never by importing the incidents app)."""
+    if getattr(notification, "incident_id", None) is None:
+        return None
+    return notification.incident
+
+
+def notification_render(
+    *,
+    notification,
+    customer: dict,
+    channel: str = "email",
+    compiled: CompiledNotification | None = None,
+    incident: dict | None = None,
+) -> Rendered:
+    """The one way a notification becomes text for one customer: delivery,
+    the API's previews and test sends, and the website all come here.
+
+    Times: `start_at` is the notification's start or, when it had none, the
+    moment it started; incident times come from the notice's incident. An
+    SMS uses the notification's short `sms_body` when it has one."""
+    if compiled is None:
+        compiled = notification_compile_for(notification=notification, channel=channel)
+    if incident is None:
+        incident = incident_values(_notification_incident(notification))
+    context = render_context(
+        customer=customer,
+        start_at=notification.start_at or notification.started_at,
+        end_at=notification.end_at,
+        incident=incident,
+    )
+    return render(compiled, context)
+
+
+def notification_compile_for(*, notification, channel: str = "email") -> CompiledNotification:
+    body = notification.body
+    if channel == "sms" and getattr(notification, "sms_body", ""):
+        body = notification.sms_body
+    return notification_compile(
+        title=notification.title,
+        body=body,
+        body_html=notification.body_html if channel == "email" else "",
+    )
+
+
+def _variables(nodelist, *, guarded: bool = False):
+    """(name, guarded) of every {{ variable }} in a template; guarded when
+    it sits inside an {% if %} (the author has said what happens when it is
+    empty) or carries a `default` filter."""
+    for node in nodelist:
+        if isinstance(node, VariableNode):
+            expression = node.filter_expression
+            name = getattr(expression.var, "var", None)
+            if isinstance(name, str):
+                has_default = any(
+                    f.__name__ in ("default", "default_if_none") for f, _ in expression.filters
+                )
+                yield name, guarded or has_default
+        inner_guarded = guarded or isinstance(node, IfNode)
+        for attribute in getattr(node, "child_nodelists", ()):
+            children = getattr(node, attribute, None)
+            if children:
+                yield from _variables(children, guarded=inner_guarded)
+        if isinstance(node, IfNode):
+            for _condition, children in node.conditions_nodelists:
+                yield from _variables(children, guarded=True)
+
+
+def template_empty_variables(*, source: str, available: dict) -> list[str]:
+    """Variables the template prints unconditionally that would be empty
+    here (`available` maps each name to whether it has a value), in order of
+    appearance. Names outside `available` are not judged."""
+    try:
+        template = ENGINE.from_string(source)
+    except TemplateSyntaxError:
+        return []
+    empty = []
+    for name, guarded in _variables(template.nodelist):
+        if not guarded and name in available and not available[name] and name not in empty:
+            empty.append(name)
+    return empty
+
+
+def notification_available_values(
+    *, start_at: bool, end_at: bool, incident: dict | None
+) -> dict[str, bool]:
+    """Which time variables have a value for a notification (or notice)."""
+    available = {"start_at": True, "end_at": end_at}
+    for name in ("title", "status", *INCIDENT_TIME_FIELDS):
+        available[f"incident.{name}"] = bool(incident and incident.get(name))
+    available["incident"] = incident is not None
+    return available
+
+
+def template_require_values(*, field: str, source: str, available: dict[str, bool]) -> None:
+    """Refuse a template that would print an empty value (\"restored by .\")."""
+    empty = template_empty_variables(source=source, available=available)
+    if empty:
+        names = ", ".join("{{ " + name + " }}" for name in empty)
+        raise TemplateInvalid(
+            field,
+            f"The template uses {names}, which has no value here; set it first, "
+            "or wrap it in {% if %} … {% endif %}.",
+        )
 
 
 _WHITESPACE = re.compile(r"\s+")
 
 
+class RenderedTooLarge(ValueError):
+    """A message that renders larger than RENDERED_MESSAGE_MAX_BYTES: it is
+    never sent, and the delivery record says why."""
+
+
+def _check_size(*parts: str) -> None:
+    limit = settings.RENDERED_MESSAGE_MAX_BYTES
+    size = sum(len(part.encode()) for part in parts)
+    if size > limit:
+        raise RenderedTooLarge(
+            f"it renders to {size} bytes, over the limit of {limit} bytes "
+            "(RENDERED_MESSAGE_MAX_BYTES); shorten the notification's template."
+        )
+
+
 def render(compiled: CompiledNotification, context: dict) -> Rendered:
+    """Raises RenderedTooLarge rather than return a message over the size cap."""
     subject = _WHITESPACE.sub(" ", compiled.subject.render(Context(context, autoescape=False)))
     text = compiled.text.render(Context(context, autoescape=False)).strip()
+    _check_size(subject, text)
     if compiled.html is not None:
         html = nh3.clean(compiled.html.render(Context(context)))
     else:
         html = linebreaks(text, autoescape=True)
+    _check_size(subject, text, html)
     return Rendered(subject=subject.strip(), text=text, html=html)
+
+
+def text_render(*, source: str, customer: dict, incident: dict | None = None) -> str:
+    """A stored text template (an incident update's body) as this customer
+    reads it; a template that no longer renders is shown as written."""
+    try:
+        compiled = notification_compile(title="", body=source)
+    except TemplateInvalid:
+        return source
+    return render(
+        compiled, render_context(customer=customer, start_at=None, end_at=None, incident=incident)
+    ).text

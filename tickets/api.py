@@ -3,7 +3,6 @@ serializer and call one service."""
 
 from datetime import UTC, timedelta
 
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -14,12 +13,13 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts.permissions import IsAdmin, IsEngineer, IsStaffMember
 from accounts.services import user_update
+from config.parsers import JSONParser
 from customers.models import Customer
 from tickets import selectors, services
 from tickets.filters import InteractionFilter, TicketFilter
@@ -41,7 +41,8 @@ from tickets.serializers import (
     TicketSerializer,
     TicketUpdateSerializer,
 )
-from tickets.uploads import AttachmentUploadParser
+from tickets.throttles import TicketCreateThrottle, ticket_create_throttled
+from tickets.uploads import AttachmentUploadParser, attachment_response
 
 # Changed only through their own actions, never by PATCH.
 _ACTION_FIELDS = {
@@ -89,7 +90,10 @@ def _own_customer(user) -> Customer:
 @extend_schema_view(
     list=extend_schema(summary="List tickets the caller may see"),
     create=extend_schema(
-        request=TicketCreateSerializer,
+        request={
+            "application/json": TicketCreateSerializer,
+            "multipart/form-data": TicketCreateSerializer,
+        },
         responses={201: TicketSerializer},
         summary="Raise a ticket; it is assigned automatically",
     ),
@@ -111,6 +115,8 @@ class TicketViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     pagination_class = TicketPagination
+    # Multipart through the name-checking parser: a ticket may be raised with files.
+    parser_classes = [JSONParser, AttachmentUploadParser, FormParser]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator
@@ -132,11 +138,23 @@ class TicketViewSet(
         page = self.paginate_queryset(tickets)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "create":
+            throttles.append(TicketCreateThrottle())
+        return throttles
+
+    def throttled(self, request, wait):
+        if self.action == "create":
+            raise ticket_create_throttled(wait)
+        super().throttled(request, wait)
+
     def create(self, request, *args, **kwargs):
         serializer = TicketCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         customer = data.pop("customer", None)
+        data["uploads"] = data.pop("attachments", [])
         if request.user.is_customer:
             own = _own_customer(request.user)
             if customer is not None and customer.pk != own.pk:
@@ -268,15 +286,7 @@ class TicketViewSet(
     def download(self, request, pk=None, attachment_id=None):
         ticket = self.get_object()
         attachment = get_object_or_404(Attachment, pk=attachment_id, ticket=ticket)
-        response = FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type=attachment.content_type,
-        )
-        response["Content-Security-Policy"] = "sandbox"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return attachment_response(attachment=attachment)
 
     @extend_schema(responses=TicketEventSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[])

@@ -6,6 +6,7 @@ from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
+from config.filters import ID_MAX, FilterSet, id_out_of_range, ids_param
 from customers.models import ServiceType
 from tickets import selectors
 from tickets.models import ACTIVE_STATUSES, Interaction, Priority, Status, Ticket
@@ -29,11 +30,7 @@ def _choices(name: str, raw: str, allowed: list[str]) -> list[str]:
 
 
 def _ids(name: str, raw: str) -> list[int]:
-    values = _values(name, raw)
-    try:
-        return [int(value) for value in values]
-    except ValueError as exc:
-        raise ValidationError({name: ["Give numeric ids, separated by commas."]}) from exc
+    return ids_param(name, raw)
 
 
 # Strict, so that `?active=maybe` is a 400 rather than silently ignored.
@@ -50,7 +47,7 @@ class StrictBooleanFilter(django_filters.TypedChoiceFilter):
         super().__init__(*args, choices=_BOOLEAN_CHOICES, coerce=_true, **kwargs)
 
 
-class TicketFilter(django_filters.FilterSet):
+class TicketFilter(FilterSet):
     status = django_filters.CharFilter(
         method="filter_status", help_text="One or more of " + ", ".join(Status.values)
     )
@@ -111,6 +108,8 @@ class TicketFilter(django_filters.FilterSet):
     def filter_service_type(self, queryset, name, value):
         values = _values(name, value)
         ids = [int(v) for v in values if v.isdigit()]
+        if any(id_out_of_range(i) for i in ids):
+            raise ValidationError({name: [f"Ids are whole numbers from 1 to {ID_MAX}."]})
         codes = [v for v in values if not v.isdigit()]
         if codes:
             ids += list(ServiceType.objects.filter(code__in=codes).values_list("pk", flat=True))
@@ -132,7 +131,7 @@ class TicketFilter(django_filters.FilterSet):
         return queryset
 
 
-class InteractionFilter(django_filters.FilterSet):
+class InteractionFilter(FilterSet):
     kind = django_filters.MultipleChoiceFilter(choices=Interaction.Kind.choices)
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")

@@ -70,7 +70,20 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.TextField(blank=True)
     due_at = models.DateTimeField()
+    incident = models.ForeignKey(
+        "incidents.Incident",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tickets",
+        db_index=True,
+    )
     escalation_level = models.PositiveSmallIntegerField(default=0)
+    # A customer's reply to a ticket finished too long ago opens a new ticket
+    # that follows it.
+    follows = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_ups"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -235,3 +248,25 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} with customer {self.customer_id}"
+
+
+class OutageDeflection(models.Model):
+    """A customer who saw "we already know about this outage" and chose not
+    to raise a ticket: one row per (incident, customer), so reloading the
+    page or asking twice counts once."""
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="deflections"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="outage_deflections"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "customer"], name="outage_deflection_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id} waited on incident {self.incident_id}"

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from customers.models import Customer, ServiceType
+from incidents.models import Incident
 from tickets.models import (
     ACTIVE_STATUSES,
     Attachment,
@@ -77,6 +78,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "due_at",
             "is_overdue",
             "escalation_level",
+            "incident",
             "allowed_transitions",
             "created_by",
             "created_at",
@@ -104,6 +106,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "due_at": _iso(ticket.due_at),
             "is_overdue": self.get_is_overdue(ticket),
             "escalation_level": ticket.escalation_level,
+            "incident": ticket.incident_id,
             "allowed_transitions": self.get_allowed_transitions(ticket),
             "created_by": ticket.created_by_id,
             "created_at": _iso(ticket.created_at),
@@ -134,6 +137,14 @@ class TicketCreateSerializer(serializers.Serializer):
         help_text="Staff: the customer the ticket is for. Customers: omit (always themselves).",
         error_messages={"does_not_exist": "There is no customer with id {pk_value}."},
     )
+    attachments = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        required=False,
+        default=list,
+        help_text="Multipart only: files stored with the new ticket (repeat the field for "
+        "several, at most 10), each checked like POST /api/tickets/{id}/attachments/; "
+        "one rejected file stores nothing.",
+    )
 
 
 class TicketUpdateSerializer(serializers.Serializer):
@@ -141,6 +152,13 @@ class TicketUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     service_type = ServiceTypeField(required=False, allow_null=True)
+    incident = serializers.PrimaryKeyRelatedField(
+        queryset=Incident.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Staff: link the ticket to an incident (it waits on it) or unlink it (null).",
+        error_messages={"does_not_exist": "There is no incident with id {pk_value}."},
+    )
 
 
 class AssignSerializer(serializers.Serializer):

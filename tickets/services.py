@@ -3,17 +3,34 @@ edits, comments, attachments, escalation and interactions. Every change is
 recorded as a TicketEvent with its field changes."""
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import ApprovalStatus, Role, User
-from config.exceptions import Conflict
+from config.exceptions import AttachmentQuotaExceeded, Conflict
 from customers.models import Customer, ServiceType
+from incidents.models import Incident
+from incidents.selectors import (
+    incident_active_outage_for_customer,
+    incidents_active_for_customer,
+)
+from incidents.services import incident_record_deflection
+from notifications.templating import (
+    INCIDENT_STATUS_LABELS,
+    customer_values,
+    format_moment,
+    incident_values,
+    text_render,
+)
 from tickets import emails
 from tickets.models import (
     ACTIVE_STATUSES,
@@ -22,6 +39,7 @@ from tickets.models import (
     Attachment,
     Comment,
     Interaction,
+    OutageDeflection,
     Status,
     Ticket,
     TicketEscalation,
@@ -121,7 +139,16 @@ def _candidates() -> tuple[list, dict[int, int]]:
     rows = list(
         engineers_assignable()
         .order_by("pk")
-        .values_list("id", "username", "email", "max_open_tickets", "last_assigned_at", named=True)
+        .values_list(
+            "id",
+            "username",
+            "email",
+            "first_name",
+            "last_name",
+            "max_open_tickets",
+            "last_assigned_at",
+            named=True,
+        )
     )
     loads = (
         Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
@@ -150,7 +177,7 @@ WITH loads AS (
     LIMIT 1
 )
 UPDATE {users} SET last_assigned_at = %s WHERE id = (SELECT id FROM chosen)
-RETURNING id, username, email, max_open_tickets
+RETURNING id, username, email, max_open_tickets, first_name, last_name
 """
 
 
@@ -170,7 +197,13 @@ def _take_least_loaded(*, now: datetime) -> User | None:
     if row is None:
         return None
     return User(
-        id=row[0], username=row[1], email=row[2], max_open_tickets=row[3], last_assigned_at=now
+        id=row[0],
+        username=row[1],
+        email=row[2],
+        max_open_tickets=row[3],
+        first_name=row[4],
+        last_name=row[5],
+        last_assigned_at=now,
     )
 
 
@@ -188,6 +221,8 @@ def _pick(candidates: list, loads: dict[int, int]) -> User | None:
         id=chosen.id,
         username=chosen.username,
         email=chosen.email,
+        first_name=chosen.first_name,
+        last_name=chosen.last_name,
         max_open_tickets=chosen.max_open_tickets,
         last_assigned_at=chosen.last_assigned_at,
     )
@@ -214,9 +249,10 @@ def tickets_assign_waiting() -> int:
         room = sum(max(0, c.max_open_tickets - loads.get(c.id, 0)) for c in candidates)
         if room == 0:
             return 0
-        waiting = Ticket.objects.filter(status=Status.OPEN, assignee__isnull=True).order_by(
-            "due_at", "id"
-        )
+        # A ticket linked to an incident waits on the incident, not on an engineer.
+        waiting = Ticket.objects.filter(
+            status=Status.OPEN, assignee__isnull=True, incident__isnull=True
+        ).order_by("due_at", "id")
         now = timezone.now()
         for ticket in waiting.select_related("customer")[:room]:
             chosen = _pick(candidates, loads)
@@ -250,6 +286,138 @@ def _after_load_freed() -> None:
     transaction.on_commit(tickets_assign_waiting)
 
 
+# --- incidents ---------------------------------------------------------------------
+
+
+def _incident_label(incident: Incident | None) -> str | None:
+    return f"{incident.number} {incident.title}" if incident else None
+
+
+def outage_reply_text(*, incident: Incident, customer: Customer) -> str:
+    """The automatic answer to a complaint raised during a known outage:
+    the latest status and ETA in the customer's own zone."""
+    latest = getattr(incident, "latest_update", None)
+    status = INCIDENT_STATUS_LABELS.get(incident.status, incident.status)
+    lines = [
+        f"We already know about this outage ({incident.number}: {incident.title}) "
+        f"and are working on it. Current status: {status}.",
+    ]
+    if incident.eta:
+        lines.append(
+            f"We expect service back by {format_moment(incident.eta, customer.timezone or 'UTC')}."
+        )
+    if latest is not None:
+        when = format_moment(latest.created_at, customer.timezone or "UTC")
+        text = text_render(
+            source=latest.body,
+            customer=customer_values(customer),
+            incident=incident_values(incident),
+        )
+        lines.append(f"Latest update ({when}): {text}")
+    lines.append(
+        "Your request is linked to the outage and will be resolved with it; "
+        "you do not need to do anything else."
+    )
+    return "\n\n".join(lines)
+
+
+def _linked_on_creation(ticket: Ticket, *, outage: Incident) -> None:
+    _record(
+        ticket,
+        kind=TicketEvent.Kind.UPDATED,
+        actor=None,
+        changes={"incident": (None, _incident_label(outage))},
+        note="Linked to an active outage affecting the customer; waiting on it.",
+    )
+    Comment.objects.create(
+        ticket=ticket,
+        author=None,
+        body=outage_reply_text(incident=outage, customer=ticket.customer),
+        internal=False,
+    )
+
+
+def ticket_link_incident(*, ticket: Ticket, actor: User, incident: Incident | None) -> Ticket:
+    """Staff link a ticket to an active incident (it then waits on it) or
+    unlink it (it goes into normal assignment). Audited."""
+    if not actor.is_staff_member:
+        raise PermissionDenied("Only engineers and administrators may link tickets to incidents.")
+    if incident is not None and incident.status in Incident.FINISHED_STATUSES:
+        raise Conflict(
+            f"The incident is {incident.status}; link tickets only to an active one.",
+            code="incident_finished",
+        )
+    if ticket.status in FINISHED_STATUSES:
+        raise Conflict(
+            f"A {ticket.status} ticket cannot be linked or unlinked.", code="ticket_locked"
+        )
+    old = ticket.incident
+    if (old.pk if old else None) == (incident.pk if incident else None):
+        return ticket
+    with transaction.atomic():
+        ticket.incident = incident
+        ticket.save(update_fields=["incident", "updated_at"])
+        _record(
+            ticket,
+            kind=TicketEvent.Kind.UPDATED,
+            actor=actor,
+            changes={"incident": (_incident_label(old), _incident_label(incident))},
+            note="Linked to an incident." if incident else "Unlinked from its incident.",
+        )
+        if incident is None and ticket.status == Status.OPEN and ticket.assignee_id is None:
+            _after_load_freed()
+    return ticket
+
+
+INCIDENT_RESOLUTION_TEXT = (
+    "The outage this request was about ({number}: {title}) is resolved and service is restored. "
+    "If you still have a problem, reply here and we will look at it."
+)
+
+
+def tickets_resolve_with_incident(*, incident: Incident, actor: User | None = None) -> int:
+    """The incident resolved: its linked open tickets are resolved with a
+    public comment, set-based (thousands of tickets in a few statements).
+    No ticket email: the customer hears of it once, from the incident's
+    resolution notice."""
+    now = timezone.now()
+    rows = list(
+        Ticket.objects.select_for_update()
+        .filter(incident=incident, status__in=[s.value for s in ACTIVE_STATUSES])
+        .values_list("pk", "status", "assignee_id")
+    )
+    if not rows:
+        return 0
+    text = INCIDENT_RESOLUTION_TEXT.format(number=incident.number, title=incident.title)
+    ids = [pk for pk, _, _ in rows]
+    Ticket.objects.filter(pk__in=ids).update(
+        status=Status.RESOLVED, resolved_at=now, resolution=text, updated_at=now
+    )
+    Comment.objects.bulk_create(
+        Comment(ticket_id=pk, author=actor, body=text, internal=False) for pk in ids
+    )
+    events = TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=pk,
+            kind=TicketEvent.Kind.RESOLVED,
+            actor=actor,
+            note=f"Resolved with incident {incident.number}.",
+        )
+        for pk in ids
+    )
+    TicketFieldChange.objects.bulk_create(
+        TicketFieldChange(event=event, field="status", old_value=old, new_value=Status.RESOLVED)
+        for event, (_, old, _) in zip(events, rows, strict=True)
+    )
+    if any(assignee for _, _, assignee in rows):
+        _after_load_freed()
+    logger.info(
+        "tickets resolved with their incident",
+        extra={"incident_id": incident.pk, "tickets": len(ids)},
+    )
+    return len(ids)
+
+
 # --- creation and edits -----------------------------------------------------------
 
 
@@ -261,15 +429,24 @@ def ticket_create(
     description: str = "",
     service_type: ServiceType | None = None,
     priority: str = "medium",
+    uploads: Sequence[UploadedFile] = (),
+    follows: Ticket | None = None,
 ) -> Ticket:
-    """Open a ticket and give it at once to the least-loaded available
-    engineer; with nobody available it waits, `open`."""
+    """Open a ticket, with its attachments, and give it at once to the
+    least-loaded available engineer; with nobody available it waits, `open`.
+    Every upload is checked before anything is stored."""
+    checked = _uploads_check(uploads)
     now = timezone.now()
-    with transaction.atomic():
+    # A complaint from a customer an active outage affects waits on the
+    # outage instead of going to an engineer.
+    outage = incident_active_outage_for_customer(customer=customer)
+    with _stored_files_removed_on_failure() as stored, transaction.atomic():
         # Choosing under the lock and inserting the ticket already assigned
         # keeps the lock short and saves an UPDATE.
-        _lock_assignment()
-        chosen = _take_least_loaded(now=now)
+        chosen = None
+        if outage is None:
+            _lock_assignment()
+            chosen = _take_least_loaded(now=now)
         ticket = Ticket.objects.create(
             title=title,
             description=description,
@@ -279,6 +456,8 @@ def ticket_create(
             status=Status.ASSIGNED if chosen else Status.OPEN,
             assignee=chosen,
             due_at=sla_due_at(priority=priority, created_at=now),
+            follows=follows,
+            incident=outage,
             created_by=actor,
             created_at=now,
         )
@@ -286,6 +465,8 @@ def ticket_create(
         if chosen is not None:
             events.append(TicketEvent(ticket=ticket, kind=TicketEvent.Kind.ASSIGNED))
         TicketEvent.objects.bulk_create(events)
+        if outage is not None:
+            _linked_on_creation(ticket, outage=outage)
         if chosen is not None:
             TicketFieldChange.objects.bulk_create(
                 [
@@ -296,8 +477,48 @@ def ticket_create(
                 ]
             )
         emails.email_ticket_created(ticket=ticket)
+        for upload, check in checked:
+            stored.append(_attachment_store(ticket, uploaded_by=actor, upload=upload, check=check))
     logger.info("ticket created", extra={"ticket_id": ticket.pk, "assignee_id": ticket.assignee_id})
     return ticket
+
+
+MAX_ATTACHMENTS_AT_CREATION = 10
+
+
+def _uploads_check(uploads: Sequence[UploadedFile]) -> list[tuple[UploadedFile, Any]]:
+    if len(uploads) > MAX_ATTACHMENTS_AT_CREATION:
+        raise ValidationError(
+            {
+                "attachments": [
+                    f"Attach at most {MAX_ATTACHMENTS_AT_CREATION} files to a new ticket; "
+                    "add more to the ticket afterwards."
+                ]
+            }
+        )
+    checked = []
+    for upload in uploads:
+        try:
+            checked.append((upload, upload_check(upload=upload)))
+        except ValidationError as exc:
+            problems = exc.detail.get("file", []) if isinstance(exc.detail, dict) else exc.detail
+            raise ValidationError(
+                {"attachments": [f"{upload.name}: {problem}" for problem in problems]}
+            ) from exc
+    return checked
+
+
+@contextmanager
+def _stored_files_removed_on_failure() -> Iterator[list[Attachment]]:
+    """Attachments saved inside the block lose their files if it fails (a
+    rolled-back transaction removes only their rows)."""
+    stored: list[Attachment] = []
+    try:
+        yield stored
+    except BaseException:
+        for attachment in stored:
+            attachment.file.delete(save=False)
+        raise
 
 
 def _ensure_engineer_may_work_on(ticket: Ticket, actor: User) -> None:
@@ -326,6 +547,9 @@ def ticket_update(*, ticket: Ticket, actor: User, data: dict[str, Any]) -> Ticke
             raise Conflict(
                 f"A {ticket.status} ticket can no longer be edited.", code="ticket_locked"
             )
+    if "incident" in data:
+        data = dict(data)
+        ticket = ticket_link_incident(ticket=ticket, actor=actor, incident=data.pop("incident"))
     with transaction.atomic():
         changes: dict[str, tuple[Any, Any]] = {}
         for field in STAFF_EDITABLE_FIELDS:
@@ -447,10 +671,28 @@ def allowed_transitions_for(*, ticket: Ticket, user: User) -> list[str]:
 # --- comments and attachments ------------------------------------------------------
 
 
+def _ensure_open_for_additions(ticket: Ticket, what: str) -> None:
+    if ticket.status in (Status.CLOSED, Status.CANCELLED):
+        raise Conflict(
+            f"A {ticket.status} ticket takes no more {what}; raise a new ticket instead.",
+            code="ticket_locked",
+        )
+
+
 def comment_create(*, ticket: Ticket, author: User, body: str, internal: bool = False) -> Comment:
+    """A comment, public or (staff only) an internal note. A customer's reply
+    to a finished ticket is never lost in a closed file: resolved less than
+    TICKET_REOPEN_DAYS ago, the ticket reopens; otherwise the reply opens a
+    new ticket that follows it (the comment then belongs to the new one)."""
     if internal and not author.is_staff_member:
         raise PermissionDenied("Only engineers and administrators may write internal notes.")
+    _ensure_open_for_additions(ticket, "comments")
     with transaction.atomic():
+        if author.is_customer and ticket.status == Status.RESOLVED:
+            if _reopenable(ticket):
+                _reopen(ticket, actor=author)
+            else:
+                ticket = _follow_up_create(ticket, actor=author)
         comment = Comment.objects.create(ticket=ticket, author=author, body=body, internal=internal)
         _record(
             ticket,
@@ -465,26 +707,107 @@ def comment_create(*, ticket: Ticket, author: User, body: str, internal: bool = 
     return comment
 
 
+def _attachment_quota_check(ticket: Ticket, *, size: int) -> None:
+    """Inside the transaction that stores the attachment, with the ticket and
+    its customer locked, so two uploads at once cannot both squeeze under a
+    limit. A ticket holds at most TICKET_ATTACHMENTS_MAX_COUNT attachments;
+    all the tickets of one customer at most CUSTOMER_ATTACHMENTS_MAX_BYTES."""
+    locked = Ticket.objects.select_for_update().only("status").get(pk=ticket.pk)
+    _ensure_open_for_additions(locked, "attachments")
+    list(Customer.objects.select_for_update().filter(pk=ticket.customer_id).values("pk"))
+    max_count = settings.TICKET_ATTACHMENTS_MAX_COUNT
+    if Attachment.objects.filter(ticket=ticket).count() >= max_count:
+        raise ValidationError(
+            {
+                "file": [
+                    f"This ticket already holds {max_count} attachments, the most it may; "
+                    "send further files with a new ticket."
+                ]
+            }
+        )
+    max_bytes = settings.CUSTOMER_ATTACHMENTS_MAX_BYTES
+    used = (
+        Attachment.objects.filter(ticket__customer_id=ticket.customer_id).aggregate(
+            total=Sum("size")
+        )["total"]
+        or 0
+    )
+    if used + size > max_bytes:
+        raise AttachmentQuotaExceeded(
+            f"This customer's attachments already take {used} of {max_bytes} bytes; "
+            f"a file of {size} bytes does not fit. Send a smaller file."
+        )
+
+
+def _reopenable(ticket: Ticket) -> bool:
+    if ticket.status != Status.RESOLVED or ticket.resolved_at is None:
+        return False
+    return timezone.now() - ticket.resolved_at <= timedelta(days=emails.reopen_days())
+
+
+def _reopen(ticket: Ticket, *, actor: User) -> None:
+    """Back to its engineer, in progress; without one it waits for assignment."""
+    if ticket.assignee_id is not None:
+        _change_status(
+            ticket, actor=actor, target=Status.IN_PROGRESS, note="Reopened by the customer's reply."
+        )
+        return
+    changes: dict[str, tuple[Any, Any]] = {}
+    _set(ticket, changes, "status", Status.OPEN.value)
+    _set(ticket, changes, "resolved_at", None)
+    ticket.save()
+    _record(
+        ticket,
+        kind=TicketEvent.Kind.STATUS_CHANGED,
+        actor=actor,
+        changes=changes,
+        note="Reopened by the customer's reply.",
+    )
+    _after_load_freed()
+
+
+def _follow_up_create(ticket: Ticket, *, actor: User) -> Ticket:
+    finished = "closed" if ticket.status == Status.CLOSED else "resolved"
+    title = f"Follow-up to {ticket.number}: {ticket.title}"[:200]
+    return ticket_create(
+        actor=actor,
+        customer=ticket.customer,
+        title=title,
+        description=f"The customer replied to {ticket.number}, which was {finished}.",
+        service_type=ticket.service_type,
+        priority=ticket.priority,
+        follows=ticket,
+    )
+
+
 def attachment_create(*, ticket: Ticket, uploaded_by: User, upload) -> Attachment:
     """Store an upload under a random name, after checking its size and its
     type by content. A rejected upload leaves nothing behind."""
+    _ensure_open_for_additions(ticket, "attachments")
     checked = upload_check(upload=upload)
+    with transaction.atomic():
+        return _attachment_store(ticket, uploaded_by=uploaded_by, upload=upload, check=checked)
+
+
+def _attachment_store(ticket: Ticket, *, uploaded_by: User, upload, check) -> Attachment:
+    """Save a checked upload and its row; the file is removed again if the row fails."""
     attachment = Attachment(
         ticket=ticket,
         uploaded_by=uploaded_by,
-        original_name=checked.original_name,
-        content_type=checked.content_type,
-        size=checked.size,
+        original_name=check.original_name,
+        content_type=check.content_type,
+        size=check.size,
     )
-    attachment.file.save(checked.stored_name, upload, save=False)
+    attachment.file.save(check.stored_name, upload, save=False)
     try:
         with transaction.atomic():
+            _attachment_quota_check(ticket, size=check.size)
             attachment.save()
             _record(
                 ticket,
                 kind=TicketEvent.Kind.ATTACHED,
                 actor=uploaded_by,
-                changes={"attachment": (None, checked.original_name)},
+                changes={"attachment": (None, check.original_name)},
             )
     except Exception:
         attachment.file.delete(save=False)
@@ -575,3 +898,24 @@ def interaction_create(
         notes=notes,
         created_by=actor,
     )
+
+
+# --- outages the customer already knows about ------------------------------------
+
+
+def outage_deflections_record(*, customer: Customer) -> int:
+    """The customer read that we already know about the outages affecting
+    them and chose not to raise a ticket. Each (incident, customer) counts
+    once on the incident's deflection figure however often they say so;
+    returns how many incidents counted them now. Only the active outages
+    the customer is in the audience of are counted, whatever a page sent."""
+    counted = 0
+    for incident in incidents_active_for_customer(customer=customer):
+        with transaction.atomic():
+            _, created = OutageDeflection.objects.get_or_create(
+                incident=incident, customer=customer
+            )
+            if created:
+                incident_record_deflection(incident=incident)
+                counted += 1
+    return counted

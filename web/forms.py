@@ -87,7 +87,13 @@ class AttachmentForm(forms.Form):
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(label="New status", choices=())
-    note = forms.CharField(label="Note", required=False, max_length=5000, widget=forms.TextInput)
+    note = forms.CharField(
+        label="Note — sent to the customer",
+        help_text="Optional; the customer's email about the change includes it.",
+        required=False,
+        max_length=5000,
+        widget=forms.TextInput,
+    )
 
     def __init__(self, *args, allowed: list[str], **kwargs):
         super().__init__(*args, **kwargs)
@@ -96,7 +102,10 @@ class StatusForm(forms.Form):
 
 class ResolveForm(forms.Form):
     resolution = forms.CharField(
-        label="Resolution", widget=forms.Textarea(attrs={"rows": 3}), max_length=10000
+        label="Resolution — sent to the customer",
+        help_text="The customer receives this text by email and sees it on their ticket.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10000,
     )
 
 
@@ -127,6 +136,22 @@ class InteractionForm(forms.Form):
         self.fields["kind"].choices = Interaction.Kind.choices
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one input; the tickets service checks each one."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
 class TicketForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(
@@ -139,6 +164,11 @@ class TicketForm(forms.Form):
         label="Service", queryset=None, required=False, empty_label="Not sure"
     )
     priority = forms.ChoiceField(label="Priority", choices=(), initial="medium")
+    attachments = MultipleFileField(
+        label="Photos or files (optional)",
+        required=False,
+        help_text="PNG, JPEG, GIF, PDF, plain text or CSV; up to 10 files.",
+    )
 
     def __init__(self, *args, **kwargs):
         from customers.models import ServiceType

@@ -27,27 +27,22 @@ class TestRegister:
         assert login.status_code == 403
         assert login.json()["code"] == "approval_pending"
 
-    def test_a_customer_is_approved_and_linked_to_a_new_record(self, anon_client):
-        response = anon_client.post("/api/register/", {**GOOD, "role": "customer"})
+    def test_a_customer_is_approved_but_not_linked_until_they_confirm(self, anon_client):
+        existing = Customer.objects.create(
+            account_number="ACC-1", name="Newbie Ltd", email="newbie@example.com"
+        )
+        response = anon_client.post(
+            "/api/register/", {**GOOD, "role": "customer", "email": "NEWBIE@example.com"}
+        )
         assert response.status_code == 201
         assert response.json()["approval_status"] == "approved"
-        user = User.objects.get(username="newbie")
-        assert user.customer.email == "newbie@example.com"
+        assert response.json()["email_confirmed"] is False
+        existing.refresh_from_db()
+        assert existing.user is None
         login = anon_client.post(
             "/api/login/", {"username": "newbie", "password": GOOD["password"]}
         )
         assert login.status_code == 200
-
-    def test_a_customer_is_linked_to_their_existing_record_by_email(self, anon_client):
-        existing = Customer.objects.create(
-            account_number="ACC-1", name="Newbie Ltd", email="newbie@example.com"
-        )
-        anon_client.post(
-            "/api/register/", {**GOOD, "role": "customer", "email": "NEWBIE@example.com"}
-        )
-        existing.refresh_from_db()
-        assert existing.user.username == "newbie"
-        assert Customer.objects.count() == 1
 
     @pytest.mark.parametrize(
         "change,field",

@@ -1,5 +1,6 @@
 """CSV import (upsert by account number) and export through the API."""
 
+import csv
 import io
 
 import pytest
@@ -145,6 +146,37 @@ def test_export_then_import_round_trips(engineer, directory):
     body = _upload(engineer, content).json()
     assert body["created"] == 3 and body["rejected"] == []
     assert Customer.objects.get(name='Quote "and, comma"').last_mile_site.code == "CAB1"
+
+
+def test_it_exports_formula_cells_neutralised_and_imports_them_back(engineer, directory):
+    planted = helpers.customer(
+        name='=HYPERLINK("http://x","click")', phone="+79001234567", location="@SUM(A1)"
+    )
+    dashed = helpers.customer(name="-2+3", location="'=already quoted")
+    content = b"".join(client_for(engineer).get("/api/customers/export/").streaming_content)
+    rows = {r[0]: r for r in csv.reader(io.StringIO(content.decode()))}
+    header = rows.pop("account_number")
+    first = dict(zip(header, rows[planted.account_number], strict=True))
+    assert first["name"] == '\'=HYPERLINK("http://x","click")'
+    assert first["location"] == "'@SUM(A1)"
+    assert first["phone"] == "+79001234567"  # a number, not a formula: still importable
+    second = dict(zip(header, rows[dashed.account_number], strict=True))
+    assert (second["name"], second["location"]) == ("'-2+3", "''=already quoted")
+    assert not [cell for row in rows.values() for cell in row if cell[:1] in ("=", "@", "\t", "\r")]
+
+    body = _upload(engineer, content).json()
+    assert body == {"created": 0, "updated": 0, "unchanged": 2, "rejected": []}
+    Customer.objects.all().delete()
+    body = _upload(engineer, content).json()
+    assert body["created"] == 2 and body["rejected"] == []
+    restored = Customer.objects.get(account_number=planted.account_number)
+    assert (restored.name, restored.location, restored.phone) == (
+        '=HYPERLINK("http://x","click")',
+        "@SUM(A1)",
+        "+79001234567",
+    )
+    again = Customer.objects.get(account_number=dashed.account_number)
+    assert (again.name, again.location) == ("-2+3", "'=already quoted")
 
 
 def test_export_takes_the_list_filters(admin_user, directory):

@@ -107,10 +107,14 @@ def test_it_rejects_times_that_are_not_hh_mm(admin_user, bad):
     assert "HH:MM" in response.json()["contact_window_start"][0]
 
 
+EMPTY_WINDOW = "The contact window may not start and end at the same time"
+
+
 def test_a_window_cannot_be_empty(admin_user):
     response = _post(admin_user, contact_window_start="09:00", contact_window_end="09:00")
     assert response.status_code == 400
-    assert "contact_window_end" in response.json()
+    assert response.json()["contact_window_end"][0].startswith(EMPTY_WINDOW)
+    assert not Customer.objects.exists()
 
 
 def test_changing_one_end_to_meet_the_other_is_rejected(admin_user):
@@ -119,6 +123,13 @@ def test_changing_one_end_to_meet_the_other_is_rejected(admin_user):
         f"/api/customers/{created['id']}/", {"contact_window_end": "08:00"}, format="json"
     )
     assert response.status_code == 400
+    assert list(response.json()) == ["contact_window_end"]
+    assert response.json()["contact_window_end"][0].startswith(EMPTY_WINDOW)
+    customer = Customer.objects.get(pk=created["id"])
+    assert (str(customer.contact_window_start), str(customer.contact_window_end)) == (
+        "08:00:00",
+        "22:00:00",
+    )
 
 
 def test_unknown_site_and_service_codes_are_named(admin_user):

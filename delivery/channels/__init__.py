@@ -2,7 +2,7 @@
 TransportError(message, permanent=...) and the pipeline decides whether to
 retry."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class TransportError(Exception):
@@ -24,3 +24,6 @@ class Outgoing:
     subject: str
     text: str
     html: str
+    # Email headers chosen by the pipeline: Message-ID, and In-Reply-To /
+    # References threading an incident's notices.
+    headers: dict = field(default_factory=dict)

@@ -21,6 +21,16 @@ def _sender_domain() -> str:
     return address.rpartition("@")[2].rstrip(">") or "proactive.local"
 
 
+def message_id_domain() -> str:
+    return settings.EMAIL_MESSAGE_ID_DOMAIN or _sender_domain()
+
+
+def notification_message_id(*, notification_id: int, customer_id: int) -> str:
+    """The Message-ID of a notification's email to a customer: the same
+    every time, so later emails can refer to it (threading) without storing it."""
+    return f"<notification-{notification_id}.customer-{customer_id}@{message_id_domain()}>"
+
+
 def classify_error(exc: Exception) -> TransportError:
     """SMTP 5xx and provider 4xx are the recipient's or the content's fault
     (permanent); everything else may pass (transient)."""
@@ -201,7 +211,10 @@ class EmailTransport:
             body=outgoing.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[outgoing.to],
-            headers={"Message-ID": make_msgid(idstring=idstring, domain=self.domain)},
+            headers={
+                "Message-ID": make_msgid(idstring=idstring, domain=self.domain),
+                **outgoing.headers,
+            },
             connection=self.connection,
         )
         if outgoing.html:
@@ -241,7 +254,10 @@ class EmailTransport:
 
     def _send_fast(self, smtp, outgoing: Outgoing, then: tuple[int, str] | None) -> str:
         idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
-        message_id = make_msgid(idstring=idstring, domain=self.domain)
+        extra = dict(outgoing.headers)
+        message_id = extra.pop("Message-ID", None) or make_msgid(
+            idstring=idstring, domain=self.domain
+        )
         recipient = address(outgoing.to)
         data = mime_alternative(
             from_header=self.sender,
@@ -250,6 +266,7 @@ class EmailTransport:
             text=outgoing.text,
             html=outgoing.html,
             message_id=message_id,
+            extra_headers=extra,
         )
         try:
             if self.session is not None:

@@ -43,16 +43,27 @@ def _part(content: str, subtype: str) -> bytes:
 
 
 def mime_alternative(
-    *, from_header: str, to: str, subject: str, text: str, html: str, message_id: str
+    *,
+    from_header: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    extra_headers: dict | None = None,
 ) -> bytes:
     """The bytes of a text (+ HTML) email, ready for SMTP DATA. `from_header`
     and `to` are already sanitised addresses."""
+    extra = "".join(
+        f"{name}: {_header(value)}\r\n" for name, value in (extra_headers or {}).items()
+    )
     headers = (
         f"From: {from_header}\r\n"
         f"To: {to}\r\n"
         f"Subject: {_header(subject)}\r\n"
         f"Date: {formatdate()}\r\n"
         f"Message-ID: {message_id}\r\n"
+        f"{extra}"
         "MIME-Version: 1.0\r\n"
     ).encode("ascii")
     if not html:

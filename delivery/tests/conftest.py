@@ -1,30 +1,15 @@
-import datetime
-import itertools
-
 import pytest
 from django.utils import timezone
 
 from customers.models import Customer, ServiceType, Site
+from customers.tests.factories import CustomerFactory
 from notifications.models import Notification
-
-_numbers = itertools.count(1)
 
 
 @pytest.fixture
 def make_customer(db):
     def make(**fields) -> Customer:
-        n = next(_numbers)
-        values = {
-            "account_number": f"ACC-{n:06d}",
-            "name": f"Customer {n}",
-            "email": f"customer{n}@example.com",
-            "phone": f"+7900{n:07d}",
-            "timezone": "UTC",
-            "contact_window_start": datetime.time(0, 0),
-            "contact_window_end": datetime.time(0, 0),
-        }
-        values.update(fields)
-        return Customer.objects.create(**values)
+        return CustomerFactory(**fields)
 
     return make
 

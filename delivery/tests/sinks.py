@@ -39,6 +39,7 @@ class Received:
     html: str
     content_type: str
     received_at: float
+    headers: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -106,6 +107,7 @@ def _parse(envelope) -> list[Received]:
             html=html_part.get_content() if html_part else "",
             content_type=message.get_content_type(),
             received_at=time.time(),
+            headers={name: str(value) for name, value in message.items()},
         )
         for rcpt in envelope.rcpt_tos
     ]

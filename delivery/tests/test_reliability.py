@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from conftest import database_url_for_subprocess, wait_until
 from customers.models import Customer
+from customers.tests.factories import CustomerFactory
 from delivery.models import Message, MessageStatus
 from delivery.tests.fleet import Fleet, RedisServer
 from delivery.tests.sinks import SmsGatewaySink, SmtpSink, free_port
@@ -26,14 +27,12 @@ REDIS_DB = 11  # this app's own Redis database number
 
 def make_customers(count: int, *, prefix: str = "r", **fields) -> list[Customer]:
     customers = [
-        Customer(
+        CustomerFactory.build(
             account_number=f"{prefix.upper()}-{i:05d}",
             name=f"Name {prefix}{i}",
             email=f"{prefix}{i}@example.com",
             phone=f"+79{ord(prefix[0]) % 100:02d}{i:07d}",
             location=fields.get("location", "Moscow"),
-            contact_window_start=datetime.time(0, 0),
-            contact_window_end=datetime.time(0, 0),
         )
         for i in range(count)
     ]

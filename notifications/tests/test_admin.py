@@ -28,3 +28,35 @@ def test_staff_browse_notifications_and_messages_in_the_admin(client, superuser,
     client.post(f"/admin/delivery/message/{message.pk}/delete/", {"post": "yes"})
     assert Message.objects.filter(pk=message.pk).exists()
     assert client.get("/admin/delivery/outboxmessage/").status_code == 200
+
+
+@pytest.mark.parametrize("status", ["sending", "completed", "cancelled", "expired"])
+def test_a_notification_that_went_out_is_read_only_in_the_admin(
+    client, superuser, make_notification, status
+):
+    from notifications.models import Notification
+
+    notification = make_notification(title="Fiber cut")
+    Notification.objects.filter(pk=notification.pk).update(status=status)
+    client.force_login(superuser)
+    url = f"/admin/notifications/notification/{notification.pk}/"
+    page = client.get(url + "change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    client.post(url + "change/", {"title": "Changed", "body": "Changed", "kind": "general"})
+    assert client.get(url + "delete/").status_code == 403
+    client.post(url + "delete/", {"post": "yes"})
+    client.post(
+        "/admin/notifications/notification/",
+        {"action": "delete_selected", "_selected_action": [notification.pk], "post": "yes"},
+    )
+    notification.refresh_from_db()
+    assert notification.title == "Fiber cut"
+
+
+def test_a_draft_can_still_be_deleted_in_the_admin(client, superuser, make_notification):
+    from notifications.models import Notification
+
+    notification = make_notification(title="Typo")
+    client.force_login(superuser)
+    client.post(f"/admin/notifications/notification/{notification.pk}/delete/", {"post": "yes"})
+    assert not Notification.objects.filter(pk=notification.pk).exists()

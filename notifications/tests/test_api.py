@@ -79,11 +79,18 @@ class TestDrafting:
         assert not Notification.objects.exists()
 
     def test_template_tags_that_reach_outside_are_refused(self, engineer_client):
-        for body in ('{% include "base.html" %}', "{% load static %}", '{% extends "x" %}'):
+        for body, tag in (
+            ('{% include "base.html" %}', "include"),
+            ("{% load static %}", "load"),
+            ('{% extends "x" %}', "extends"),
+        ):
             response = engineer_client.post(
                 URL, {"title": "Hi", "body": body, "channels": ["email"]}, format="json"
             )
             assert response.status_code == 400, body
+            (sentence,) = response.json()["body"]
+            assert sentence.startswith("The template does not compile") and tag in sentence
+        assert not Notification.objects.exists()
 
     def test_bad_fields_are_refused_with_a_sentence(self, engineer_client):
         response = engineer_client.post(
@@ -342,3 +349,44 @@ class TestOutbox:
         assert len(ann) == 1
         one = engineer_client.get(f"/api/outbox/{ann[0]['id']}/")
         assert one.status_code == 200 and one.json()["body"] == "1"
+
+
+class TestEmptyVariables:
+    def test_a_body_naming_end_at_without_an_end_is_refused(self, engineer_client):
+        response = engineer_client.post(
+            URL,
+            {
+                "title": "Works",
+                "body": "Service is restored by {{ end_at }}.",
+                "channels": ["email"],
+            },
+            format="json",
+        )
+        assert response.status_code == 400
+        assert "{{ end_at }}" in response.json()["body"][0]
+        assert Notification.objects.count() == 0
+
+    def test_the_same_body_with_an_end_is_accepted(self, engineer_client):
+        end = (timezone.now() + datetime.timedelta(hours=2)).isoformat()
+        draft(engineer_client, body="Service is restored by {{ end_at }}.", end_at=end)
+
+    def test_a_guarded_variable_is_accepted(self, engineer_client):
+        draft(engineer_client, body="Works.{% if end_at %} Until {{ end_at }}.{% endif %}")
+
+    def test_the_incident_filter_lists_an_incidents_notices(self, engineer_client):
+        from customers.models import Customer
+        from incidents.services import incident_declare
+
+        Customer.objects.create(account_number="A1", name="Anna", location="Moscow")
+        incident = incident_declare(
+            created_by=None,
+            kind="outage",
+            title="Down",
+            scope={"location": ["Moscow"]},
+            body="Down.",
+        )
+        draft(engineer_client)
+        response = engineer_client.get(f"{URL}?incident={incident.pk}")
+        assert response.status_code == 200
+        [notice] = response.json()["results"]
+        assert notice["incident"] == incident.pk

@@ -125,7 +125,10 @@ class TestTicketEmails:
         services.ticket_status_change(ticket=ticket_of_a, actor=engineer, status="on_hold")
         services.ticket_resolve(ticket=ticket_of_a, actor=engineer, resolution="New ONT")
         subjects = self._messages()
-        assert ("carol_customer@example.com", f"[{ticket_of_a.number}] Status changed") in subjects
+        on_hold = f"[{ticket_of_a.number}] Your request is on hold"
+        assert ("carol_customer@example.com", on_hold) in subjects
+        told = Message.objects.get(subject=on_hold).body
+        assert "on_hold" not in told and "status" not in told.lower()
         resolved = Message.objects.get(subject__endswith="Your request is resolved")
         assert resolved.to_address == "carol_customer@example.com"
         assert "New ONT" in resolved.body

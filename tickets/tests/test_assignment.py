@@ -150,6 +150,14 @@ class TestAdminAssignment:
             f"/api/tickets/{ticket_of_a.pk}/assign/", {"assignee": other_engineer.pk}
         )
         assert response.status_code == 409
+        ticket_of_a.refresh_from_db()
+        assert ticket_of_a.assignee.username == "eric_engineer"
+        assert ticket_of_a.status == Status.CLOSED
+        assert (
+            not ticket_of_a.events.filter(changes__field="assignee")
+            .exclude(changes__new_value="eric_engineer")
+            .exists()
+        )
 
 
 @pytest.mark.integration

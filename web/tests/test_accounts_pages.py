@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.models import ApprovalStatus, User
+from customers.models import Customer
 
 PASSWORD = "correct horse battery staple"
 
@@ -69,7 +70,7 @@ class TestSignIn:
 
 @pytest.mark.django_db
 class TestSignUp:
-    def test_a_customer_is_signed_in_at_once_with_a_customer_record(self, client):
+    def test_a_customer_is_signed_in_and_asked_to_confirm_their_address(self, client):
         response = client.post(
             "/signup/",
             {
@@ -83,8 +84,12 @@ class TestSignUp:
         )
         assert response["Location"] == "/portal/tickets/"
         user = User.objects.get(username="newbie")
-        assert user.customer.email == "newbie@example.com"
+        assert not Customer.objects.filter(user=user).exists()
         assert client.session["_auth_user_id"] == str(user.pk)
+        portal = client.get("/portal/tickets/")
+        assert portal.status_code == 403
+        assert "open the link we emailed you" in portal.content.decode()
+        assert "newbie@example.com" in portal.content.decode()
 
     def test_an_engineer_waits_for_approval(self, client):
         response = client.post(

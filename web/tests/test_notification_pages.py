@@ -218,11 +218,20 @@ class TestSendAndDetail:
         )
         assert not Notification.objects.exists()
 
-    def test_the_list_shows_progress(self, web_client, engineer, town):
+    def test_the_list_shows_progress(self, web_client, engineer, town, settings):
+        settings.EMAIL_BACKEND = "delivery.outbox.OutboxEmailBackend"
         client = web_client(engineer)
-        client.post("/notifications/new/", compose(action="draft"))
+        client.post("/notifications/new/", compose(action="draft", title="Draft only"))
+        client.post("/notifications/new/", compose(action="send"))
+        sending = Notification.objects.get(title__startswith="Outage")
+        client.post(f"/notifications/{sending.pk}/send/")
+        assert message_batch_deliver(limit=2).claimed == 2  # two of the three customers
         page = client.get("/notifications/?kind=outage").content.decode()
-        assert "Outage at {{ customer.last_mile_site }}" in page
+        rows = {row.split("</td>")[0]: row for row in page.split("<tr")[1:]}
+        sending_row = next(row for row in rows.values() if "Outage at" in row)
+        draft_row = next(row for row in rows.values() if "Draft only" in row)
+        assert 'aria-valuenow="67"' in sending_row and "2 / 3" in sending_row
+        assert "progressbar" not in draft_row
 
 
 @pytest.mark.django_db

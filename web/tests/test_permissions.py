@@ -17,7 +17,7 @@ STAFF_PAGES = [
     "/me/settings/",
 ]
 STAFF_PARTIALS = ["/dashboard/sending/"]
-ADMIN_PAGES = ["/users/", "/users/requests/"]
+ADMIN_PAGES = ["/users/", "/users/requests/", "/tickets/stats/"]
 PORTAL_PAGES = [
     "/portal/tickets/",
     "/portal/tickets/new/",

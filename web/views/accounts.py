@@ -5,18 +5,20 @@ from django.contrib.auth import login, logout
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.api import RegisterSerializer
 from accounts.models import Role, User, known_timezones
+from accounts.throttles import LoginThrottle, SignupThrottle, throttle_check
 from web.errors import attempt
 from web.forms import DecisionForm, LoginForm, SignupForm, UserSettingsForm
 from web.permissions import admin_required, staff_required
 
 
 def _home_for(user) -> str:
-    return "/portal/tickets/" if user.is_customer else "/"
+    return reverse("web-portal-tickets" if user.is_customer else "web-home")
 
 
 def _safe_next(request) -> str | None:
@@ -28,6 +30,12 @@ def _safe_next(request) -> str | None:
     return None
 
 
+def _throttle(throttle_class, request) -> None:
+    refusal = throttle_check(throttle_class, request)
+    if refusal:
+        raise services.LoginRefused(refusal, code="throttled", status=429)
+
+
 def login_view(request):
     if request.user.is_authenticated and request.method == "GET":
         return redirect(_home_for(request.user))
@@ -36,6 +44,7 @@ def login_view(request):
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
+            _throttle(LoginThrottle, request)
             user = services.user_authenticate(request=request, **form.cleaned_data)
         except services.LoginRefused as refused:
             refusal, status = refused, refused.status
@@ -50,21 +59,30 @@ def logout_view(request):
     if request.method != "POST":
         # Signing out changes state, so a visit to the address asks first.
         if not request.user.is_authenticated:
-            return redirect("/login/")
+            return redirect("web-login")
         return render(request, "web/accounts/logout.html")
     logout(request)
     messages.success(request, "You are signed out.")
-    return redirect("/login/")
+    return redirect("web-login")
 
 
 def signup_view(request):
     form = SignupForm(request.POST or None)
+    if request.method == "POST":
+        refusal = throttle_check(SignupThrottle, request)
+        if refusal:
+            form.add_error(None, refusal)
+            return render(request, "web/accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.validate_with(RegisterSerializer):
         user = services.user_register(**form.cleaned_data)
         if user.role == Role.CUSTOMER:
             login(request, user, backend="django.contrib.auth.backends.AllowAllUsersModelBackend")
-            messages.success(request, "Welcome! Your account is ready.")
-            return redirect("/portal/tickets/")
+            messages.success(
+                request,
+                f"Welcome! We emailed a confirmation link to {user.email}; "
+                "open it to reach your account.",
+            )
+            return redirect("web-portal-tickets")
         return render(request, "web/accounts/signup_pending.html", {"applicant": user})
     status = 400 if request.method == "POST" else 200
     return render(request, "web/accounts/signup.html", {"form": form}, status=status)
@@ -84,7 +102,7 @@ def settings_view(request):
             data={"timezone": zone},
         )
         if saved:
-            return redirect("/me/settings/")
+            return redirect("web-settings")
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "timezones": sorted(known_timezones())}
     return render(request, "web/accounts/settings.html", context, status=status)
@@ -110,7 +128,7 @@ def request_decide_view(request, user_id: int, decision: str):
     services.user_decide(user=applicant, approved=approved, decided_by=request.user, reason=reason)
     verb = "approved" if approved else "rejected"
     messages.success(request, f"{applicant.username} is {verb}; they have been emailed.")
-    return redirect("/users/requests/")
+    return redirect("web-requests")
 
 
 @admin_required
@@ -149,7 +167,7 @@ def user_update_view(request, user_id: int):
     if limit:
         if not limit.isdigit() or not 0 < int(limit) <= 1000:
             messages.error(request, "The ticket limit must be a whole number from 1 to 1000.")
-            return redirect("/users/")
+            return redirect("web-users")
         data["max_open_tickets"] = int(limit)
     if target == request.user and (
         data.get("is_active") is False or data.get("role", Role.ADMIN) != Role.ADMIN
@@ -157,7 +175,7 @@ def user_update_view(request, user_id: int):
         messages.error(
             request, "You cannot demote or deactivate your own account; ask another administrator."
         )
-        return redirect("/users/")
+        return redirect("web-users")
     services.user_update(user=target, data=data)
     messages.success(request, f"{target.username} is updated.")
-    return redirect("/users/")
+    return redirect("web-users")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -9,6 +10,7 @@ from django.db import connection
 from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
@@ -21,6 +23,7 @@ from customers.api import CustomerSerializer, CustomerViewSet
 from customers.filters import CustomerFilter
 from customers.models import Customer, ServiceType, Site
 from delivery.models import Message
+from incidents.outage_minutes import outage_minutes_for_customers
 from notifications import templating
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -103,7 +106,7 @@ def customer_detail_view(request, customer_id: int):
     customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
     messages_sent = Paginator(
         Message.objects.filter(customer=customer)
-        .select_related("notification")
+        .select_related("notification", "notification__incident")
         .order_by("-created_at", "-id"),
         50,
     ).get_page(request.GET.get("page"))
@@ -119,8 +122,16 @@ def customer_detail_view(request, customer_id: int):
         "messages_sent": messages_sent,
         "ticket_form": TicketForm(auto_id="ticket_%s"),
         "interaction_form": InteractionForm(auto_id="interaction_%s"),
+        "outage_minutes": _outage_minutes_last_30_days(customer),
     }
     return render(request, "web/customers/detail.html", context)
+
+
+def _outage_minutes_last_30_days(customer: Customer) -> dict:
+    until = timezone.now()
+    since = until - timedelta(days=30)
+    rows = outage_minutes_for_customers(customer_ids=[customer.pk], since=since, until=until)
+    return rows[customer.pk] | {"since": since, "until": until}
 
 
 def _with_subjects(customer: Customer, messages_page) -> None:
@@ -135,11 +146,9 @@ def _with_subjects(customer: Customer, messages_page) -> None:
             continue
         if notification.pk not in subjects:
             try:
-                compiled = templating.notification_compile(title=notification.title, body="")
-                context = templating.render_context(
-                    customer=values, start_at=notification.start_at, end_at=notification.end_at
-                )
-                subjects[notification.pk] = templating.render(compiled, context).subject
+                subjects[notification.pk] = templating.notification_render(
+                    notification=notification, customer=values
+                ).subject
             except templating.TemplateInvalid:
                 subjects[notification.pk] = notification.title
         message.display_subject = subjects[notification.pk]
@@ -168,7 +177,7 @@ def customer_form_view(request, customer_id: int | None = None):
                 form.add_errors(exc.detail if isinstance(exc.detail, dict) else {None: exc.detail})
             else:
                 messages.success(request, f"{saved.name} is saved.")
-                return redirect(f"/customers/{saved.pk}/")
+                return redirect("web-customer", customer_id=saved.pk)
         status = 400
     else:
         form = CustomerForm(initial=_initial(customer) if customer else None)
@@ -238,7 +247,7 @@ def customer_import_report_view(request):
     for item in rejected:
         for field, errors in item["errors"].items():
             for error in errors:
-                writer.writerow([item["row"], field, error])
+                writer.writerow([item["row"], field, csv_io.csv_cell_neutralise(error)])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="rejected-rows.csv"'
     return response
@@ -249,21 +258,23 @@ def customer_import_report_view(request):
 def customer_ticket_view(request, customer_id: int):
     """Open a ticket on a customer's behalf (e.g. while they are on the phone)."""
     customer = get_object_or_404(Customer, pk=customer_id)
-    form = TicketForm(request.POST)
+    form = TicketForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, "Give the ticket a title and a priority.")
-        return redirect(f"/customers/{customer.pk}/")
+        return redirect("web-customer", customer_id=customer.pk)
+    data = dict(form.cleaned_data)
     ticket = attempt(
         request,
         ticket_services.ticket_create,
         actor=request.user,
         customer=customer,
-        **form.cleaned_data,
+        uploads=data.pop("attachments"),
+        **data,
     )
     if ticket:
         messages.success(request, f"Ticket {ticket.number} is open.")
-        return redirect(f"/tickets/{ticket.pk}/")
-    return redirect(f"/customers/{customer.pk}/")
+        return redirect("web-ticket", ticket_id=ticket.pk)
+    return redirect("web-customer", customer_id=customer.pk)
 
 
 @staff_required
@@ -284,7 +295,7 @@ def customer_interaction_view(request, customer_id: int):
         )
     else:
         messages.error(request, "Give the kind and a duration in whole minutes.")
-    return redirect(f"/customers/{customer.pk}/")
+    return redirect("web-customer", customer_id=customer.pk)
 
 
 @staff_required
@@ -297,4 +308,6 @@ def customer_delete_view(request, customer_id: int):
         success=f"{customer.name} is deleted.",
         customer=customer,
     )
-    return redirect("/customers/" if deleted else f"/customers/{customer.pk}/")
+    if deleted:
+        return redirect("web-customers")
+    return redirect("web-customer", customer_id=customer.pk)

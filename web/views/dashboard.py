@@ -11,13 +11,13 @@ from accounts.services import user_update
 from notifications import selectors as notification_selectors
 from notifications.models import Notification
 from tickets.models import ACTIVE_STATUSES, Ticket
-from web import selectors
+from web import incident_selectors, selectors
 from web.permissions import staff_required
 
 
 def home_view(request):
     if request.user.is_authenticated and request.user.is_customer:
-        return redirect("/portal/tickets/")
+        return redirect("web-portal-tickets")
     return _dashboard(request)
 
 
@@ -34,6 +34,7 @@ def _dashboard(request):
     now = timezone.now()
     delivery = selectors.delivery_last_day(now=now)
     context = {
+        **incident_selectors.incidents_for_dashboard(),
         "sending": _sending(),
         "scheduled": notification_selectors.notification_list()
         .filter(status=Notification.Status.SCHEDULED)
@@ -66,4 +67,4 @@ def availability_view(request):
         request,
         "You take new tickets again." if available else "You take no new tickets for now.",
     )
-    return redirect("/")
+    return redirect("web-home")

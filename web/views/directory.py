@@ -70,7 +70,7 @@ def site_create_view(request):
     if form.is_valid():
         serializer = SiteSerializer(data=form.payload())
         if _save_with(request, form, serializer, f"Site {form.cleaned_data['code']} is created."):
-            return redirect("/sites/")
+            return redirect("web-sites")
     return _sites_page(request, site_form=form, status=400)
 
 
@@ -82,7 +82,7 @@ def site_edit_view(request, site_id: int):
         if form.is_valid():
             serializer = SiteSerializer(site, data=form.payload())
             if _save_with(request, form, serializer, f"Site {form.cleaned_data['code']} is saved."):
-                return redirect("/sites/")
+                return redirect("web-sites")
         status = 400
     else:
         initial = {
@@ -105,8 +105,8 @@ def site_delete_view(request, site_id: int):
     if attempt(
         request, customer_services.site_delete, success=f"Site {site.code} is deleted.", site=site
     ):
-        return redirect("/sites/")
-    return redirect(f"/sites/{site.pk}/")
+        return redirect("web-sites")
+    return redirect("web-site", site_id=site.pk)
 
 
 @admin_required
@@ -118,7 +118,7 @@ def service_type_create_view(request):
         if serializer.is_valid():
             serializer.save()
             messages.success(request, f"Service type {serializer.instance.code} is created.")
-            return redirect("/sites/")
+            return redirect("web-sites")
         for field, errors in serializer.errors.items():
             for error in errors:
                 form.add_error(field if field in form.fields else None, str(error))
@@ -135,4 +135,4 @@ def service_type_delete_view(request, service_type_id: int):
         success=f"Service type {service_type.code} is deleted.",
         service_type=service_type,
     )
-    return redirect("/sites/")
+    return redirect("web-sites")

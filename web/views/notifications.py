@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -23,6 +24,7 @@ from web.notification_templates import STARTERS, VARIABLES, is_starter_or_empty
 from web.permissions import staff_required
 from web.selectors import notification_progress
 from web.templatetags.web_tags import when
+from web.views.common import form_post
 
 LARGE_SEND = 1000
 
@@ -64,7 +66,7 @@ def notification_compose_view(request, notification_id: int | None = None):
         notification = get_object_or_404(Notification, pk=notification_id)
         if notification.status not in Notification.EDITABLE_STATUSES:
             messages.error(request, f"A {notification.status} notification cannot be edited.")
-            return redirect(f"/notifications/{notification.pk}/")
+            return redirect("web-notification", notification_id=notification.pk)
     if request.method != "POST":
         if notification:
             initial = NotificationForm.initial_from(notification)
@@ -106,9 +108,9 @@ def notification_compose_view(request, notification_id: int | None = None):
             status=400,
         )
     if action == "send":
-        return redirect(f"/notifications/{saved.pk}/send/")
+        return redirect("web-notification-send", notification_id=saved.pk)
     messages.success(request, "The draft is saved.")
-    return redirect(f"/notifications/{saved.pk}/")
+    return redirect("web-notification", notification_id=saved.pk)
 
 
 def _send_test(request, data: dict, phone: str) -> None:
@@ -179,12 +181,14 @@ def notification_preview_view(request):
 
 
 def _rendered_sample(form, customer_id: int | None) -> dict:
-    title = form.data.get("title", "")
-    body = form.data.get("body", "")
-    start_at = form.cleaned_data.get("start_at") or timezone.now()
-    end_at = form.cleaned_data.get("end_at")
+    draft = Notification(
+        title=form.data.get("title", ""),
+        body=form.data.get("body", ""),
+        start_at=form.cleaned_data.get("start_at") or timezone.now(),
+        end_at=form.cleaned_data.get("end_at"),
+    )
     try:
-        compiled = templating.notification_compile(title=title, body=body)
+        compiled = templating.notification_compile_for(notification=draft)
     except templating.TemplateInvalid as exc:
         return {"template_error": f"{exc.field}: {exc.message}"}
     customer = (
@@ -193,8 +197,8 @@ def _rendered_sample(form, customer_id: int | None) -> dict:
         .first()
     )
     values = templating.customer_values(customer) if customer else templating.SAMPLE_CUSTOMER
-    rendered = templating.render(
-        compiled, templating.render_context(customer=values, start_at=start_at, end_at=end_at)
+    rendered = templating.notification_render(
+        notification=draft, customer=values, compiled=compiled
     )
     return {"sample_customer": values, "rendered": rendered, "sms": sms_size(rendered.text)}
 
@@ -214,10 +218,10 @@ def notification_send_view(request, notification_id: int):
                 messages.success(request, f"Scheduled: it starts by itself at {start}.")
             else:
                 messages.success(request, f"Sending to {result.queued} customers.")
-        return redirect(f"/notifications/{notification.pk}/")
+        return redirect("web-notification", notification_id=notification.pk)
     if notification.status not in Notification.EDITABLE_STATUSES:
         messages.info(request, f"This notification is already {notification.status}.")
-        return redirect(f"/notifications/{notification.pk}/")
+        return redirect("web-notification", notification_id=notification.pk)
     preview = audience_preview(audience=notification.audience, sample_size=0)
     context = {
         "notification": notification,
@@ -277,13 +281,13 @@ def notification_progress_view(request, notification_id: int):
 @require_POST
 def notification_cancel_view(request, notification_id: int):
     notification = get_object_or_404(Notification, pk=notification_id)
-    attempt(
+    return form_post(
         request,
-        services.notification_cancel,
+        back_to=reverse("web-notification", kwargs={"notification_id": notification.pk}),
+        service=services.notification_cancel,
         success="The notification is cancelled; nothing more goes out.",
         notification=notification,
     )
-    return redirect(f"/notifications/{notification.pk}/")
 
 
 @staff_required
@@ -296,8 +300,8 @@ def notification_delete_view(request, notification_id: int):
         success="The notification is deleted.",
         notification=notification,
     ):
-        return redirect("/notifications/")
-    return redirect(f"/notifications/{notification.pk}/")
+        return redirect("web-notifications")
+    return redirect("web-notification", notification_id=notification.pk)
 
 
 @staff_required
@@ -318,8 +322,8 @@ def notification_duplicate_view(request, notification_id: int):
         respect_contact_window=original.respect_contact_window,
     )
     if copy:
-        return redirect(f"/notifications/{copy.pk}/edit/")
-    return redirect(f"/notifications/{original.pk}/")
+        return redirect("web-notification-edit", notification_id=copy.pk)
+    return redirect("web-notification", notification_id=original.pk)
 
 
 @staff_required
@@ -329,4 +333,4 @@ def notification_retry_failed_view(request, notification_id: int):
     count = attempt(request, services.notification_retry_failed, notification=notification)
     if count is not None:
         messages.success(request, f"{count} failed message(s) will be sent again.")
-    return redirect(f"/notifications/{notification.pk}/")
+    return redirect("web-notification", notification_id=notification.pk)

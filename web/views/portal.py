@@ -9,20 +9,23 @@ from django.views.decorators.http import require_POST
 from customers.api import CustomerMeSerializer
 from customers.models import Customer
 from delivery.models import Message, MessageStatus
+from incidents.selectors import incidents_active_for_customer
 from notifications import templating
 from tickets import selectors, services
-from tickets.models import CUSTOMER_EDITABLE_STATUSES, Status
+from tickets.models import ACTIVE_STATUSES, CUSTOMER_EDITABLE_STATUSES, Status
+from tickets.throttles import ticket_create_refusal
 from web.errors import attempt
 from web.forms import ProfileForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
+from web.views.common import form_post
 
 # A customer reaches only their own tickets (404 for any other) and never writes
 # internal notes.
 PAGES = ticket_common.TicketPages(
     name="portal_ticket",
-    base="/portal/tickets/",
+    url_name="web-portal-ticket",
     guard=customer_required,
     portal=True,
     internal_notes=False,
@@ -33,9 +36,48 @@ def _my_customer(request) -> Customer | None:
     return Customer.objects.filter(user=request.user).first()
 
 
+def _affecting_me(customer: Customer | None) -> list[dict]:
+    """The active outages whose audience includes the customer, each with its
+    latest update rendered for them (their own name, times in their zone)."""
+    if customer is None:
+        return []
+    values = templating.customer_values(customer)
+    shown = []
+    for incident in incidents_active_for_customer(customer=customer):
+        latest, text = incident.latest_update, ""
+        if latest is not None:
+            text = templating.text_render(
+                source=latest.body, customer=values, incident=templating.incident_values(incident)
+            )
+        shown.append({"incident": incident, "latest": latest, "latest_text": text})
+    return shown
+
+
 @customer_required
 def portal_home_view(request):
-    return redirect("/portal/tickets/")
+    """What is going on for me: outages that affect me, and my open tickets."""
+    customer = _my_customer(request)
+    tickets = (
+        selectors.ticket_visible(user=request.user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .select_related("assignee")
+        .order_by("-id")[:10]
+    )
+    context = {"outages": _affecting_me(customer), "tickets": tickets}
+    return render(request, "web/portal/home.html", context)
+
+
+@customer_required
+@require_POST
+def portal_outage_wait_view(request):
+    """ "We already know about this outage": the customer chose to wait."""
+    customer = _my_customer(request)
+    if customer is not None:
+        services.outage_deflections_record(customer=customer)
+    messages.success(
+        request, "Thank you. We are working on it and will tell you as soon as it is fixed."
+    )
+    return redirect("web-portal")
 
 
 @customer_required
@@ -48,16 +90,22 @@ def portal_tickets_view(request):
 @customer_required
 def portal_ticket_new_view(request):
     customer = _my_customer(request)
-    form = TicketForm(request.POST or None)
+    form = TicketForm(request.POST or None, request.FILES or None)
     if customer is None:
         messages.error(request, "Your account has no customer record yet; contact support.")
     elif request.method == "POST" and form.is_valid():
+        refusal = ticket_create_refusal(request)
+        if refusal is not None:
+            messages.error(request, str(refusal.detail))
+            return render(request, "web/portal/ticket_new.html", {"form": form}, status=429)
+        data = dict(form.cleaned_data)
         ticket = attempt(
             request,
             services.ticket_create,
             actor=request.user,
             customer=customer,
-            **form.cleaned_data,
+            uploads=data.pop("attachments"),
+            **data,
         )
         if ticket:
             # Re-read: the assignment service hands back a lightweight engineer record.
@@ -70,7 +118,14 @@ def portal_ticket_new_view(request):
             )
             return redirect(PAGES.url(ticket))
     status = 400 if request.method == "POST" else 200
-    return render(request, "web/portal/ticket_new.html", {"form": form}, status=status)
+    outages = _affecting_me(customer)
+    context = {
+        "form": form,
+        "outages": outages,
+        # Before the form, the question; the form once they answer "raise it anyway".
+        "ask_first": bool(outages) and request.method == "GET" and "anyway" not in request.GET,
+    }
+    return render(request, "web/portal/ticket_new.html", context, status=status)
 
 
 @customer_required
@@ -91,16 +146,25 @@ def portal_ticket_view(request, ticket_id: int):
 @require_POST
 def portal_ticket_cancel_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    attempt(
+    return form_post(
         request,
-        services.ticket_status_change,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_status_change,
         success="The ticket is cancelled.",
         ticket=ticket,
         actor=request.user,
         status=Status.CANCELLED,
         note=request.POST.get("note", "")[:2000],
     )
-    return redirect(PAGES.url(ticket))
+
+
+def _saved_sentence(user, email: str | None) -> str:
+    if email and user.pending_email == email.lower():
+        return (
+            f"Your details are saved. We emailed a confirmation link to {email}; "
+            "your address changes once you open it."
+        )
+    return "Your details are saved."
 
 
 @customer_required
@@ -114,9 +178,11 @@ def portal_profile_view(request):
             data = dict(form.cleaned_data)
             serializer = CustomerMeSerializer(customer, data=data, partial=True)
             if serializer.is_valid():
-                serializer.save()
-                messages.success(request, "Your details are saved.")
-                return redirect("/portal/profile/")
+                saved = attempt(request, serializer.save)
+                if saved:
+                    request.user.refresh_from_db(fields=["pending_email"])
+                    messages.success(request, _saved_sentence(request.user, data.get("email")))
+                    return redirect("web-portal-profile")
             for field, errors in serializer.errors.items():
                 for error in errors:
                     form.add_error(field if field in form.fields else None, str(error))
@@ -128,33 +194,44 @@ def portal_profile_view(request):
     return render(request, "web/portal/profile.html", context, status=status)
 
 
+_CHANNEL_NAMES = {"email": "email", "sms": "SMS"}
+
+
+def _sent_once_each(customer: Customer, *, limit: int) -> list[tuple[Message, list[str]]]:
+    """The latest sent message of each notification (a notification sent by
+    email and by SMS is one thing said, listed once) and the channels it went by."""
+    rows = (
+        Message.objects.filter(
+            customer=customer, notification__isnull=False, status=MessageStatus.SENT
+        )
+        .select_related("notification", "notification__incident")
+        .order_by("-sent_at", "-id")[: limit * 4]
+    )
+    by_notification: dict[int, tuple[Message, list[str]]] = {}
+    for message in rows:
+        first, channels = by_notification.setdefault(message.notification_id, (message, []))
+        name = _CHANNEL_NAMES.get(message.channel, message.channel)
+        if name not in channels:
+            channels.append(name)
+    return list(by_notification.values())[:limit]
+
+
 @customer_required
 def portal_notifications_view(request):
     """What I was told: each notification rendered for me, as it was sent."""
     customer = _my_customer(request)
     sent = []
     if customer is not None:
-        rows = (
-            Message.objects.filter(
-                customer=customer, notification__isnull=False, status=MessageStatus.SENT
-            )
-            .select_related("notification")
-            .order_by("-sent_at", "-id")[:50]
-        )
         values = templating.customer_values(customer)
-        for message in rows:
+        for message, channels in _sent_once_each(customer, limit=50):
             n = message.notification
             try:
-                compiled = templating.notification_compile(title=n.title, body=n.body)
-                rendered = templating.render(
-                    compiled,
-                    templating.render_context(
-                        customer=values, start_at=n.start_at or n.started_at, end_at=n.end_at
-                    ),
+                rendered = templating.notification_render(
+                    notification=n, customer=values, channel=message.channel
                 )
             except templating.TemplateInvalid:
                 continue
-            sent.append({"message": message, "rendered": rendered})
+            sent.append({"message": message, "rendered": rendered, "channels": channels})
     return render(request, "web/portal/notifications.html", {"sent": sent})
 
 
@@ -162,19 +239,17 @@ def portal_notifications_view(request):
 @require_POST
 def portal_ticket_edit_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    form = TicketTextForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            services.ticket_update,
-            success="Your ticket is updated.",
-            ticket=ticket,
-            actor=request.user,
-            data=form.cleaned_data,
-        )
-    else:
-        messages.error(request, "Give the ticket a title.")
-    return redirect(PAGES.url(ticket))
+    return form_post(
+        request,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_update,
+        form=TicketTextForm(request.POST),
+        invalid="Give the ticket a title.",
+        success="Your ticket is updated.",
+        arguments=lambda data: {"data": data},
+        ticket=ticket,
+        actor=request.user,
+    )
 
 
 portal_ticket_comment_view = PAGES.comment_view()

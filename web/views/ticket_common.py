@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from itertools import chain
 
 from django.contrib import messages
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from tickets import selectors, services
-from tickets.models import Ticket, TicketEvent
+from tickets import selectors, services, wording
+from tickets.models import FINISHED_STATUSES, Ticket, TicketEvent
+from tickets.uploads import attachment_response
 from web.errors import attempt
 from web.forms import AttachmentForm, CommentForm
+from web.views.common import form_post
 
 
 def visible_ticket(request, ticket_id: int) -> Ticket:
@@ -29,12 +32,25 @@ def visible_ticket(request, ticket_id: int) -> Ticket:
 
 
 def timeline(ticket: Ticket, user) -> list[dict]:
-    """Events and comments in time order; a customer sees neither internal notes
-    nor the events about them."""
-    events = [
-        {"at": e.created_at, "kind": "event", "event": e}
+    """Events and comments in time order, each event told in a plain sentence;
+    a customer sees neither internal notes nor the events about them."""
+    shown = [
+        e
         for e in selectors.ticket_events(ticket=ticket, user=user)
         if e.kind != TicketEvent.Kind.COMMENTED
+    ]
+    names = wording.names_for_events(shown)
+    for_customer = not user.is_staff_member
+    events = [
+        {
+            "at": e.created_at,
+            "kind": "event",
+            "event": e,
+            "sentence": sentence,
+            "detail": wording.event_detail(e, sentence=sentence),
+        }
+        for e in shown
+        for sentence in [wording.event_sentence(e, for_customer=for_customer, names=names)]
     ]
     comments = [
         {"at": c.created_at, "kind": "comment", "comment": c}
@@ -45,16 +61,16 @@ def timeline(ticket: Ticket, user) -> list[dict]:
 
 @dataclass(frozen=True)
 class TicketPages:
-    """One side's ticket pages: `/tickets/` for staff, `/portal/tickets/` for customers."""
+    """One side's ticket pages: `web-ticket` for staff, `web-portal-ticket` for customers."""
 
     name: str
-    base: str
+    url_name: str
     guard: Callable
     portal: bool
     internal_notes: bool
 
     def url(self, ticket: Ticket) -> str:
-        return f"{self.base}{ticket.pk}/"
+        return reverse(self.url_name, kwargs={"ticket_id": ticket.pk})
 
     def context(self, request, ticket: Ticket) -> dict:
         return {
@@ -68,45 +84,53 @@ class TicketPages:
 
     def comment_add(self, request, ticket: Ticket):
         form = CommentForm(request.POST)
-        if form.is_valid():
-            attempt(
-                request,
-                services.comment_create,
-                success="Your comment is saved.",
-                ticket=ticket,
-                author=request.user,
-                body=form.cleaned_data["body"],
-                internal=form.cleaned_data["internal"] and self.internal_notes,
-            )
-        else:
+        if not form.is_valid():
             messages.error(request, "Write a comment before saving it.")
+            return redirect(self.url(ticket))
+        was = ticket.status
+        comment = attempt(
+            request,
+            services.comment_create,
+            ticket=ticket,
+            author=request.user,
+            body=form.cleaned_data["body"],
+            internal=form.cleaned_data["internal"] and self.internal_notes,
+        )
+        if not comment:
+            return redirect(self.url(ticket))
+        if comment.ticket_id != ticket.pk:
+            messages.success(
+                request,
+                f"{ticket.number} was finished a while ago, so your reply opened a new "
+                f"ticket, {comment.ticket.number}.",
+            )
+            return redirect(self.url(comment.ticket))
+        if was in FINISHED_STATUSES and ticket.status not in FINISHED_STATUSES:
+            messages.success(request, "Your reply is saved and the ticket is reopened.")
+        elif comment.internal:
+            messages.success(request, "Your internal note is saved; the customer does not see it.")
+        else:
+            messages.success(request, "Your comment is saved.")
         return redirect(self.url(ticket))
 
     def attachment_add(self, request, ticket: Ticket):
-        form = AttachmentForm(request.POST, request.FILES)
-        if form.is_valid():
-            attempt(
-                request,
-                services.attachment_create,
-                success=f"{form.cleaned_data['file'].name} is attached.",
-                ticket=ticket,
-                uploaded_by=request.user,
-                upload=form.cleaned_data["file"],
-            )
-        else:
-            messages.error(request, "Choose a file to attach.")
-        return redirect(self.url(ticket))
+        return form_post(
+            request,
+            back_to=self.url(ticket),
+            service=services.attachment_create,
+            form=AttachmentForm(request.POST, request.FILES),
+            invalid="Choose a file to attach.",
+            success=lambda data: f"{data['file'].name} is attached.",
+            arguments=lambda data: {"upload": data["file"]},
+            ticket=ticket,
+            uploaded_by=request.user,
+        )
 
     def attachment_download(self, request, ticket: Ticket, attachment_id: int):
         attachment = selectors.ticket_attachments(ticket=ticket).filter(pk=attachment_id).first()
         if attachment is None:
             raise Http404("No such attachment.")
-        return FileResponse(
-            attachment.file.open("rb"),
-            as_attachment=True,
-            filename=attachment.original_name,
-            content_type=attachment.content_type,
-        )
+        return attachment_response(attachment=attachment)
 
     def timeline_partial(self, request, ticket: Ticket):
         """The timeline alone, polled by the ticket page so updates appear as they are saved."""

@@ -1,26 +1,26 @@
 """The engineers' ticket queue and ticket page."""
 
-from django.contrib import messages
 from django.db.models import BooleanField, Case, When
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
+from config.filters import id_param
 from customers.models import ServiceType
 from tickets import selectors, services
 from tickets.models import ACTIVE_STATUSES, Priority, Status
 from tickets.pagination import PartitionedCountPaginator
-from web.errors import attempt
 from web.forms import AssignForm, InteractionForm, ResolveForm, StatusForm, TicketEditForm
 from web.permissions import admin_required, staff_required
 from web.views import ticket_common
+from web.views.common import form_post
 
 SCOPES = [("mine", "Mine"), ("unassigned", "Unassigned"), ("all", "All")]
 # Staff reach every ticket the selectors show them and may write internal notes.
 PAGES = ticket_common.TicketPages(
-    name="ticket", base="/tickets/", guard=staff_required, portal=False, internal_notes=True
+    name="ticket", url_name="web-ticket", guard=staff_required, portal=False, internal_notes=True
 )
 
 
@@ -41,8 +41,9 @@ def _queue(request):
         tickets = tickets.filter(priority=params["priority"])
     if params.get("service_type"):
         tickets = tickets.filter(service_type__code=params["service_type"])
-    if params.get("assignee", "").isdigit():
-        tickets = tickets.filter(assignee_id=int(params["assignee"]))
+    assignee_id = id_param(params.get("assignee", ""))
+    if assignee_id is not None:
+        tickets = tickets.filter(assignee_id=assignee_id)
     for name, lookup in (
         ("created_after", "created_at__date__gte"),
         ("created_before", "created_at__date__lte"),
@@ -115,14 +116,14 @@ def ticket_detail_view(request, ticket_id: int):
 @require_POST
 def ticket_accept_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    attempt(
+    return form_post(
         request,
-        services.ticket_accept,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_accept,
         success="You accepted the ticket; it is in progress.",
         ticket=ticket,
         actor=request.user,
     )
-    return redirect(PAGES.url(ticket))
 
 
 @staff_required
@@ -130,40 +131,34 @@ def ticket_accept_view(request, ticket_id: int):
 def ticket_status_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     allowed = services.allowed_transitions_for(ticket=ticket, user=request.user)
-    form = StatusForm(request.POST, allowed=allowed)
-    if form.is_valid():
-        attempt(
-            request,
-            services.ticket_status_change,
-            success=f"The ticket is now {form.cleaned_data['status'].replace('_', ' ')}.",
-            ticket=ticket,
-            actor=request.user,
-            status=form.cleaned_data["status"],
-            note=form.cleaned_data["note"],
-        )
-    else:
-        names = ", ".join(allowed) or "none"
-        messages.error(request, f"Choose one of the allowed statuses: {names}.")
-    return redirect(PAGES.url(ticket))
+    return form_post(
+        request,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_status_change,
+        form=StatusForm(request.POST, allowed=allowed),
+        invalid=f"Choose one of the allowed statuses: {', '.join(allowed) or 'none'}.",
+        success=lambda data: f"The ticket is now {data['status'].replace('_', ' ')}.",
+        arguments=lambda data: {"status": data["status"], "note": data["note"]},
+        ticket=ticket,
+        actor=request.user,
+    )
 
 
 @staff_required
 @require_POST
 def ticket_resolve_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    form = ResolveForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            services.ticket_resolve,
-            success="The ticket is resolved.",
-            ticket=ticket,
-            actor=request.user,
-            resolution=form.cleaned_data["resolution"],
-        )
-    else:
-        messages.error(request, "Describe the resolution before resolving the ticket.")
-    return redirect(PAGES.url(ticket))
+    return form_post(
+        request,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_resolve,
+        form=ResolveForm(request.POST),
+        invalid="Describe the resolution before resolving the ticket.",
+        success="The ticket is resolved.",
+        arguments=lambda data: {"resolution": data["resolution"]},
+        ticket=ticket,
+        actor=request.user,
+    )
 
 
 @admin_required
@@ -171,55 +166,53 @@ def ticket_resolve_view(request, ticket_id: int):
 def ticket_assign_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     engineer = get_object_or_404(User, pk=request.POST.get("assignee") or 0)
-    attempt(
+    return form_post(
         request,
-        services.ticket_assign,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_assign,
         success=f"The ticket is assigned to {engineer.get_full_name() or engineer.username}.",
         ticket=ticket,
         actor=request.user,
         assignee=engineer,
     )
-    return redirect(PAGES.url(ticket))
 
 
 @staff_required
 @require_POST
 def ticket_edit_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    form = TicketEditForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            services.ticket_update,
-            success="The ticket is updated.",
-            ticket=ticket,
-            actor=request.user,
-            data=form.cleaned_data,
-        )
-    else:
-        messages.error(request, "Give the ticket a title and a priority.")
-    return redirect(PAGES.url(ticket))
+    return form_post(
+        request,
+        back_to=PAGES.url(ticket),
+        service=services.ticket_update,
+        form=TicketEditForm(request.POST),
+        invalid="Give the ticket a title and a priority.",
+        success="The ticket is updated.",
+        arguments=lambda data: {"data": data},
+        ticket=ticket,
+        actor=request.user,
+    )
 
 
 @staff_required
 @require_POST
 def ticket_interaction_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
-    form = InteractionForm(request.POST)
-    if form.is_valid():
-        attempt(
-            request,
-            services.interaction_create,
-            success="The interaction is logged.",
-            actor=request.user,
-            ticket=ticket,
-            kind=form.cleaned_data["kind"],
-            duration_seconds=form.cleaned_data["duration_minutes"] * 60,
-            notes=form.cleaned_data["notes"],
-        )
-    else:
-        messages.error(request, "Give the kind and a duration in whole minutes.")
-    return redirect(PAGES.url(ticket))
+    return form_post(
+        request,
+        back_to=PAGES.url(ticket),
+        service=services.interaction_create,
+        form=InteractionForm(request.POST),
+        invalid="Give the kind and a duration in whole minutes.",
+        success="The interaction is logged.",
+        arguments=lambda data: {
+            "kind": data["kind"],
+            "duration_seconds": data["duration_minutes"] * 60,
+            "notes": data["notes"],
+        },
+        actor=request.user,
+        ticket=ticket,
+    )
 
 
 ticket_comment_view = PAGES.comment_view()

@@ -1,6 +1,9 @@
+import re
+
 import pytest
 from playwright.sync_api import expect
 
+from delivery.models import Message
 from tickets.models import Ticket
 from web.tests.browser.conftest import PASSWORD, check_landmarks, screenshot, sign_in
 
@@ -20,6 +23,15 @@ def test_a_customer_raises_a_ticket_the_engineer_answers_and_notes_stay_internal
     customer_tab.get_by_label("First name").fill("Nina")
     customer_tab.get_by_label("Password").fill(PASSWORD)
     customer_tab.get_by_role("button", name="Create account").click()
+    expect(customer_tab.get_by_role("alert")).to_contain_text("open the link we emailed you")
+
+    # The link emailed to the address is followed in the same browser.
+    email = Message.objects.filter(to_address="nina@example.com").latest("id")
+    link = re.search(r"https?://\S+(/confirm-email/\S+/)", email.body).group(1)
+    customer_tab.goto(link)
+    customer_tab.get_by_role("button", name="Confirm my address").click()
+    expect(customer_tab.get_by_role("status")).to_contain_text("nina@example.com is confirmed")
+    customer_tab.get_by_role("link", name="Go to my tickets").click()
     expect(customer_tab.get_by_role("heading", name="My tickets")).to_be_visible()
 
     customer_tab.get_by_role("link", name="Raise a ticket").click()

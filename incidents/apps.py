@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    name = "incidents"
+
+    def ready(self) -> None:
+        from incidents.selectors import incident_notice_customers
+        from notifications.hooks import incident_audience_register
+
+        incident_audience_register(incident_notice_customers)

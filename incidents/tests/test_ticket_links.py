@@ -1,0 +1,183 @@
+"""Complaints raised during a known outage wait on it, and are resolved
+with it; the customer hears of the resolution once."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from customers.models import Customer
+from delivery.models import Message, OutboxMessage
+from incidents.tests.helpers import URL, declare, deliver
+from tickets.models import Comment, Ticket, TicketFieldChange
+
+pytestmark = pytest.mark.django_db
+TICKETS = "/api/tickets/"
+
+
+@pytest.fixture
+def node(db):
+    from customers.services import site_create
+
+    site = site_create(code="NODE-1", name="North node", location="Moscow")
+    site_create(code="SOUTH", name="South node")
+    return site
+
+
+@pytest.fixture
+def carol(customer_user, node):
+    customer = Customer.objects.get(user=customer_user)
+    customer.last_mile_site = node
+    customer.timezone = "Europe/Moscow"
+    customer.save()
+    return customer
+
+
+def raise_ticket(client, **fields):
+    payload = {"title": "No internet", "description": "Nothing works since 9."}
+    payload.update(fields)
+    response = client.post(TICKETS, payload, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def test_it_links_a_ticket_raised_inside_an_active_outage_and_answers_it(
+    engineer_client, customer_client, carol, engineer
+):
+    eta = datetime.datetime(2030, 1, 1, 9, 0, tzinfo=datetime.UTC)
+    outage = declare(engineer_client, eta=eta.isoformat())
+
+    ticket = raise_ticket(customer_client)
+
+    assert ticket["incident"] == outage["id"]
+    assert ticket["assignee"] is None
+    assert ticket["status"] == "open"
+    [reply] = Comment.objects.filter(ticket_id=ticket["id"])
+    assert not reply.internal
+    assert "We already know about this outage" in reply.body
+    assert "2030-01-01 12:00 MSK" in reply.body  # the ETA in Carol's zone
+    comments = customer_client.get(f"{TICKETS}{ticket['id']}/comments/").json()["results"]
+    assert any("We already know" in c["body"] for c in comments)
+    change = TicketFieldChange.objects.get(event__ticket_id=ticket["id"], field="incident")
+    assert change.new_value.startswith(outage["number"])
+    detail = engineer_client.get(f"{URL}{outage['id']}/").json()
+    assert detail["linked_tickets_count"] == 1
+    linked = engineer_client.get(f"{URL}{outage['id']}/tickets/").json()["results"]
+    assert [t["id"] for t in linked] == [ticket["id"]]
+
+
+def test_a_ticket_from_outside_the_scope_is_assigned_as_usual(
+    engineer_client, customer_client, carol, engineer
+):
+    declare(engineer_client, scope={"last_mile_site": ["SOUTH"]})
+    ticket = raise_ticket(customer_client)
+    assert ticket["incident"] is None
+    assert ticket["assignee"] == engineer.pk
+
+
+def test_a_resolved_outage_or_a_maintenance_does_not_link(
+    engineer_client, customer_client, carol, engineer
+):
+    outage = declare(engineer_client)
+    engineer_client.post(f"{URL}{outage['id']}/resolve/", {}, format="json")
+    start = timezone.now() - datetime.timedelta(minutes=1)
+    maintenance = declare(
+        engineer_client,
+        kind="maintenance",
+        title="Router swap",
+        scheduled_start=(timezone.now() + datetime.timedelta(hours=1)).isoformat(),
+        scheduled_end=(timezone.now() + datetime.timedelta(hours=2)).isoformat(),
+        body="We will swap the router.",
+    )
+    assert maintenance["status"] == "scheduled" and start
+
+    ticket = raise_ticket(customer_client)
+
+    assert ticket["incident"] is None
+    assert ticket["assignee"] == engineer.pk
+
+
+def test_a_draft_outage_does_not_link(engineer_client, customer_client, carol, engineer):
+    declare(engineer_client, status="draft")
+    assert raise_ticket(customer_client)["incident"] is None
+
+
+def test_a_ticket_staff_raise_for_the_customer_links_too(engineer_client, carol, engineer):
+    outage = declare(engineer_client)
+    ticket = raise_ticket(engineer_client, customer=carol.pk)
+    assert ticket["incident"] == outage["id"]
+    assert ticket["assignee"] is None
+
+
+def test_resolving_the_outage_resolves_linked_tickets_with_one_notice_to_the_customer(
+    engineer_client, customer_client, carol, engineer
+):
+    outage = declare(engineer_client)
+    ticket = raise_ticket(customer_client)
+    deliver()
+    before = OutboxMessage.objects.filter(to=carol.email).count()
+
+    engineer_client.post(f"{URL}{outage['id']}/resolve/", {"body": "Fibre spliced."}, format="json")
+    deliver()
+
+    resolved = Ticket.objects.get(pk=ticket["id"])
+    assert resolved.status == "resolved"
+    assert resolved.resolved_at is not None
+    assert outage["number"] in resolved.resolution
+    new_mail = OutboxMessage.objects.filter(to=carol.email).order_by("id")[before:]
+    assert [m.subject for m in new_mail] == ["Fibre cut on the north ring: resolved"]
+    last_comment = Comment.objects.filter(ticket=resolved).last()
+    assert "is resolved" in last_comment.body and not last_comment.internal
+    assert Message.objects.filter(customer=carol, notification__isnull=True).count() == 1
+
+
+def test_staff_link_and_unlink_by_patch_and_unlinking_assigns_it(
+    engineer_client, customer_client, carol, engineer
+):
+    ticket = raise_ticket(customer_client)  # before any outage: assigned
+    outage = declare(engineer_client)
+
+    linked = engineer_client.patch(
+        f"{TICKETS}{ticket['id']}/", {"incident": outage["id"]}, format="json"
+    )
+    assert linked.status_code == 200
+    assert linked.json()["incident"] == outage["id"]
+
+    waiting = raise_ticket(customer_client)
+    assert waiting["assignee"] is None
+    unlinked = engineer_client.patch(
+        f"{TICKETS}{waiting['id']}/", {"incident": None}, format="json"
+    )
+    assert unlinked.status_code == 200
+    assert unlinked.json()["incident"] is None
+    from tickets.services import tickets_assign_waiting
+
+    tickets_assign_waiting()  # what the commit hook runs
+    assert Ticket.objects.get(pk=waiting["id"]).assignee_id == engineer.pk
+    events = engineer_client.get(f"{TICKETS}{waiting['id']}/events/").json()["results"]
+    changes = [c for e in events for c in e.get("changes", []) if c["field"] == "incident"]
+    assert changes[-1]["new"] is None
+    assert changes[-1]["old"].startswith(outage["number"])
+
+
+def test_linking_refuses_a_finished_incident_and_customers(
+    engineer_client, customer_client, carol, engineer
+):
+    outage = declare(engineer_client, scope={"last_mile_site": ["SOUTH"]})
+    engineer_client.post(f"{URL}{outage['id']}/resolve/", {}, format="json")
+    ticket = raise_ticket(customer_client)
+
+    refused = engineer_client.patch(
+        f"{TICKETS}{ticket['id']}/", {"incident": outage["id"]}, format="json"
+    )
+    assert refused.status_code == 409
+    unknown = engineer_client.patch(
+        f"{TICKETS}{ticket['id']}/", {"incident": 999999}, format="json"
+    )
+    assert unknown.status_code == 400
+    assert "999999" in unknown.json()["incident"][0]
+    by_customer = customer_client.patch(
+        f"{TICKETS}{ticket['id']}/", {"incident": None}, format="json"
+    )
+    assert by_customer.status_code == 403
+    assert Ticket.objects.get(pk=ticket["id"]).incident_id is None

@@ -1,0 +1,77 @@
+"""The public status page and its Atom feed: for anyone, from the cached
+status document (incidents.public_status), so a crowd of visitors during an
+outage costs the database at most one query per STATUS_CACHE_SECONDS."""
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.feedgenerator import Atom1Feed
+
+from incidents.public_status import public_status, status_cache_seconds
+
+_STATUS_WORDS = {
+    "investigating": "Investigating",
+    "identified": "Cause identified",
+    "monitoring": "Fix applied, monitoring",
+    "resolved": "Resolved",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+
+def _cached_publicly(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = f"public, max-age={status_cache_seconds()}"
+    return response
+
+
+def _for_display(incident: dict) -> dict:
+    return {
+        **incident,
+        "status_words": _STATUS_WORDS.get(incident["status"], incident["status"]),
+        "latest": incident["updates"][-1] if incident["updates"] else None,
+        "earlier": list(reversed(incident["updates"][:-1])),
+    }
+
+
+def status_page_view(request):
+    document = public_status()
+    incidents = [_for_display(i) for i in document["incidents"]]
+    context = {
+        "outages": [i for i in incidents if i["kind"] == "outage"],
+        "maintenance": [i for i in incidents if i["kind"] == "maintenance"],
+        "built_at": document["built_at"],
+    }
+    return _cached_publicly(render(request, "web/status/status.html", context))
+
+
+def status_feed_view(request):
+    document = public_status()
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    feed = Atom1Feed(
+        title="Service status",
+        link=f"{base}/status/",
+        description="Outages and planned maintenance, as they are updated.",
+        feed_url=f"{base}/status/feed.atom",
+        feed_guid=f"{base}/status/feed.atom",
+        author_name="Service status",
+        language="en",
+    )
+    for item in document["feed"]:
+        incident, update = item["incident"], item["update"]
+        where = ", ".join(incident["locations"] + incident["service_types"])
+        title = f"{incident['title']}: {_STATUS_WORDS.get(update['status'], update['status'])}"
+        feed.add_item(
+            title=title,
+            link=f"{base}/status/#{incident['number']}",
+            description=update["body"] + (f"\n\nAffected: {where}" if where else ""),
+            unique_id=f"{base}/status/#{incident['number']}/{update['created_at'].isoformat()}",
+            unique_id_is_permalink=False,
+            pubdate=update["created_at"],
+            updateddate=update["created_at"],
+            categories=[incident["kind"]],
+        )
+    response = HttpResponse(content_type="application/atom+xml; charset=utf-8")
+    feed.write(response, "utf-8")
+    return _cached_publicly(response)
