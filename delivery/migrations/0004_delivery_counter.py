@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("delivery", "0002_message_references_without_db_constraints"),
+        ("delivery", "0003_message_status_superseded"),
     ]
 
     operations = [
