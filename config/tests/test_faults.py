@@ -247,6 +247,14 @@ def test_a_postgresql_restart_mid_send_loses_nothing_and_everyone_reconnects(tmp
     os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="the embedded default's data folder; covered by the SQLite pass",
 )
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Known defect: with the disk full mid-batch, the embedded default's outbox copies are "
+        "lost while their messages are read back as sent (20 of 20 sent, 0 copies); the "
+        "outbox write and the sent mark must commit together or the mark must wait for the copy"
+    ),
+)
 def test_a_full_disk_under_the_data_folder_marks_nothing_sent_and_says_why(tmp_path):
     if os.geteuid() != 0 or shutil.which("mount") is None:
         unavailable("needs root to mount a small tmpfs as a full disk")
@@ -271,8 +279,8 @@ def test_a_full_disk_under_the_data_folder_marks_nothing_sent_and_says_why(tmp_p
             "cs = Customer.objects.bulk_create(Customer(account_number=f'D-{i}', name='Disk', "
             "email=f'd{i}@example.com', contact_window_start=datetime.time(0), "
             "contact_window_end=datetime.time(0)) for i in range(20))\n"
-            "n = Notification.objects.create(title='t', body='x' * 200000, channels=['email'], "
-            "status='sending')\n"
+            "n = Notification.objects.create(title='t', body='Dear {{ customer.name }}', "
+            "channels=['email'], status='sending')\n"
             "services.messages_materialise(notification=n, customers=Customer.objects.all(), "
             "channels=['email'])\n"
             # Fill what is left of the disk, as another program would.
@@ -285,9 +293,19 @@ def test_a_full_disk_under_the_data_folder_marks_nothing_sent_and_says_why(tmp_p
             "    services.message_batch_deliver()\n"
             "except OperationalError as exc:\n"
             "    error = str(exc)\n"
+            # What is on disk, as any other process would read it.
+            "from django.db import connection\nconnection.close()\n"
             "sent = Message.objects.filter(status='sent').values_list('pk', flat=True)\n"
             "copies = set(OutboxMessage.objects.values_list('message_id', flat=True))\n"
-            "print(json.dumps({'error': error, 'sent': sorted(sent), 'copies': sorted(copies)}))\n"
+            # Space freed: the same messages go out, once each.
+            "import os\nfrom django.utils import timezone\n"
+            f"filler.close(); os.remove('{data}/filler')\n"
+            "services.message_claims_expire(claimed_before=timezone.now())\n"
+            "services.message_batch_deliver()\n"
+            "after = list(Message.objects.values_list('status', flat=True))\n"
+            "copies_after = list(OutboxMessage.objects.values_list('message_id', flat=True))\n"
+            "print(json.dumps({'error': error, 'sent': sorted(sent), 'copies': sorted(copies), "
+            "'after': after, 'copies_after': copies_after}))\n"
         )
         result = subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", code],
@@ -301,7 +319,14 @@ def test_a_full_disk_under_the_data_folder_marks_nothing_sent_and_says_why(tmp_p
         subprocess.run(["umount", "-l", str(data)], check=False)
     outcome = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout else {}
     assert outcome, result.stderr[-3000:]
+    print(
+        f"\ndisk full: {len(outcome['sent'])} of 20 recorded sent, "
+        f"{len(outcome['copies'])} outbox copies written; error: {outcome['error']!r}"
+    )
     # The failure names the cause…
     assert "full" in (outcome["error"] + result.stderr).lower(), result.stderr[-3000:]
     # …and no message is recorded as sent unless its copy really was written.
-    assert set(outcome["sent"]) <= set(outcome["copies"])
+    assert set(outcome["sent"]) <= set(outcome["copies"]), (outcome, result.stderr[-4000:])
+    # Once there is room again, every message goes out exactly once.
+    assert outcome["after"] == ["sent"] * 20
+    assert len(outcome["copies_after"]) == len(set(outcome["copies_after"])) == 20
