@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "web.middleware.ViewerTimezoneMiddleware",
+    "delivery.middleware.AnymailWebhookAuthMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -253,13 +254,26 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Proactive <noreply@proactive
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Bearer token Prometheus Alertmanager sends to /api/alerts/alertmanager/; empty = webhook off.
 ALERT_WEBHOOK_TOKEN = env_str("ALERT_WEBHOOK_TOKEN", "")
-# The domain of notification emails' Message-IDs; empty = DEFAULT_FROM_EMAIL's.
-EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN", "")
 ANYMAIL = {
     key[len("ANYMAIL_") :]: value for key, value in os.environ.items() if key.startswith("ANYMAIL_")
 }
 
+# Deliverability: Message-IDs on the sending domain, DKIM signing (the key as
+# PEM text or a path to it), send-rate ceilings shared by every worker.
+EMAIL_MESSAGE_ID_DOMAIN = env_str("EMAIL_MESSAGE_ID_DOMAIN")
+EMAIL_UNSUBSCRIBE_MAILTO = env_str("EMAIL_UNSUBSCRIBE_MAILTO")
+DKIM_PRIVATE_KEY = env_str("DKIM_PRIVATE_KEY")
+DKIM_SELECTOR = env_str("DKIM_SELECTOR")
+DKIM_DOMAIN = env_str("DKIM_DOMAIN")
+EMAIL_MAX_PER_SECOND = env_float("EMAIL_MAX_PER_SECOND", 0.0)
+SMS_MAX_PER_SECOND = env_float("SMS_MAX_PER_SECOND", 0.0)
+RATE_LIMIT_REDIS_URL = env_str("RATE_LIMIT_REDIS_URL")
+# A general or marketing notification to more customers than this waits for
+# a second staff member's approval.
+LARGE_SEND_THRESHOLD = env_int("LARGE_SEND_THRESHOLD", 5000, minimum=1)
+
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
+SMS_INBOUND_TOKEN = env_str("SMS_INBOUND_TOKEN")
 SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")
 SMS_GATEWAY_TIMEOUT = env_float("SMS_GATEWAY_TIMEOUT_SECONDS", 10.0)
 

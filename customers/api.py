@@ -61,6 +61,9 @@ class CustomerSerializer(serializers.Serializer):
     contact_window_end = serializers.TimeField(required=False, format="%H:%M")
     email_opt_in = serializers.BooleanField(required=False)
     sms_opt_in = serializers.BooleanField(required=False)
+    marketing_opt_in = serializers.BooleanField(
+        required=False, help_text="Consent to marketing messages; false unless the customer agrees."
+    )
     is_active = serializers.BooleanField(required=False)
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
@@ -72,7 +75,11 @@ class CustomerSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send the customer as a JSON object."]}
             )
-        raw = {name: data[name] for name in self.editable_fields if name in data}
+        raw = {
+            name: data[name]
+            for name in self.editable_fields
+            if name in data and name != "marketing_opt_in"
+        }
         self._check_read_only(data)
         if self.instance is not None and not self.partial:
             missing = [n for n in ("account_number", "name") if n not in raw]
@@ -87,6 +94,13 @@ class CustomerSerializer(serializers.Serializer):
         values, errors = customer_clean(
             raw, lookups=CodeLookups(), creating=self.instance is None, current=current
         )
+        if "marketing_opt_in" in data:
+            try:
+                values["marketing_opt_in"] = self.fields["marketing_opt_in"].to_internal_value(
+                    data["marketing_opt_in"]
+                )
+            except serializers.ValidationError:
+                errors["marketing_opt_in"] = ["Use true or false."]
         if errors:
             raise serializers.ValidationError(errors)
         return values
@@ -119,6 +133,7 @@ ME_EDITABLE = (
     "contact_window_end",
     "email_opt_in",
     "sms_opt_in",
+    "marketing_opt_in",
 )
 
 
@@ -406,7 +421,8 @@ class ServiceTypeViewSet(viewsets.ModelViewSet):
 
 class AudienceSerializer(serializers.Serializer):
     """An audience spec: filters AND-ed across fields, OR-ed within one; an
-    empty list means "any"; customer_ids are added to the result."""
+    empty list means "any"; customer_ids are added to the result. Every
+    active customer is `{"all": true}`; an audience naming nothing is refused."""
 
     location = serializers.ListField(child=serializers.CharField(), required=False, default=list)
     last_mile_site = serializers.ListField(
@@ -422,6 +438,14 @@ class AudienceSerializer(serializers.Serializer):
     customer_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, default=list
     )
+    all = serializers.BooleanField(
+        required=False, default=False, help_text="Every active customer (the filters are ignored)."
+    )
+
+    def validate(self, attrs):
+        if selectors.audience_is_empty(audience=attrs):
+            raise serializers.ValidationError(selectors.EMPTY_AUDIENCE)
+        return attrs
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):

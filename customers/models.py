@@ -75,6 +75,9 @@ class Customer(models.Model):
     contact_window_end = models.TimeField(default=DEFAULT_WINDOW_END)
     email_opt_in = models.BooleanField(default=True)
     sms_opt_in = models.BooleanField(default=True)
+    # Consent to marketing (offers, newsletters): off until the customer turns
+    # it on. Service messages (outages, maintenance, tickets) do not need it.
+    marketing_opt_in = models.BooleanField(default=False, db_default=False)
     is_active = models.BooleanField(default=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

@@ -46,17 +46,37 @@ def tagged_q(names: Iterable[str]) -> Q:
     return Q(pk__in=links) | Q(never)
 
 
+EMPTY_AUDIENCE = (
+    "The audience names no one: give filters or customer_ids, "
+    'or {"all": true} to reach every active customer.'
+)
+
+
+def audience_is_empty(*, audience: dict | None) -> bool:
+    """True when an audience has no filter, no ids and no `all`."""
+    audience = audience or {}
+    if audience.get("all") is True or audience.get("customer_ids"):
+        return False
+    return not any(audience.get(field) for field in AUDIENCE_FIELDS)
+
+
 def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
     """An audience spec → the active customers it names.
 
     Filters are AND-ed across fields and OR-ed within a field; an empty list
-    means "any". `customer_ids` are added to the result. An audience with no
-    filter and no ids is every active customer.
+    means "any". `customer_ids` are added to the result. `{"all": true}` is
+    every active customer; an audience with no filter and no ids is no one.
     """
     audience = audience or {}
     ids = [int(i) for i in audience.get("customer_ids") or []]
     has_filter = any(audience.get(field) for field in AUDIENCE_FIELDS)
     active = Customer.objects.filter(is_active=True)
+    if audience.get("all") is True:
+        return active
+    if not has_filter and not ids:
+        # Naming nobody reaches nobody ("everyone" is explicit). A real
+        # condition rather than .none(): callers compile this into SQL.
+        return active.filter(pk__isnull=True)
     if not has_filter and ids:
         return active.filter(pk__in=ids)
     filters = Q()
@@ -100,6 +120,7 @@ LIST_VALUES = (
     "contact_window_end",
     "email_opt_in",
     "sms_opt_in",
+    "marketing_opt_in",
     "is_active",
     "created_at",
     "updated_at",
@@ -154,6 +175,7 @@ def customer_represent(row: dict, tags: list[str]) -> dict:
         "contact_window_end": _time(row["contact_window_end"]),
         "email_opt_in": row["email_opt_in"],
         "sms_opt_in": row["sms_opt_in"],
+        "marketing_opt_in": row["marketing_opt_in"],
         "is_active": row["is_active"],
         "created_at": _moment(row["created_at"]),
         "updated_at": _moment(row["updated_at"]),

@@ -70,6 +70,8 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the provider or gateway reported it delivered to the recipient.
+    delivered_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=255, blank=True)
     segments = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -106,6 +108,7 @@ class OutboxMessage(models.Model):
     subject = models.TextField(blank=True)
     body = models.TextField(blank=True)
     html = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox_copies"
@@ -130,6 +133,49 @@ class DispatchTicket(models.Model):
 
     def __str__(self) -> str:
         return f"dispatch ticket #{self.pk}"
+
+
+class SuppressionReason(models.TextChoices):
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    SMS_STOP = "sms_stop", "SMS STOP"
+    MANUAL = "manual", "Added by staff"
+
+
+class Suppression(models.Model):
+    """An address nothing more is sent to on a channel: it bounced, its owner
+    complained or texted STOP, or staff put it here. Email addresses are kept
+    in lower case, phones in E.164, so a join on the customer's address finds
+    them."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    address = models.CharField(max_length=254)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "address"], name="suppression_one_per_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.address} ({self.reason})"
+
+
+class RateLimitSlot(models.Model):
+    """A channel's next free send moment (Unix seconds) for the shared rate
+    limit, when no Redis is configured (see delivery.ratelimit)."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices, primary_key=True)
+    next_free = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"{self.channel} next send at {self.next_free}"
 
 
 class DeliveryCounter(models.Model):

@@ -3,6 +3,7 @@ outbox table instead of leaving the machine."""
 
 from django.core.mail.backends.base import BaseEmailBackend
 
+from delivery.dkim import dkim_enabled, dkim_signature
 from delivery.models import Channel, OutboxMessage
 
 
@@ -11,6 +12,18 @@ def email_html_part(email) -> str:
         if mimetype == "text/html":
             return content
     return ""
+
+
+def email_headers(email) -> dict[str, str]:
+    """Every header of the email as it would leave, DKIM signature included
+    when signing is configured."""
+    message = email.message()
+    headers = {name: str(value) for name, value in message.items()}
+    if dkim_enabled():
+        signature = dkim_signature(message.as_bytes(linesep="\r\n")).decode("ascii")
+        name, _, value = signature.partition(":")
+        headers = {name: " ".join(value.split()), **headers}
+    return headers
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -27,6 +40,7 @@ class OutboxEmailBackend(BaseEmailBackend):
                 subject=str(email.subject),
                 body=str(email.body),
                 html=email_html_part(email),
+                headers=email_headers(email),
                 message_id=getattr(email, "proactive_message_id", None),
             )
             for email in email_messages

@@ -19,10 +19,11 @@ from django.db.models import Exists, F, Min, OuterRef, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from delivery import hooks
+from delivery import hooks, suppression
 from delivery.channels import Outgoing, TransportError
-from delivery.channels.email import EmailTransport, notification_message_id
+from delivery.channels.email import EmailTransport
 from delivery.channels.sms import sms_size, sms_transport
+from delivery.headers import email_decorate, email_message_id
 from delivery.models import (
     OPEN_STATUSES,
     Channel,
@@ -30,7 +31,14 @@ from delivery.models import (
     Message,
     MessageStatus,
 )
+from delivery.ratelimit import RateLimiter
 from delivery.recording import SentRecorder, execute_prepared, log_event
+from delivery.suppression import (
+    SUPPRESSED_INACTIVE,
+    SUPPRESSED_NO_ADDRESS,
+    SUPPRESSED_NO_MARKETING,
+    SUPPRESSED_OPTED_OUT,
+)
 from delivery.tally import send_observe, tally_flush
 from delivery.windows import window_next_opening
 
@@ -123,79 +131,38 @@ def transactional_sms_enqueue(*, to: str, text: str, customer=None) -> Message:
     return message
 
 
-_ADDRESS_COLUMN = {Channel.EMAIL: "email", Channel.SMS: "phone"}
-_OPT_IN_COLUMN = {Channel.EMAIL: "email_opt_in", Channel.SMS: "sms_opt_in"}
-SUPPRESSED_INACTIVE = "The customer is inactive."
-SUPPRESSED_NO_ADDRESS = {
-    Channel.EMAIL: "The customer has no email address.",
-    Channel.SMS: "The customer has no phone number.",
-}
-SUPPRESSED_OPTED_OUT = {
-    Channel.EMAIL: "The customer opted out of email.",
-    Channel.SMS: "The customer opted out of SMS.",
-}
-
-
 def messages_materialise(
     *, notification, customers: QuerySet, channels: list[str], fresh: bool = False
 ) -> int:
     """Write one Message row per (customer, channel) with a single
     INSERT … SELECT per channel; rows that already exist are left alone.
-    Opted-out customers, inactive ones and missing addresses get
-    `suppressed` rows so the statistics account for everyone. Returns the
-    number of rows written.
+    Opted-out customers, inactive ones, missing addresses, listed addresses
+    and (for marketing) customers without marketing consent get `suppressed`
+    rows with the reason, so the statistics account for everyone. Customers
+    unreachable on the notification's channel then get one row on its
+    fallback channel. Returns the number of rows written.
 
     `fresh`: the caller holds the notification's row lock and it has no
     messages yet, so the conflict check (a second pass over the unique index
     for every row) can be skipped; the unique constraint still stands guard."""
-    from customers.models import Customer
-
-    now = timezone.now()
-    on_conflict = "" if fresh else "ON CONFLICT DO NOTHING"
-    adapt = connection.ops.adapt_datetimefield_value
-    qn = connection.ops.quote_name
     subquery, sub_params = customers.order_by().values("pk").query.sql_with_params()
-    customer_table = qn(Customer._meta.db_table)
+    marketing = getattr(notification, "category", "service") == "marketing"
     written = 0
     for channel in channels:
-        address = f"COALESCE(c.{qn(_ADDRESS_COLUMN[channel])}, '')"
-        opt_in = f"c.{qn(_OPT_IN_COLUMN[channel])}"
-        deliverable = f"(c.{qn('is_active')} AND {address} <> '' AND {opt_in})"
-        # Only quoted identifiers are interpolated; every value is a parameter.
-        sql = f"""
-            INSERT INTO {qn(Message._meta.db_table)}
-                (notification_id, customer_id, channel, to_address, subject, body, html,
-                 status, attempts, last_error, next_attempt_at, sent_at, provider_id,
-                 segments, created_at, updated_at)
-            SELECT %s, c.id, %s, {address}, '', '', '',
-                CASE WHEN {deliverable} THEN %s ELSE %s END,
-                0,
-                CASE WHEN NOT c.{qn("is_active")} THEN %s
-                     WHEN {address} = '' THEN %s
-                     WHEN NOT {opt_in} THEN %s
-                     ELSE '' END,
-                CASE WHEN {deliverable} THEN %s ELSE NULL END,
-                NULL, '', NULL, %s, %s
-            FROM {customer_table} c
-            WHERE c.id IN ({subquery})
-            {on_conflict}
-        """  # noqa: S608
-        params = [
-            notification.pk,
-            channel,
-            MessageStatus.PENDING,
-            MessageStatus.SUPPRESSED,
-            SUPPRESSED_INACTIVE,
-            SUPPRESSED_NO_ADDRESS[channel],
-            SUPPRESSED_OPTED_OUT[channel],
-            adapt(now),
-            adapt(now),
-            adapt(now),
-            *sub_params,
-        ]
+        sql, params = suppression.messages_insert_sql(
+            notification_id=notification.pk,
+            channel=channel,
+            marketing=marketing,
+            customers_sql=subquery,
+            customers_params=list(sub_params),
+            on_conflict="" if fresh else "ON CONFLICT DO NOTHING",
+        )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             written += max(cursor.rowcount, 0)
+    written += suppression.fallback_materialise(
+        notification=notification, customers_sql=subquery, customers_params=list(sub_params)
+    )
     logger.info(
         "messages materialised",
         extra={"notification_id": notification.pk, "written": written, "channels": channels},
@@ -410,6 +377,13 @@ class Transports:
 
     _email: EmailTransport | None = None
     _sms: object | None = None
+    _limits: dict = field(default_factory=dict)
+
+    def rate_limit(self, channel: str) -> RateLimiter:
+        """The shared send-rate ceiling of the channel (a no-op when unset)."""
+        if channel not in self._limits:
+            self._limits[channel] = RateLimiter(channel)
+        return self._limits[channel]
 
     def for_channel(self, channel: str):
         if channel == Channel.EMAIL:
@@ -429,6 +403,8 @@ class Transports:
         for transport in (self._email, self._sms):
             if transport is not None:
                 transport.close()
+        for limit in self._limits.values():
+            limit.close()
 
 
 @dataclass
@@ -476,18 +452,32 @@ class _Renderer:
         notification = message.notification
         if message.channel != Channel.EMAIL or not message.customer_id:
             return {}
-        own = notification_message_id(
-            notification_id=notification.pk, customer_id=message.customer_id
+        own = email_message_id(
+            message_id=message.pk, notification_id=notification.pk, customer_id=message.customer_id
         )
         headers = {"Message-ID": own}
         root = self._thread_roots.get((notification.incident_id, message.customer_id))
         if notification.incident_id and root and root != notification.pk:
-            first = notification_message_id(notification_id=root, customer_id=message.customer_id)
+            first = email_message_id(
+                message_id=None, notification_id=root, customer_id=message.customer_id
+            )
             headers["In-Reply-To"] = first
             headers["References"] = first
         return headers
 
     def outgoing(self, message: Message) -> Outgoing:
+        outgoing = self._rendered(message)
+        if message.channel != Channel.EMAIL:
+            return outgoing
+        notification = message.notification
+        return email_decorate(
+            outgoing=outgoing,
+            notification_id=message.notification_id,
+            customer_id=message.customer_id,
+            category=notification.category if notification is not None else "service",
+        )
+
+    def _rendered(self, message: Message) -> Outgoing:
         from notifications import templating
 
         notification = message.notification
@@ -569,6 +559,9 @@ def _verdict(message: Message, now: datetime.datetime) -> tuple[str, str | None,
         if not opted_in or not customer.is_active:
             reason = SUPPRESSED_OPTED_OUT[message.channel] if not opted_in else SUPPRESSED_INACTIVE
             return MessageStatus.SUPPRESSED, None, {"last_error": reason, **_not_attempted()}
+        if notification.category == "marketing" and not customer.marketing_opt_in:
+            error = SUPPRESSED_NO_MARKETING  # consent withdrawn since the rows were written
+            return MessageStatus.SUPPRESSED, None, {"last_error": error, **_not_attempted()}
     if not message.to_address:
         error = SUPPRESSED_NO_ADDRESS[message.channel]
         return MessageStatus.SUPPRESSED, None, {"last_error": error, **_not_attempted()}
@@ -587,8 +580,20 @@ def _precheck(message: Message, now: datetime.datetime) -> bool:
 
 
 def _record_failure(message: Message, error: TransportError) -> None:
+    if error.retry_after is not None:
+        # The gateway asked us to slow down: not this message's fault.
+        _record(
+            message,
+            MessageStatus.DEFERRED,
+            event="deferred: the gateway asked to retry later",
+            last_error=error.message,
+            attempts=F("attempts") - 1,
+            next_attempt_at=timezone.now() + datetime.timedelta(seconds=error.retry_after),
+        )
+        return
     if error.permanent:
         _record(message, MessageStatus.FAILED, last_error=error.message, next_attempt_at=None)
+        suppression.message_failed_for_good(message=message, error=error)
     elif message.attempts >= settings.DELIVERY_MAX_ATTEMPTS:
         _record(
             message,
@@ -725,6 +730,7 @@ def _send_one(
         if message.channel == Channel.EMAIL:
             transport.abandon()
         return
+    transports.rate_limit(message.channel).wait()
     started = time.perf_counter()
     try:
         if then is not None and message.channel == Channel.EMAIL:
@@ -776,6 +782,7 @@ _CUSTOMER_READ = (
     "contact_window_end",
     "email_opt_in",
     "sms_opt_in",
+    "marketing_opt_in",
     "is_active",
     "last_mile_site__code",
     "last_mile_site__name",

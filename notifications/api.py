@@ -19,7 +19,7 @@ from config.filters import FilterSet
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
-from delivery.api import MessageFilter, MessageSerializer
+from delivery.api import DeliveryErrorSerializer, MessageFilter, MessageSerializer
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
 from notifications import selectors, services, templating
@@ -56,6 +56,20 @@ class NotificationSerializer(serializers.ModelSerializer):
         error_messages={"empty": "Choose at least one channel: email, sms."},
     )
     audience = AudienceSerializer(required=False)
+    category = serializers.ChoiceField(
+        choices=Notification.Category.choices,
+        default=Notification.Category.SERVICE,
+        help_text="service (outages, maintenance, RCA, tickets) or marketing (opted-in only).",
+        error_messages={"invalid_choice": '"{input}" is not a category; use service or marketing.'},
+    )
+    fallback_channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        allow_null=True,
+        required=False,
+        default=None,
+        help_text="One message on this channel for a customer unreachable on the others.",
+        error_messages={"invalid_choice": '"{input}" is not a channel; use email, sms or null.'},
+    )
     totals = serializers.SerializerMethodField()
     sms_preview = serializers.SerializerMethodField()
 
@@ -69,6 +83,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "sms_body",
             "kind",
             "channels",
+            "category",
+            "fallback_channel",
             "audience",
             "incident",
             "start_at",
@@ -80,6 +96,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "updated_at",
             "started_at",
             "finished_at",
+            "approved_by",
+            "approved_at",
             "totals",
             "sms_preview",
         ]
@@ -92,6 +110,8 @@ class NotificationSerializer(serializers.ModelSerializer):
             "updated_at",
             "started_at",
             "finished_at",
+            "approved_by",
+            "approved_at",
         ]
         extra_kwargs = {
             "title": {"max_length": TITLE_MAX_CHARS},
@@ -120,7 +140,10 @@ class NotificationSerializer(serializers.ModelSerializer):
             incident=templating.incident_values(incident) if incident else None,
         )
         if "audience" in attrs:
-            attrs["audience"] = {key: list(value) for key, value in attrs["audience"].items()}
+            attrs["audience"] = {
+                key: list(value) if isinstance(value, list | tuple) else value
+                for key, value in attrs["audience"].items()
+            }
         return attrs
 
     @extend_schema_field(TotalsSerializer)
@@ -152,10 +175,11 @@ class NotificationSerializer(serializers.ModelSerializer):
 class NotificationFilter(FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Notification.Status.choices)
     kind = django_filters.MultipleChoiceFilter(choices=Notification.Kind.choices)
+    category = django_filters.ChoiceFilter(choices=Notification.Category.choices)
 
     class Meta:
         model = Notification
-        fields = ["status", "kind", "created_by", "incident"]
+        fields = ["status", "kind", "category", "created_by", "incident"]
 
 
 class SendToCustomersSerializer(serializers.Serializer):
@@ -253,11 +277,20 @@ class NotificationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=None,
-        responses={202: SendResponseSerializer, 409: OpenApiResponse(description="Not a draft")},
+        responses={
+            202: SendResponseSerializer,
+            400: OpenApiResponse(description="The audience names no one"),
+            401: DeliveryErrorSerializer,
+            403: DeliveryErrorSerializer,
+            404: DeliveryErrorSerializer,
+            409: DeliveryErrorSerializer,
+        },
     )
     @action(detail=True, methods=["post"])
     def send(self, request, pk=None):
-        """Send to the notification's own audience: at start_at if in the future, else now."""
+        """Send to the notification's own audience: at start_at if in the future, else now.
+        A general or marketing send to everyone or to more than LARGE_SEND_THRESHOLD
+        customers answers status awaiting_approval and waits for a second staff member."""
         result = services.notification_send(notification=self.get_object())
         return Response(
             {
@@ -289,6 +322,31 @@ class NotificationViewSet(viewsets.ModelViewSet):
         )
         return Response(
             {"notification": result.notification.pk, "queued": result.queued},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: SendResponseSerializer,
+            401: DeliveryErrorSerializer,
+            403: DeliveryErrorSerializer,
+            404: DeliveryErrorSerializer,
+            409: DeliveryErrorSerializer,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """A second staff member approves a held send; it then starts (or is scheduled)."""
+        result = services.notification_approve(
+            notification=self.get_object(), approver=request.user
+        )
+        return Response(
+            {
+                "notification": result.notification.pk,
+                "queued": result.queued,
+                "status": result.notification.status,
+            },
             status=status.HTTP_202_ACCEPTED,
         )
 

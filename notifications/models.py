@@ -24,8 +24,13 @@ class Notification(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
 
-    EDITABLE_STATUSES = (Status.DRAFT, Status.SCHEDULED)
+    class Category(models.TextChoices):
+        SERVICE = "service", "Service"
+        MARKETING = "marketing", "Marketing"
+
+    EDITABLE_STATUSES = (Status.DRAFT, Status.SCHEDULED, Status.AWAITING_APPROVAL)
 
     title = models.CharField(max_length=TITLE_MAX_CHARS)
     body = models.TextField()
@@ -37,12 +42,17 @@ class Notification(models.Model):
     )
     kind = models.CharField(max_length=32, choices=Kind.choices, default=Kind.GENERAL)
     channels = models.JSONField(default=list)
+    category = models.CharField(
+        max_length=16, choices=Category.choices, default=Category.SERVICE, db_index=True
+    )
+    # The channel a customer unreachable on `channels` gets one message on instead.
+    fallback_channel = models.CharField(max_length=8, blank=True, null=True, default=None)
     audience = models.JSONField(default=dict, blank=True)
     start_at = models.DateTimeField(null=True, blank=True)
     end_at = models.DateTimeField(null=True, blank=True)
     respect_contact_window = models.BooleanField(default=True)
     status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+        max_length=20, choices=Status.choices, default=Status.DRAFT, db_index=True
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -59,6 +69,14 @@ class Notification(models.Model):
         related_name="notices",
         db_index=True,
     )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_notifications",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     materialized_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -6,13 +6,15 @@ import datetime
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from config.exceptions import Conflict
 from customers.models import Customer
+from customers.selectors import EMPTY_AUDIENCE, audience_is_empty
 from delivery import services as delivery
 from delivery.models import OPEN_STATUSES, Channel, Message, MessageStatus
 from notifications import templating
@@ -33,6 +35,8 @@ EDITABLE_FIELDS = (
     "sms_body",
     "kind",
     "channels",
+    "category",
+    "fallback_channel",
     "audience",
     "start_at",
     "end_at",
@@ -115,6 +119,13 @@ def notification_update(*, notification: Notification, **fields) -> Notification
         if name in EDITABLE_FIELDS:
             setattr(notification, name, value)
     _validate_notification(notification)
+    if notification.approved_at is not None:
+        # An approval covers what was approved, not what it was edited into.
+        notification.approved_by, notification.approved_at = None, None
+        if notification.status == Status.SCHEDULED:
+            size = notification_audience(notification=notification).count()
+            if notification_needs_approval(notification=notification, audience_size=size):
+                notification.status = Status.AWAITING_APPROVAL
     notification.save()
     _log(notification, "updated", fields=sorted(fields))
     return notification
@@ -141,16 +152,75 @@ def _start(notification: Notification, *, now: datetime.datetime) -> None:
     _log(notification, "started")
 
 
+NEVER_HELD_KINDS = (Notification.Kind.OUTAGE, Notification.Kind.MAINTENANCE, Notification.Kind.RCA)
+
+
+def notification_needs_approval(*, notification: Notification, audience_size: int) -> bool:
+    """The two-person rule: a general or marketing notification to every
+    active customer, or to more than LARGE_SEND_THRESHOLD of them, waits for a
+    second staff member. Outage, maintenance and RCA notices (and anything an
+    incident sends) are never held."""
+    if notification.approved_at is not None:
+        return False
+    if notification.kind in NEVER_HELD_KINDS or getattr(notification, "incident_id", None):
+        return False
+    every = (notification.audience or {}).get("all") is True
+    return every or audience_size > settings.LARGE_SEND_THRESHOLD
+
+
 @transaction.atomic
 def notification_send(*, notification: Notification) -> SendResult:
     """Send to the notification's own audience: at `start_at` if that is in
-    the future, else now."""
+    the future, else now; a large general send first waits for approval."""
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     notification_require_editable(notification=notification, action="sent again")
+    if notification.status == Status.AWAITING_APPROVAL:
+        raise Conflict(
+            "The notification is waiting for another staff member's approval.",
+            code="awaiting_approval",
+        )
     now = timezone.now()
     if notification.end_at and notification.end_at <= now:
         raise Conflict("The notification's end time has passed; move end_at before sending.")
+    if notification.incident_id is None and audience_is_empty(audience=notification.audience):
+        raise ValidationError({"audience": [EMPTY_AUDIENCE]})
     queued = notification_audience(notification=notification).count()
+    if notification_needs_approval(notification=notification, audience_size=queued):
+        notification.status = Status.AWAITING_APPROVAL
+        notification.save(update_fields=["status", "updated_at"])
+        _log(notification, "held for approval", audience=queued)
+        return SendResult(notification=notification, queued=queued)
+    return _go(notification, queued=queued, now=now)
+
+
+@transaction.atomic
+def notification_approve(*, notification: Notification, approver) -> SendResult:
+    """A second staff member lets a held notification go (the creator may
+    not approve their own); it then starts or is scheduled as sent."""
+    notification = Notification.objects.select_for_update().get(pk=notification.pk)
+    if notification.status != Status.AWAITING_APPROVAL:
+        raise Conflict(
+            f"Only a notification awaiting approval can be approved; this one is "
+            f"{notification.status}.",
+            code="not_awaiting_approval",
+        )
+    if notification.created_by_id is not None and notification.created_by_id == approver.pk:
+        raise PermissionDenied(
+            "You created this notification; another staff member must approve it.",
+            code="own_notification",
+        )
+    now = timezone.now()
+    if notification.end_at and notification.end_at <= now:
+        raise Conflict("The notification's end time has passed; move end_at before approving.")
+    notification.approved_by = approver
+    notification.approved_at = now
+    notification.save(update_fields=["approved_by", "approved_at", "updated_at"])
+    _log(notification, "approved", approver_id=approver.pk)
+    queued = notification_audience(notification=notification).count()
+    return _go(notification, queued=queued, now=now)
+
+
+def _go(notification: Notification, *, queued: int, now: datetime.datetime) -> SendResult:
     if notification.start_at and notification.start_at > now:
         notification.status = Status.SCHEDULED
         notification.save(update_fields=["status", "updated_at"])

@@ -312,6 +312,35 @@ class NotificationForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         initial=["email"],
     )
+    category = forms.ChoiceField(
+        label="Category",
+        choices=[("service", "Service"), ("marketing", "Marketing")],
+        initial="service",
+        required=False,
+        help_text=(
+            "Service: outages, maintenance, root causes, account news; reaches everyone "
+            "who has not opted out of the channel. Marketing: offers and news; reaches only "
+            "customers who agreed to marketing, and each email carries a one-click unsubscribe."
+        ),
+    )
+    fallback_channel = forms.ChoiceField(
+        label="If a customer cannot be reached on these channels",
+        choices=[
+            ("", "Do nothing"),
+            ("sms", "Send one SMS instead"),
+            ("email", "Send one email instead"),
+        ],
+        required=False,
+        help_text=(
+            "Used when the customer has no address, opted out, is suppressed "
+            "or the send fails for good."
+        ),
+    )
+    everyone = forms.BooleanField(
+        label="Every active customer",
+        required=False,
+        help_text="A general send to everyone waits for a second staff member's approval.",
+    )
     last_mile_site = forms.MultipleChoiceField(
         label="Sites (with every site beneath)", required=False, choices=()
     )
@@ -392,6 +421,8 @@ class NotificationForm(forms.Form):
             "operator_code": _split(data.get("operator_code", "")),
             "customer_ids": sorted(found.values()),
         }
+        if data.get("everyone"):
+            spec["all"] = True
         return spec, unknown
 
     def payload(self) -> dict:
@@ -402,6 +433,8 @@ class NotificationForm(forms.Form):
             "title": data["title"],
             "body": data["body"],
             "channels": data["channels"],
+            "category": data.get("category") or "service",
+            "fallback_channel": data.get("fallback_channel") or None,
             "audience": spec,
             "start_at": data.get("start_at"),
             "end_at": data.get("end_at"),
@@ -445,6 +478,9 @@ class NotificationForm(forms.Form):
             "title": notification.title,
             "body": notification.body,
             "channels": notification.channels,
+            "category": notification.category,
+            "fallback_channel": notification.fallback_channel or "",
+            "everyone": audience.get("all") is True,
             "last_mile_site": audience.get("last_mile_site", []),
             "service_type": audience.get("service_type", []),
             "location": ", ".join(audience.get("location", [])),

@@ -94,11 +94,13 @@ def test_the_customer_object_has_the_contract_fields(admin_user, sites):
         "contact_window_end",
         "email_opt_in",
         "sms_opt_in",
+        "marketing_opt_in",
         "is_active",
         "created_at",
         "updated_at",
     }
     assert body["tags"] == ["a", "b"]
+    assert body["marketing_opt_in"] is False
     assert body["created_at"].endswith("Z")
 
 

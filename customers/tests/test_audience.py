@@ -55,13 +55,20 @@ def test_filters_and_across_fields_and_or_within(people):
     assert set(both) == {people["deep"], people["no_email"]}
     tagged = customer_audience(audience={"tag": ["vip"], "customer_ids": [people["no_phone"].pk]})
     assert set(tagged) == {people["no_sms"], people["no_phone"]}
-    everyone = customer_audience(audience={})
+    everyone = customer_audience(audience={"all": True})
     assert people["inactive"] not in set(everyone) and everyone.count() == 4
+    assert customer_audience(audience={}).count() == 0
 
 
-def test_an_empty_audience_previews_every_active_customer(people):
+def test_an_empty_audience_is_refused_with_a_reason(engineer_client):
+    response = engineer_client.post("/api/audiences/preview/", {"audience": {}}, format="json")
+    assert response.status_code == 400
+    assert '{"all": true}' in str(response.json()["audience"])
+
+
+def test_all_previews_every_active_customer(people):
     helpers.customer()  # no site, no service type
-    preview = audience_preview(audience={})
+    preview = audience_preview(audience={"all": True})
     assert preview["count"] == 5
     assert preview["by_site"][""] == 1
     assert preview["by_service_type"][""] == 2  # this one and no_phone
@@ -101,6 +108,7 @@ def test_the_audience_serializer_fills_empty_lists(people):
         "tag": [],
         "operator_code": [],
         "customer_ids": [],
+        "all": False,
     }
     assert not AudienceSerializer(data={"location": "Moscow"}).is_valid()
 

@@ -6,10 +6,21 @@ from dataclasses import dataclass, field
 
 
 class TransportError(Exception):
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        recipient_unknown: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        # Seconds the other side asked us to wait (HTTP 429 Retry-After).
+        self.retry_after = retry_after
+        # The server refused the address itself (5xx on RCPT): it will never work.
+        self.recipient_unknown = recipient_unknown
 
     def __str__(self) -> str:
         return self.message
@@ -24,6 +35,5 @@ class Outgoing:
     subject: str
     text: str
     html: str
-    # Email headers chosen by the pipeline: Message-ID, and In-Reply-To /
-    # References threading an incident's notices.
-    headers: dict = field(default_factory=dict)
+    # Extra email headers (Message-ID, List-Unsubscribe, Auto-Submitted…).
+    headers: dict[str, str] = field(default_factory=dict)

@@ -14,21 +14,8 @@ from django.core.mail.message import sanitize_address
 
 from delivery.channels import Outgoing, TransportError
 from delivery.channels.mime import address, mime_alternative
-
-
-def _sender_domain() -> str:
-    address = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
-    return address.rpartition("@")[2].rstrip(">") or "proactive.local"
-
-
-def message_id_domain() -> str:
-    return settings.EMAIL_MESSAGE_ID_DOMAIN or _sender_domain()
-
-
-def notification_message_id(*, notification_id: int, customer_id: int) -> str:
-    """The Message-ID of a notification's email to a customer: the same
-    every time, so later emails can refer to it (threading) without storing it."""
-    return f"<notification-{notification_id}.customer-{customer_id}@{message_id_domain()}>"
+from delivery.dkim import dkim_sign
+from delivery.headers import message_id_domain
 
 
 def classify_error(exc: Exception) -> TransportError:
@@ -39,7 +26,9 @@ def classify_error(exc: Exception) -> TransportError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(exc.recipients.values()), (451, b""))
         text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
-        return TransportError(f"SMTP {code} {text}".strip(), permanent=code >= 500)
+        return TransportError(
+            f"SMTP {code} {text}".strip(), permanent=code >= 500, recipient_unknown=code >= 500
+        )
     if isinstance(exc, smtplib.SMTPDataError):
         text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
         permanent = exc.smtp_code >= 500
@@ -59,7 +48,9 @@ def classify_error(exc: Exception) -> TransportError:
     if isinstance(status, int):
         return TransportError(f"Email provider HTTP {status}: {exc}", permanent=400 <= status < 500)
     if type(exc).__name__ == "AnymailRecipientsRefused":
-        return TransportError(f"Email provider refused the recipient: {exc}", permanent=True)
+        return TransportError(
+            f"Email provider refused the recipient: {exc}", permanent=True, recipient_unknown=True
+        )
     return TransportError(f"{type(exc).__name__}: {exc}")
 
 
@@ -171,7 +162,7 @@ class EmailTransport:
 
     def __init__(self):
         self.connection = get_connection(fail_silently=False)
-        self.domain = _sender_domain()
+        self.domain = message_id_domain()
         self.sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
         self.is_open = False
         self.session: _PipelinedSession | None = None
@@ -205,22 +196,25 @@ class EmailTransport:
         self.is_open = False
 
     def build(self, outgoing: Outgoing) -> EmailMultiAlternatives:
-        idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
         email = EmailMultiAlternatives(
             subject=outgoing.subject,
             body=outgoing.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[outgoing.to],
-            headers={
-                "Message-ID": make_msgid(idstring=idstring, domain=self.domain),
-                **outgoing.headers,
-            },
+            headers=self._headers(outgoing),
             connection=self.connection,
         )
         if outgoing.html:
             email.attach_alternative(outgoing.html, "text/html")
         email.proactive_message_id = outgoing.message_id
         return email
+
+    def _headers(self, outgoing: Outgoing) -> dict[str, str]:
+        headers = dict(outgoing.headers)
+        if "Message-ID" not in headers:
+            idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
+            headers["Message-ID"] = make_msgid(idstring=idstring, domain=self.domain)
+        return headers
 
     def _smtp(self):
         """The open smtplib session when the backend is Django's SMTP backend."""
@@ -250,14 +244,14 @@ class EmailTransport:
         if not sent:
             self._reset()
             raise TransportError("The email backend did not accept the message.")
-        return email.extra_headers["Message-ID"]
+        # A provider's own id when it gives one (anymail), so its webhook
+        # events find the message; else our Message-ID.
+        provider_id = getattr(getattr(email, "anymail_status", None), "message_id", None)
+        return str(provider_id) if provider_id else email.extra_headers["Message-ID"]
 
     def _send_fast(self, smtp, outgoing: Outgoing, then: tuple[int, str] | None) -> str:
-        idstring = f"m{outgoing.message_id}" if outgoing.message_id else None
-        extra = dict(outgoing.headers)
-        message_id = extra.pop("Message-ID", None) or make_msgid(
-            idstring=idstring, domain=self.domain
-        )
+        headers = self._headers(outgoing)
+        message_id = headers.pop("Message-ID")
         recipient = address(outgoing.to)
         data = mime_alternative(
             from_header=self.sender,
@@ -266,8 +260,9 @@ class EmailTransport:
             text=outgoing.text,
             html=outgoing.html,
             message_id=message_id,
-            extra_headers=extra,
+            extra_headers=headers,
         )
+        data = dkim_sign(data)
         try:
             if self.session is not None:
                 following = None

@@ -50,7 +50,7 @@ def mime_alternative(
     text: str,
     html: str,
     message_id: str,
-    extra_headers: dict | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> bytes:
     """The bytes of a text (+ HTML) email, ready for SMTP DATA. `from_header`
     and `to` are already sanitised addresses."""

@@ -2,8 +2,10 @@
 token; 2xx = sent) over one keep-alive session, or into the outbox when no
 gateway is configured. Also: how many SMS segments a text takes."""
 
+import datetime
 import math
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 import requests
 from django.conf import settings
@@ -77,10 +79,31 @@ class GatewaySmsTransport:
         reply = response.text[:500]
         permanent = 400 <= response.status_code < 500 and response.status_code not in (408, 429)
         message = f"SMS gateway HTTP {response.status_code}: {reply}"
-        raise TransportError(message, permanent=permanent)
+        retry_after = _retry_after(response) if response.status_code == 429 else None
+        raise TransportError(message, permanent=permanent, retry_after=retry_after)
 
     def close(self) -> None:
         self.session.close()
+
+
+# A 429 without a usable Retry-After waits this long; a huge one is capped.
+DEFAULT_RETRY_AFTER = 30.0
+MAX_RETRY_AFTER = 3600.0
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Retry-After in seconds (RFC 9110: delay-seconds or an HTTP date)."""
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    seconds = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _provider_id(response: requests.Response) -> str:

@@ -21,6 +21,8 @@ def make_notification(db):
             "title": "Outage at {{ customer.last_mile_site }}",
             "body": "Dear {{ customer.name }}, service is down until {{ end_at }}.",
             "channels": ["email"],
+            "kind": Notification.Kind.OUTAGE,
+            "audience": {"all": True},
             "status": Notification.Status.DRAFT,
         }
         values.update(fields)

@@ -39,6 +39,7 @@ class Received:
     html: str
     content_type: str
     received_at: float
+    raw: bytes = b""  # the message exactly as it arrived (headers and body)
     headers: dict = field(default_factory=dict)
 
 
@@ -107,6 +108,7 @@ def _parse(envelope) -> list[Received]:
             html=html_part.get_content() if html_part else "",
             content_type=message.get_content_type(),
             received_at=time.time(),
+            raw=envelope.original_content or envelope.content,
             headers={name: str(value) for name, value in message.items()},
         )
         for rcpt in envelope.rcpt_tos
@@ -166,7 +168,21 @@ class _Controller(Controller):
 
 
 class _GatewayState:
-    def __init__(self, *, fail_ratio=0.0, reject=(), token="", keep=True, seed=7, delay=0.0):
+    def __init__(
+        self,
+        *,
+        fail_ratio=0.0,
+        reject=(),
+        token="",
+        keep=True,
+        seed=7,
+        delay=0.0,
+        busy_after=None,
+        retry_after="30",
+    ):
+        # After this many accepted messages, answer 429 with Retry-After.
+        self.busy_after = busy_after
+        self.retry_after = retry_after
         self.fail_ratio = fail_ratio
         self.reject = set(reject)
         self.token = token
@@ -195,9 +211,11 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # quiet
         pass
 
-    def _reply(self, code: int, payload: dict) -> None:
+    def _reply(self, code: int, payload: dict, headers: dict | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(code)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -210,6 +228,8 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         if state.token and self.headers.get("Authorization") != f"Bearer {state.token}":
             state.unauthorised += 1
             return self._reply(401, {"error": "bad token"})
+        if state.busy_after is not None and state.count >= state.busy_after:
+            return self._reply(429, {"error": "slow down"}, {"Retry-After": state.retry_after})
         if data.get("phone") in state.reject:
             return self._reply(400, {"error": "invalid phone number"})
         if state.fail_ratio and state.random.random() < state.fail_ratio:

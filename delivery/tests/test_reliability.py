@@ -44,6 +44,8 @@ def start_notification(**fields) -> Notification:
         "title": "Notice {{ customer.account_number }}",
         "body": "Dear {{ customer.name }}, account {{ customer.account_number }}.",
         "channels": ["email"],
+        "kind": Notification.Kind.OUTAGE,
+        "audience": {"all": True},
     }
     values.update(fields)
     notification = Notification.objects.create(**values)

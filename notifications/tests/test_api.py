@@ -22,6 +22,7 @@ def draft(client, **fields):
         "body": "Dear {{ customer.name }}, we are on it.",
         "kind": "outage",
         "channels": ["email", "sms"],
+        "audience": {"all": True},
     }
     payload.update(fields)
     response = client.post(URL, payload, format="json")
@@ -339,10 +340,12 @@ class TestOutbox:
             "subject",
             "body",
             "html",
+            "headers",
             "created_at",
             "message",
         }
         assert rows[0]["message"] == Message.objects.get(channel="sms").pk
+        assert rows[1]["headers"]["Subject"] == "One" and rows[0]["headers"] == {}
         emails = engineer_client.get("/api/outbox/?channel=email").json()["results"]
         assert [r["subject"] for r in emails] == ["One"]
         ann = engineer_client.get("/api/outbox/?to=ann@example.com").json()["results"]

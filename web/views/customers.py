@@ -23,6 +23,7 @@ from customers.api import CustomerSerializer, CustomerViewSet
 from customers.filters import CustomerFilter
 from customers.models import Customer, ServiceType, Site
 from delivery.models import Message
+from delivery.selectors import suppression_for_customer
 from incidents.outage_minutes import outage_minutes_for_customers
 from notifications import templating
 from tickets import services as ticket_services
@@ -120,6 +121,7 @@ def customer_detail_view(request, customer_id: int):
             "-created_at"
         )[:50],
         "messages_sent": messages_sent,
+        "suppressions": suppression_for_customer(email=customer.email, phone=customer.phone),
         "ticket_form": TicketForm(auto_id="ticket_%s"),
         "interaction_form": InteractionForm(auto_id="interaction_%s"),
         "outage_minutes": _outage_minutes_last_30_days(customer),

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from customers.api import AudienceSerializer
 from customers.models import Customer
-from customers.selectors import audience_preview
+from customers.selectors import audience_is_empty, audience_preview
 from delivery.api import MessageFilter
 from delivery.channels.sms import sms_size
 from delivery.models import Channel
@@ -167,7 +167,11 @@ def notification_preview_view(request):
         for error in form.errors.get(name, []):
             context["errors"].append(f"{form.fields[name].label}: {error}")
     checked = AudienceSerializer(data=spec)
-    if checked.is_valid():
+    if audience_is_empty(audience=spec):
+        # Nothing chosen yet: say how to choose, and still show the text.
+        context["hint"] = "Choose who to tell: a filter, account numbers, or every active customer."
+        context.update(_rendered_sample(form, None))
+    elif checked.is_valid():
         preview = audience_preview(audience=checked.validated_data, sample_size=1)
         context["preview"] = preview
         context["by_site"] = list(preview["by_site"].items())[:8]
@@ -213,7 +217,13 @@ def notification_send_view(request, notification_id: int):
     if request.method == "POST":
         result = attempt(request, services.notification_send, notification=notification)
         if result:
-            if result.notification.status == Notification.Status.SCHEDULED:
+            if result.notification.status == Notification.Status.AWAITING_APPROVAL:
+                messages.info(
+                    request,
+                    f"It reaches {result.queued} customers, so another staff member must "
+                    "approve it first; it is in the approvals queue.",
+                )
+            elif result.notification.status == Notification.Status.SCHEDULED:
                 start = when(result.notification.start_at)
                 messages.success(request, f"Scheduled: it starts by itself at {start}.")
             else:
@@ -266,7 +276,12 @@ def notification_detail_view(request, notification_id: int):
         "channels": Channel.choices,
         "editable": notification.status in Notification.EDITABLE_STATUSES,
         "cancellable": notification.status
-        in (Notification.Status.DRAFT, Notification.Status.SCHEDULED, Notification.Status.SENDING),
+        in (
+            Notification.Status.DRAFT,
+            Notification.Status.SCHEDULED,
+            Notification.Status.SENDING,
+            Notification.Status.AWAITING_APPROVAL,
+        ),
     }
     return render(request, "web/notifications/detail.html", context)
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("delivery", "0003_message_status_superseded"),
+        ("delivery", "0005_merge_20261130_1144"),
     ]
 
     operations = [

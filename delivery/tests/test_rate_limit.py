@@ -1,0 +1,122 @@
+"""EMAIL_MAX_PER_SECOND / SMS_MAX_PER_SECOND hold across every worker: two
+real worker processes (two lanes each) share one schedule of send slots,
+in Redis when the broker is Redis. And a gateway's 429 with Retry-After
+defers the message by that long without spending an attempt."""
+
+import datetime
+import time
+
+import pytest
+from django.utils import timezone
+
+from conftest import database_url_for_subprocess
+from customers.models import Customer
+from delivery import services
+from delivery.models import Message, MessageStatus
+from delivery.ratelimit import BURST
+from delivery.tests.fleet import Fleet
+from delivery.tests.sinks import SmtpSink
+from delivery.tests.test_reliability import (
+    broker_for_this_process,
+    make_customers,
+    start_notification,
+    wait_done,
+)
+
+S = MessageStatus
+RATE = 20
+COUNT = 120
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most messages received in any one-second window."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_the_email_rate_holds_across_two_worker_processes(postgres, redis_url, tmp_path):
+    import redis
+
+    redis.Redis.from_url(redis_url).delete("proactive:ratelimit:email")
+    previous = broker_for_this_process(redis_url)
+    fleet = None
+    with SmtpSink() as smtp:
+        try:
+            fleet = Fleet(
+                database_url=database_url_for_subprocess(),
+                broker_url=redis_url,
+                data_dir=tmp_path / "fleet",
+                env={
+                    **smtp.env(),
+                    "EMAIL_MAX_PER_SECOND": str(RATE),
+                    "DELIVERY_BATCH_SIZE": "25",
+                    "DELIVERY_LEASE_SECONDS": "20",
+                },
+            )
+            fleet.start_worker("w0")
+            fleet.start_worker("w1")
+            fleet.start_beat()
+            fleet.wait_ready()
+            make_customers(COUNT, prefix="rl")
+            notification = start_notification()
+            result = wait_done(notification, timeout=120)
+        finally:
+            if fleet is not None:
+                fleet.stop()
+            broker_for_this_process(previous)
+        times = [r.received_at for r in smtp.received]
+    assert result == {S.SENT: COUNT}
+    assert len(times) == COUNT
+    span = max(times) - min(times)
+    achieved = (COUNT - 1) / span
+    print(f"\n{COUNT} emails by two workers at a limit of {RATE}/s: {achieved:.1f}/s")
+    assert achieved <= RATE * 1.05
+    assert busiest_second(times) <= RATE + BURST  # missed slots are made up at most BURST at once
+    for name in ("w0", "w1"):  # both workers really sent
+        assert "batch claimed" in fleet.log(name)
+
+
+@pytest.mark.django_db
+def test_the_database_schedule_spaces_sends_when_there_is_no_redis(settings):
+    from delivery.ratelimit import RateLimiter
+
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.RATE_LIMIT_REDIS_URL = ""
+    settings.SMS_MAX_PER_SECOND = 20
+    first, second = RateLimiter("sms"), RateLimiter("sms")  # two lanes
+    started = time.monotonic()
+    for _ in range(10):
+        first.wait()
+        second.wait()
+    elapsed = time.monotonic() - started
+    # 20 sends, one slot every 50 ms after the first BURST (taken at once)
+    assert elapsed >= (20 - 1 - BURST) / 20 * 0.95
+
+
+@pytest.mark.django_db
+def test_a_429_with_retry_after_defers_without_spending_an_attempt(settings, make_notification):
+    from delivery.tests.conftest import started
+    from delivery.tests.sinks import SmsGatewaySink
+
+    customer = Customer.objects.create(account_number="A1", name="Ann", phone="+79001234567")
+    with SmsGatewaySink(busy_after=0, retry_after="120") as gateway:
+        settings.SMS_GATEWAY_URL, settings.SMS_GATEWAY_TOKEN = gateway.url, ""
+        notification = started(make_notification(channels=["sms"]))
+        services.messages_materialise(
+            notification=notification, customers=Customer.objects.all(), channels=["sms"]
+        )
+        before = timezone.now()
+        services.message_batch_deliver()
+    message = Message.objects.get(customer=customer)
+    assert message.status == S.DEFERRED
+    assert message.attempts == 0  # the attempt was given back
+    assert message.last_error.startswith("SMS gateway HTTP 429")
+    wait = message.next_attempt_at - before
+    assert datetime.timedelta(seconds=119) <= wait <= datetime.timedelta(seconds=125)
