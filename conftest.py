@@ -47,16 +47,6 @@ def redis_url():
     return REDIS_URL
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """Rate-limit counters live in the cache; each test starts with none spent."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def make_user(username: str, role: str, approval=ApprovalStatus.APPROVED, **extra) -> User:
     """A person whose address is confirmed (pass email_confirmed_at=None for one
     who has not followed the link yet)."""
@@ -286,8 +276,9 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttles():
-    """Throttle counts live in the cache; each test starts with none spent.
+def _fresh_cache():
+    """Throttle counts and the public status document live in the cache; each
+    test starts with an empty one, whatever ran before it in this process.
     Only a process-local cache is cleared: a shared one is not ours to empty."""
     from django.core.cache import caches
     from django.core.cache.backends.locmem import LocMemCache

@@ -22,6 +22,7 @@ from accounts.throttles import (
     PasswordChangeThrottle,
     SignupThrottle,
 )
+from config.fields import OptionalEmailField
 from config.filters import FilterSet
 
 
@@ -32,6 +33,9 @@ class UserSerializer(serializers.ModelSerializer):
 
     def get_email_confirmed(self, user) -> bool:
         return not user.email_unconfirmed
+
+    # An administrator created from the command line may have no email.
+    email = OptionalEmailField(read_only=True)
 
     class Meta:
         model = User
@@ -52,6 +56,8 @@ class UserSerializer(serializers.ModelSerializer):
 
 class UserAdminSerializer(serializers.ModelSerializer):
     """What an administrator may change on an account."""
+
+    email = OptionalEmailField(required=False, max_length=254)
 
     class Meta:
         model = User

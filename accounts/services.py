@@ -268,6 +268,8 @@ def user_password_change(
 
 def tokens_purge_expired() -> int:
     deleted, _ = ApiToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    if deleted:  # an hourly sweep that found nothing says nothing
+        logger.info("expired API tokens removed", extra={"count": deleted})
     return deleted
 
 

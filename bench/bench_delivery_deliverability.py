@@ -7,11 +7,15 @@ Figures, each printed beside its goal:
   processes on PostgreSQL + Redis: throughput ≥ 90% of the plain run's,
   measured in the same run on 20,000 other customers;
 - the suppression join: writing the rows takes one INSERT per channel;
-- EMAIL_MAX_PER_SECOND held within 5% by 2 workers (4 lanes) together.
+- EMAIL_MAX_PER_SECOND held within 5% by 2 workers (4 lanes) together:
+  the steady rate (the middle 90% of the sends) of a limited run. The limit
+  must be one the fleet could exceed, so by default it is 40% of the plain
+  run's rate measured just before (BENCH_RATE_LIMIT fixes it instead), over
+  about 30 seconds of sending (BENCH_RATE_COUNT).
 
 Own PostgreSQL database `proactive_deliverability_bench`, own Redis database
 (BENCH_REDIS_URL). BENCH_DELIVERABILITY_COUNT (default 20000),
-BENCH_RATE_LIMIT (default 100 /s) and BENCH_RATE_COUNT (default 3000).
+BENCH_RATE_LIMIT and BENCH_RATE_COUNT.
 """
 
 import json
@@ -26,8 +30,8 @@ from bench.bench_delivery import PG_BASE, REDIS_URL, ROOT, _customers, _row, _se
 
 PG_DB = "proactive_deliverability_bench"
 COUNT = int(os.environ.get("BENCH_DELIVERABILITY_COUNT", "20000"))
-RATE_LIMIT = float(os.environ.get("BENCH_RATE_LIMIT", "100"))
-RATE_COUNT = int(os.environ.get("BENCH_RATE_COUNT", "3000"))
+RATE_LIMIT = float(os.environ.get("BENCH_RATE_LIMIT") or 0)  # 0: 40% of the plain rate
+RATE_COUNT = int(os.environ.get("BENCH_RATE_COUNT") or 0)  # 0: about 30 s worth
 
 
 def main() -> int:
@@ -42,7 +46,8 @@ def main() -> int:
         result = _child_here("responsible", env)
     plain, responsible, limited = result["plain"], result["responsible"], result["limited"]
     ratio = responsible["rate"] / plain["rate"]
-    deviation = abs(limited["rate"] - RATE_LIMIT) / RATE_LIMIT
+    limit = limited["limit"]
+    deviation = abs(limited["rate"] - limit) / limit
     checks = [
         (f"plain email, {COUNT:,} recipients, 2 workers", f"{plain['rate']:.0f} /s", "", True),
         (
@@ -60,12 +65,13 @@ def main() -> int:
             responsible["inserts"] <= 2,
         ),
         (
-            f"EMAIL_MAX_PER_SECOND={RATE_LIMIT:.0f}, {RATE_COUNT:,} msgs, 2 workers",
+            f"EMAIL_MAX_PER_SECOND={limit:.0f}, {limited['count']:,} msgs, 2 workers (steady)",
             f"{limited['rate']:.1f} /s",
-            f"within 5% of {RATE_LIMIT:.0f}",
+            f"within 5% of {limit:.0f}",
             deviation <= 0.05,
         ),
-        ("  busiest second", str(limited["busiest"]), f"≤ {RATE_LIMIT * 1.05:.0f}", True),
+        ("  whole run, first to last send", f"{limited['whole']:.1f} /s", "", True),
+        ("  busiest second", str(limited["busiest"]), f"≤ {limit:.0f} + 4 made-up slots", True),
     ]
     failures = 0
     for label, value, bound, ok in checks:
@@ -180,6 +186,14 @@ def _fleet(folder: Path, env: dict):
     return fleet
 
 
+def _steady_rate(times: list[float]) -> float:
+    """Sends per second over the middle 90% of a run: without the start,
+    when workers pick the work up, and the end, when the last lanes finish
+    alone."""
+    first, last = int(len(times) * 0.05), int(len(times) * 0.95)
+    return (last - first) / (times[last] - times[first])
+
+
 def _busiest_second(times: list[float]) -> int:
     times, best, start = sorted(times), 0, 0
     for end, moment in enumerate(times):
@@ -200,7 +214,6 @@ def phase_responsible() -> dict:
     redis.Redis.from_url(REDIS_URL).flushdb()
     _customers(COUNT, location="Plain")
     _customers(COUNT, location="Careful", start=COUNT)
-    _customers(RATE_COUNT, location="Paced", start=2 * COUNT)
     _prepare_responsible("Careful")
     _settle()
     smtp_port, http_port, token = free_port(), free_port(), "bench-token"
@@ -236,15 +249,19 @@ def phase_responsible() -> dict:
             .annotate(n=Count("pk"))
             .order_by()
         }
-        fleet = _fleet(folder / "paced", {**env, "EMAIL_MAX_PER_SECOND": str(RATE_LIMIT)})
+        limit = RATE_LIMIT or max(5.0, round(COUNT / plain_seconds * 0.4))
+        paced_count = RATE_COUNT or int(limit * 30)
+        _customers(paced_count, location="Paced", start=2 * COUNT)
+        _settle()
+        fleet = _fleet(folder / "paced", {**env, "EMAIL_MAX_PER_SECOND": str(limit)})
         try:
             _, _, paced = _send("Paced", fallback=None)
         finally:
             fleet.stop()
-        times = [
+        times = sorted(
             t.timestamp()
             for t in Message.objects.filter(notification=paced).values_list("sent_at", flat=True)
-        ]
+        )
         load = os.getloadavg()
     finally:
         for sink in sinks:
@@ -261,7 +278,10 @@ def phase_responsible() -> dict:
             "split": f"{sent_email} / {sent_sms} / {suppressed}",
         },
         "limited": {
-            "rate": (len(times) - 1) / (max(times) - min(times)),
+            "limit": limit,
+            "count": len(times),
+            "rate": _steady_rate(times),
+            "whole": (len(times) - 1) / (times[-1] - times[0]),
             "busiest": _busiest_second(times),
         },
         "load": [round(x, 2) for x in load],

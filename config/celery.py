@@ -1,8 +1,9 @@
 import logging
+import logging.config
 import os
 
 from celery import Celery
-from celery.signals import task_failure, task_postrun, task_prerun
+from celery.signals import setup_logging, task_failure, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,14 +14,27 @@ app.autodiscover_tasks()
 task_logger = logging.getLogger("proactive.task")
 
 
+@setup_logging.connect
+def _configure_logging(**_) -> None:
+    """Workers and beat log exactly as the website does (settings.LOGGING:
+    key=value text or JSON, the ids of each line, PROACTIVE_LOG_FILE).
+    Connecting this signal stops Celery from installing its own handlers on
+    the root logger, which dropped every record's ids."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+# Every task's start and end at DEBUG only: the dispatcher alone runs every
+# two seconds. Tasks that do something log it themselves, with its ids.
 @task_prerun.connect
 def _log_task_start(task_id=None, task=None, args=None, kwargs=None, **_):
-    task_logger.info("task started %s", task.name, extra={"task_id": task_id, "task_args": args})
+    task_logger.debug("task started %s", task.name, extra={"task_id": task_id, "task_args": args})
 
 
 @task_postrun.connect
 def _log_task_end(task_id=None, task=None, state=None, **_):
-    task_logger.info("task %s %s", state, task.name, extra={"task_id": task_id})
+    task_logger.debug("task %s %s", state, task.name, extra={"task_id": task_id})
 
 
 @task_failure.connect

@@ -7,6 +7,10 @@ import uuid
 
 request_logger = logging.getLogger("proactive.request")
 
+# Probes (a container health check every few seconds, Prometheus scrapes)
+# are logged at DEBUG when they succeed, so an idle service stays quiet.
+QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+
 _STANDARD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
@@ -33,7 +37,9 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        request_logger.info(
+        quiet = request.path in QUIET_PATHS and response.status_code < 400
+        request_logger.log(
+            logging.DEBUG if quiet else logging.INFO,
             "%s %s %s",
             request.method,
             request.path,

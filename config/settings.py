@@ -168,7 +168,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# collectstatic's target: the data folder, or (in the container image, where
+# the files are collected at build time) a folder of the image.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
 MEDIA_ROOT = DATA_DIR / "media"
 # Attachments are never served from a public URL; downloads go through a view
 # that checks who is asking.
@@ -207,7 +209,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -222,6 +224,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the errors the framework can give (config/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.document_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "NotificationStatusEnum": "notifications.models.Notification.Status",
         "MessageStatusEnum": "delivery.models.MessageStatus",
@@ -280,6 +287,10 @@ SMS_GATEWAY_TIMEOUT = env_float("SMS_GATEWAY_TIMEOUT_SECONDS", 10.0)
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
 DELIVERY_LANES = env_int("DELIVERY_LANES", 2, minimum=1)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 120, minimum=5)
+# Set by `make run`, whose worker is the only one on its database: on start
+# the worker gives back at once the claims a dead predecessor left (their
+# lease would otherwise hold them for DELIVERY_LEASE_SECONDS).
+DELIVERY_SOLE_WORKER = env_bool("DELIVERY_SOLE_WORKER", False)
 DELIVERY_MAX_ATTEMPTS = env_int("DELIVERY_MAX_ATTEMPTS", 8, minimum=1)
 DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 30, minimum=1)
 DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600, minimum=1)
@@ -382,6 +393,8 @@ CONTENT_SECURITY_POLICY = env_str(
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Health checks and Prometheus call the service directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
@@ -392,6 +405,10 @@ if PRODUCTION:
 
 LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", {"json", "text"})
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FILE = env_str("PROACTIVE_LOG_FILE")
+LOG_FILE_MAX_BYTES = env_int("PROACTIVE_LOG_FILE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+LOG_FILE_BACKUPS = env_int("PROACTIVE_LOG_FILE_BACKUPS", 5, minimum=0)
+_log_filters = ["context"] if LOG_FORMAT == "text" else []
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -402,14 +419,14 @@ LOGGING = {
         },
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
         },
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["context"],
+            "filters": _log_filters,
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -418,7 +435,33 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
         "celery": {"level": "INFO"},
+        # Celery's own line per task ("received", "succeeded") and per beat
+        # tick would be ~200 lines a minute of an idle service; the project's
+        # own lines say what each task did, and only when it did something.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+        "kombu": {"level": "WARNING"},
     },
 }
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.handlers.RotatingFileHandler",
+        "filename": LOG_FILE,
+        "maxBytes": LOG_FILE_MAX_BYTES,
+        "backupCount": LOG_FILE_BACKUPS,
+        "encoding": "utf-8",
+        "formatter": LOG_FORMAT,
+        "filters": _log_filters,
+    }
+    LOGGING["root"]["handlers"].append("file")
+# Celery workers and beat log through the LOGGING above (see config/celery.py)
+# instead of replacing the root logger's handlers with their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics: a bearer token, and/or client addresses (or networks) let in
+# without one (the address of the direct peer, never a forwarded header).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS")
 
 DEMO_SEED_CUSTOMERS = env_int("DEMO_SEED_CUSTOMERS", 300, minimum=0)

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.health import healthz
+from config.metrics import metrics
 
 api_patterns = [
     path("", include("accounts.urls")),
@@ -21,6 +22,7 @@ urlpatterns = [
     # page needs no inline script under the Content-Security-Policy.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("anymail/", include("anymail.urls")),
     path("", include("web.urls")),

@@ -22,6 +22,7 @@ from accounts.permissions import (
     IsStaffMember,
     IsStaffReadAdminWrite,
 )
+from config.fields import HourMinuteField, IdField, OptionalEmailField
 from config.parsers import FormParser, MultiPartParser
 from customers import csv_io, selectors, services
 from customers.filters import (
@@ -46,7 +47,7 @@ class CustomerSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     account_number = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = OptionalEmailField(required=False)
     phone = serializers.CharField(
         required=False, allow_blank=True, help_text="E.164; 79001234567 is accepted."
     )
@@ -62,8 +63,8 @@ class CustomerSerializer(serializers.Serializer):
     )
     tags = serializers.ListField(child=serializers.CharField(), required=False)
     timezone = serializers.CharField(required=False, help_text="IANA name, e.g. Europe/Moscow.")
-    contact_window_start = serializers.TimeField(required=False, format="%H:%M")
-    contact_window_end = serializers.TimeField(required=False, format="%H:%M")
+    contact_window_start = HourMinuteField(required=False)
+    contact_window_end = HourMinuteField(required=False)
     email_opt_in = serializers.BooleanField(required=False)
     sms_opt_in = serializers.BooleanField(required=False)
     marketing_opt_in = serializers.BooleanField(
@@ -213,6 +214,8 @@ IMPORT_RESULT = inline_serializer(
 
 class CustomerViewSet(viewsets.ModelViewSet):
     """Staff manage the directory; a customer reaches only `me`."""
+
+    api_errors = {"destroy": {409}}
 
     serializer_class = CustomerSerializer
     permission_classes = [IsStaffMember]
@@ -373,6 +376,7 @@ class SiteSerializer(serializers.ModelSerializer):
 
 
 class SiteViewSet(viewsets.ModelViewSet):
+    api_errors = {"destroy": {409}}
     serializer_class = SiteSerializer
     permission_classes = [IsStaffReadAdminWrite]
     filterset_class = SiteFilter
@@ -409,6 +413,7 @@ class ServiceTypeSerializer(serializers.ModelSerializer):
 class ServiceTypeViewSet(viewsets.ModelViewSet):
     """Everyone signed in reads the service catalogue; administrators change it."""
 
+    api_errors = {"destroy": {409}}
     serializer_class = ServiceTypeSerializer
     permission_classes = [IsStaffReadAdminWrite | IsCustomerReading]
     search_fields = ["code", "name"]
@@ -442,9 +447,7 @@ class AudienceSerializer(serializers.Serializer):
     operator_code = serializers.ListField(
         child=serializers.CharField(), required=False, default=list
     )
-    customer_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), required=False, default=list
-    )
+    customer_ids = serializers.ListField(child=IdField(), required=False, default=list)
     all = serializers.BooleanField(
         required=False, default=False, help_text="Every active customer (the filters are ignored)."
     )

@@ -95,6 +95,14 @@ class CustomerPagination(EstimatedCountPage, PageNumberPagination):
             return self.cursor.get_paginated_response(data)
         return super().get_paginated_response(data)
 
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        # A ?cursor= page has no count: counting is what it avoids.
+        response["required"] = ["results"]
+        response["properties"]["count"]["description"] = "Absent on ?cursor= pages."
+        response["properties"]["count_is_estimate"]["description"] = "Absent on ?cursor= pages."
+        return response
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         parameters.append(

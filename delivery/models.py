@@ -176,3 +176,15 @@ class RateLimitSlot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} next send at {self.next_free}"
+
+
+class DeliveryCounter(models.Model):
+    """A running total for /metrics (messages sent, failed, deferred per
+    channel; send time buckets), added to by every worker at the end of each
+    batch. See delivery/tally.py."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    value = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value:g}"

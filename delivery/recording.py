@@ -30,6 +30,7 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from delivery.models import Message, MessageStatus
+from delivery.tally import outcome_count
 
 logger = logging.getLogger("proactive.delivery")
 
@@ -47,7 +48,10 @@ _STATEMENT = b"proactive_message_sent"
 
 
 def log_event(message: Message, event: str, **extra) -> None:
-    """Every change of a message, with the ids that find a customer's whole story."""
+    """Every change of a message, with the ids that find a customer's whole
+    story; outcomes are counted for /metrics too."""
+    if "status" in extra:
+        outcome_count(channel=message.channel, outcome=str(extra["status"]))
     logger.info(
         "message %s",
         event,

@@ -39,6 +39,7 @@ from delivery.suppression import (
     SUPPRESSED_NO_MARKETING,
     SUPPRESSED_OPTED_OUT,
 )
+from delivery.tally import send_observe, tally_flush
 from delivery.windows import window_next_opening
 
 logger = logging.getLogger("proactive.delivery")
@@ -319,6 +320,21 @@ def _claim_in_one_statement(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def message_claims_expire(*, claimed_before: datetime.datetime) -> int:
+    """End the lease of every row claimed before `claimed_before`: they are
+    due at once, as if their lease had run out. Only for a worker that knows
+    it is the only one (DELIVERY_SOLE_WORKER): the claims of a predecessor
+    that died are orphans, and waiting out their lease only delays them. The
+    message that predecessor had in flight may go twice, as after any lease."""
+    now = timezone.now()
+    expired = Message.objects.filter(
+        status=MessageStatus.SENDING, updated_at__lt=claimed_before, next_attempt_at__gt=now
+    ).update(next_attempt_at=now)
+    if expired:
+        logger.info("claims of a previous worker given back", extra={"messages": expired})
+    return expired
 
 
 # --- check, render, send, record ------------------------------------------
@@ -715,6 +731,7 @@ def _send_one(
             transport.abandon()
         return
     transports.rate_limit(message.channel).wait()
+    started = time.perf_counter()
     try:
         if then is not None and message.channel == Channel.EMAIL:
             provider_id = transport.send(outgoing, then=(then.pk, then.to_address))
@@ -723,6 +740,8 @@ def _send_one(
     except TransportError as error:
         _record_failure(message, error)
         return
+    finally:
+        send_observe(channel=message.channel, seconds=time.perf_counter() - started)
     fence.recorder.record(message, provider_id=provider_id[:255], segments=segments)
 
 
@@ -962,6 +981,7 @@ def message_batch_deliver(
         if own_transports:
             transports.close()
         _relaxed_commits(False)
+        tally_flush()
     for message in messages:
         result.outcomes[message.status] = result.outcomes.get(message.status, 0) + 1
     if result.notification_ids:
@@ -986,5 +1006,6 @@ def message_deliver_now(*, message: Message) -> Message:
             _send_one(message, transports, _Renderer(), _CancelFence(recorder))
     finally:
         transports.close()
+        tally_flush()
     message.refresh_from_db()
     return message

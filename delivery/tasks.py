@@ -1,8 +1,13 @@
 """Thin tasks: they only signal work; the rows in the database are the queue."""
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.utils import timezone
 
 from delivery import services
+
+# When this process loaded its tasks, before it could claim anything.
+_STARTED_AT = timezone.now()
 
 
 @shared_task(name="delivery.tasks.dispatch_due_messages", ignore_result=True)
@@ -13,3 +18,13 @@ def dispatch_due_messages() -> int:
 @shared_task(name="delivery.tasks.drain_messages", ignore_result=True)
 def drain_messages(ticket_id: int | None = None) -> int:
     return services.message_drain(ticket_id=ticket_id)
+
+
+@worker_ready.connect
+def _take_back_orphaned_claims(**_) -> None:
+    """A sole worker (the embedded default's) frees what a dead one claimed.
+    Only rows claimed before this process started: its own claims stand."""
+    from django.conf import settings
+
+    if settings.DELIVERY_SOLE_WORKER:
+        services.message_claims_expire(claimed_before=_STARTED_AT)

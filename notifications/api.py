@@ -15,7 +15,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsStaffMember
+from config.fields import IdField
 from config.filters import FilterSet
+from config.schema import responds_with
 from customers.api import AudienceSerializer
 from customers.models import Customer
 from customers.validation import FieldError, clean_phone
@@ -185,7 +187,7 @@ class NotificationFilter(FilterSet):
 class SendToCustomersSerializer(serializers.Serializer):
     notification = serializers.PrimaryKeyRelatedField(queryset=Notification.objects.all())
     customers = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         allow_empty=False,
         max_length=100_000,
         error_messages={"empty": "List at least one customer id."},
@@ -235,6 +237,11 @@ class DetailedStatsSerializer(serializers.Serializer):
 
 
 class NotificationViewSet(viewsets.ModelViewSet):
+    api_errors = {
+        "update": {409},
+        "partial_update": {409},
+        "destroy": {409},
+    }
     serializer_class = NotificationSerializer
     permission_classes = [IsStaffMember]
     filterset_class = NotificationFilter
@@ -287,6 +294,7 @@ class NotificationViewSet(viewsets.ModelViewSet):
         },
     )
     @action(detail=True, methods=["post"])
+    @responds_with(409)
     def send(self, request, pk=None):
         """Send to the notification's own audience: at start_at if in the future, else now.
         A general or marketing send to everyone or to more than LARGE_SEND_THRESHOLD
@@ -312,6 +320,7 @@ class NotificationViewSet(viewsets.ModelViewSet):
         },
     )
     @action(detail=False, methods=["post"], url_path="send")
+    @responds_with(409)
     def send_to_customers(self, request):
         """Send a notification to exactly the listed customers, now."""
         serializer = SendToCustomersSerializer(data=request.data)
@@ -352,6 +361,7 @@ class NotificationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=None, responses={200: NotificationSerializer})
     @action(detail=True, methods=["post"])
+    @responds_with(409)
     def cancel(self, request, pk=None):
         """Stop the notification; undelivered messages become cancelled."""
         notification = services.notification_cancel(notification=self.get_object())

@@ -169,9 +169,12 @@ def notification_needs_approval(*, notification: Notification, audience_size: in
 
 
 @transaction.atomic
-def notification_send(*, notification: Notification) -> SendResult:
+def notification_send(*, notification: Notification, exact_count: bool = True) -> SendResult:
     """Send to the notification's own audience: at `start_at` if that is in
-    the future, else now; a large general send first waits for approval."""
+    the future, else now; a large general send first waits for approval.
+    `exact_count=False`: the caller does not need the audience's size, only
+    whether it is small enough to write at once, so counting stops there
+    (`queued` is then at most the limit + 1; incidents' notices, never held)."""
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     notification_require_editable(notification=notification, action="sent again")
     if notification.status == Status.AWAITING_APPROVAL:
@@ -184,7 +187,11 @@ def notification_send(*, notification: Notification) -> SendResult:
         raise Conflict("The notification's end time has passed; move end_at before sending.")
     if notification.incident_id is None and audience_is_empty(audience=notification.audience):
         raise ValidationError({"audience": [EMPTY_AUDIENCE]})
-    queued = notification_audience(notification=notification).count()
+    audience = notification_audience(notification=notification)
+    if exact_count:
+        queued = audience.count()
+    else:
+        queued = audience.order_by()[: INLINE_MATERIALISE_LIMIT + 1].count()
     if notification_needs_approval(notification=notification, audience_size=queued):
         notification.status = Status.AWAITING_APPROVAL
         notification.save(update_fields=["status", "updated_at"])
@@ -288,7 +295,7 @@ def notification_materialise(*, notification: Notification) -> int:
             return 0
         written = delivery.messages_materialise(
             notification=notification,
-            customers=notification_audience(notification=notification),
+            customers=notification_audience(notification=notification, materialising=True),
             channels=notification.channels,
             fresh=not Message.objects.filter(notification=notification).exists(),
         )

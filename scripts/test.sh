@@ -15,7 +15,7 @@ pg_up=0
 $PY - <<PYEOF && pg_up=1
 import sys, psycopg
 try:
-    psycopg.connect("$PG_URL".replace("/proactive", "/postgres"), connect_timeout=2).close()
+    psycopg.connect("$PG_URL".rsplit("/", 1)[0] + "/postgres", connect_timeout=2).close()
 except Exception:
     sys.exit(1)
 PYEOF

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from accounts.permissions import IsAdmin, IsCustomerReading, IsEngineer, IsStaffMember
 from accounts.services import user_update
 from config.parsers import JSONParser
+from config.schema import responds_with
 from customers.models import Customer
 from tickets import selectors, services
 from tickets.filters import InteractionFilter, TicketFilter
@@ -106,6 +107,7 @@ class TicketViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    api_errors = {"partial_update": {409}}
     serializer_class = TicketSerializer
     permission_classes = [IsTicketUser]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
@@ -187,12 +189,14 @@ class TicketViewSet(
 
     @extend_schema(request=None, responses=TicketSerializer, summary="Start work (engineers)")
     @action(detail=True, methods=["post"], permission_classes=[IsEngineer])
+    @responds_with(409)
     def accept(self, request, pk=None):
         ticket = services.ticket_accept(ticket=self.get_object(), actor=request.user)
         return Response(self._out(ticket))
 
     @extend_schema(request=AssignSerializer, responses=TicketSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsAdmin])
+    @responds_with(409)
     def assign(self, request, pk=None):
         ticket = self.get_object()
         serializer = AssignSerializer(data=request.data)
@@ -208,6 +212,7 @@ class TicketViewSet(
         summary="Change status (staff; customers may cancel their ticket before work starts)",
     )
     @action(detail=True, methods=["post"], url_path="status")
+    @responds_with(409)
     def change_status(self, request, pk=None):
         ticket = self.get_object()
         serializer = StatusSerializer(data=request.data)
@@ -219,6 +224,7 @@ class TicketViewSet(
 
     @extend_schema(request=ResolveSerializer, responses=TicketSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsStaffMember])
+    @responds_with(409)
     def resolve(self, request, pk=None):
         ticket = self.get_object()
         serializer = ResolveSerializer(data=request.data)
@@ -235,6 +241,7 @@ class TicketViewSet(
     @extend_schema(methods=["GET"], responses=CommentSerializer(many=True), filters=False)
     @extend_schema(methods=["POST"], request=CommentSerializer, responses={201: CommentSerializer})
     @action(detail=True, methods=["get", "post"], filter_backends=[])
+    @responds_with(409)
     def comments(self, request, pk=None):
         ticket = self.get_object()
         if request.method == "GET":
@@ -262,6 +269,7 @@ class TicketViewSet(
         filter_backends=[],
         parser_classes=[AttachmentUploadParser, JSONParser],
     )
+    @responds_with(409)
     def attachments(self, request, pk=None):
         ticket = self.get_object()
         if request.method == "GET":
@@ -346,6 +354,7 @@ class InteractionViewSet(
         parameters=[
             OpenApiParameter("days", OpenApiTypes.INT, description="How far back (default 7 days)")
         ],
+        responses=InteractionSerializer(many=True),
         filters=True,
     )
     @action(detail=False, methods=["get"])

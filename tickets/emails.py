@@ -68,7 +68,10 @@ def ticket_emails_send(emails: Iterable[TicketEmail]) -> None:
 
 
 def _link(ticket: Ticket, *, portal: bool = False) -> str:
-    return f"{settings.PUBLIC_BASE_URL}{'/portal' if portal else ''}/tickets/{ticket.pk}/"
+    """The ticket's page: the portal's for the customer (the staff page is
+    closed to them), the staff page for engineers and admins."""
+    base = settings.PUBLIC_BASE_URL.rstrip("/")
+    return f"{base}/portal/tickets/{ticket.pk}/" if portal else f"{base}/tickets/{ticket.pk}/"
 
 
 def _customer_address(ticket: Ticket) -> str:

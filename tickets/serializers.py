@@ -56,7 +56,7 @@ def _iso(value: datetime | None) -> str | None:
 
 class TicketSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
-    service_type = serializers.PrimaryKeyRelatedField(read_only=True)
+    service_type = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     is_overdue = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
 
@@ -178,7 +178,9 @@ class ResolveSerializer(serializers.Serializer):
 
 
 class CommentSerializer(serializers.ModelSerializer):
-    author_username = serializers.CharField(source="author.username", read_only=True, default=None)
+    author_username = serializers.CharField(
+        source="author.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Comment
@@ -226,7 +228,9 @@ class FieldChangeSerializer(serializers.Serializer):
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
-    actor_username = serializers.CharField(source="actor.username", read_only=True, default=None)
+    actor_username = serializers.CharField(
+        source="actor.username", read_only=True, default=None, allow_null=True
+    )
     changes = FieldChangeSerializer(many=True, read_only=True)
 
     class Meta:

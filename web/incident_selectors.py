@@ -162,7 +162,7 @@ def waiting_notices(*, incident: Incident) -> list[Notification]:
 def site_search(*, term: str, limit: int = 12) -> QuerySet[Site]:
     """Sites whose code, name or location contains the term, the top of the
     tree first."""
-    term = term.strip()[:100]
+    term = term.replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL in a literal
     if not term:
         return Site.objects.none()
     return (

@@ -1,4 +1,7 @@
-"""Starting texts for each kind of notification, offered on the compose page."""
+"""Starting texts for each kind of notification, offered on the compose page.
+They name only values every notification has ({{ start_at }} is the send time
+when no start is given): a text naming {{ end_at }} needs an end, and a
+starter must save as it is."""
 
 STARTERS: dict[str, dict[str, str]] = {
     "general": {"title": "", "body": ""},
@@ -8,7 +11,7 @@ STARTERS: dict[str, dict[str, str]] = {
             "Dear {{ customer.name }},\n\n"
             "We are aware of an interruption of your {{ customer.service_type }} service "
             "(account {{ customer.account_number }}) since {{ start_at }}. "
-            "Our engineers are working on it and expect it to be restored by {{ end_at }}.\n\n"
+            "Our engineers are working on it; we will tell you as soon as it is restored.\n\n"
             "We are sorry for the inconvenience."
         ),
     },
@@ -17,8 +20,8 @@ STARTERS: dict[str, dict[str, str]] = {
         "body": (
             "Dear {{ customer.name }},\n\n"
             "To improve your {{ customer.service_type }} service we will carry out planned "
-            "maintenance from {{ start_at }} to {{ end_at }}. The service may be unavailable "
-            "for short periods during this time.\n\n"
+            "maintenance starting {{ start_at }}. The service may be unavailable for short "
+            "periods until the work is complete.\n\n"
             "Thank you for your patience."
         ),
     },

@@ -133,6 +133,7 @@ urlpatterns = [
         "incidents/<int:incident_id>/",
         ("", incidents.incident_detail_view, "web-incident"),
         ("audience/", incidents.incident_audience_view, "web-incident-audience"),
+        ("timeline/", incidents.incident_timeline_view, "web-incident-timeline"),
         ("updates/", incidents.incident_update_view, "web-incident-update"),
         ("resolve/", incidents.incident_resolve_view, "web-incident-resolve"),
         ("rca/", incidents.incident_rca_view, "web-incident-rca"),

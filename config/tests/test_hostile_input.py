@@ -128,11 +128,13 @@ def test_a_body_nested_just_over_the_limit_is_refused_and_one_within_it_is_read(
     assert response.json().get("code") != "json_too_deep"
 
 
-@pytest.mark.parametrize("path", ["/api/notifications/", "/api/customers/", "/api/users/1/"])
+@pytest.mark.parametrize("path", ["/api/notifications/", "/api/customers/", "/api/users/{me}/"])
 def test_every_endpoint_refuses_deep_json(admin_user, path):
     client = client_for(admin_user)
-    method = client.patch if path.endswith("1/") else client.post
-    response = method(path, deep_json(5000), content_type="application/json")
+    method = client.patch if "{me}" in path else client.post
+    response = method(
+        path.format(me=admin_user.pk), deep_json(5000), content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "json_too_deep"
 
@@ -187,3 +189,30 @@ def test_an_upload_over_the_upload_cap_is_a_413(admin_user, settings):
     )
     assert response.status_code == 413
     assert "4096 bytes" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        (
+            "/api/notifications/send/",
+            {"notification": "{n}", "customers": [int(HUGE)]},
+            "customers",
+        ),
+        ("/api/audiences/preview/", {"audience": {"customer_ids": [int(HUGE)]}}, "audience"),
+        (
+            "/api/notifications/",
+            {"title": "a", "body": "b", "audience": {"customer_ids": [int(HUGE)]}},
+            "audience",
+        ),
+        ("/api/tickets/", {"title": "x", "customer": int(HUGE)}, "customer"),
+        ("/api/interactions/", {"customer": int(HUGE), "kind": "call"}, "customer"),
+    ],
+)
+def test_it_refuses_an_out_of_range_id_in_a_body_naming_the_field(admin_user, path, body, field):
+    notification = Notification.objects.create(title="Hi", body="x", created_by=admin_user)
+    if body.get("notification") == "{n}":
+        body = {**body, "notification": notification.pk}
+    response = client_for(admin_user).post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()

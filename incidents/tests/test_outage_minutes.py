@@ -161,3 +161,21 @@ class TestRefusals:
 
     def test_a_pending_engineer_may_not_read_it(self, pending_engineer, day):
         assert client_for(pending_engineer).get(URL, DAY).status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    ("spans", "seconds"),
+    [
+        ([], 0),
+        ([(0, 600)], 600),
+        ([(0, 600), (0, 600)], 600),  # the same outage twice
+        ([(0, 6000), (60, 120)], 6000),  # one inside another
+        ([(0, 60), (60, 120)], 120),  # end to end
+        ([(300, 400), (0, 100), (50, 350)], 400),  # out of order, chained
+        ([(0, 10), (20, 30)], 20),  # apart
+    ],
+)
+def test_the_union_counts_each_second_once(spans, seconds):
+    from incidents.outage_minutes import _union_seconds
+
+    assert _union_seconds(spans) == seconds

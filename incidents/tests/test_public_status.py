@@ -168,8 +168,10 @@ class TestCost:
 
     def test_news_shows_after_the_cache_period(self, client, scene, monkeypatch):
         client.get("/api/status/")
+        assert "Fibre cut in Tver" in client.get("/status/").content.decode()
         Incident.objects.filter(pk=scene["outage"].pk).update(title="Fibre cut, crews on site")
         assert client.get("/api/status/").json()["incidents"][0]["title"] == "Fibre cut in Tver"
+        assert "Fibre cut, crews on site" not in client.get("/status/").content.decode()
         later = timezone.now() + timedelta(seconds=11)
         monkeypatch.setattr("incidents.public_status.timezone.now", lambda: later)
         from django.core.cache import cache
@@ -177,3 +179,6 @@ class TestCost:
         cache.delete("public-status:rebuild:v1")
         titles = [i["title"] for i in client.get("/api/status/").json()["incidents"]]
         assert "Fibre cut, crews on site" in titles
+        assert "Fibre cut, crews on site" in client.get("/status/").content.decode()
+        feed = client.get("/status/feed.atom").content.decode()
+        assert "Fibre cut, crews on site" in feed

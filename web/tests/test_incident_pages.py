@@ -89,9 +89,15 @@ class TestDeclare:
         assert incident.status == "investigating" and incident.created_by == engineer
         page = text(client.get(f"/incidents/{incident.pk}/"))
         assert f"{incident.number} is declared; 3 customers are being told." in page
+        assert 'hx-trigger="every 5s"' in page  # the page follows the notice going out
         deliver()
         page = text(client.get(f"/incidents/{incident.pk}/"))
         assert "<span>3 sent</span>" in page and "of 3 messages" in page
+        assert 'hx-trigger="every 5s"' not in page  # and stops once it is out
+        partial = text(client.get(f"/incidents/{incident.pk}/timeline/"))
+        assert (
+            partial.strip().startswith('<ol class="timeline" id="timeline"') and "3 sent" in partial
+        )
 
     def test_it_prefills_the_scope_from_a_filtered_customer_list(self, web_client, engineer, north):
         client = web_client(engineer)
@@ -115,6 +121,12 @@ class TestDeclare:
         assert client.get("/incidents/sites/chip/?code=NOPE").status_code == 404
         assert "No site matches" in text(client.get("/incidents/sites/?q=zzz"))
         assert client.get("/incidents/sites/?q=" + "x" * 5000).status_code == 200
+        assert client.get("/incidents/sites/?q=st%00reet").status_code == 200
+        assert client.get("/incidents/sites/chip/?code=%00").status_code == 404
+        refused = client.post("/incidents/new/preview/", outage(tag="a\x00b"))
+        assert "Tags: Null characters are not allowed." in text(refused)
+        assert client.post("/incidents/new/sms-count/", {"sms_body": "a\x00"}).status_code == 200
+        assert client.post("/incidents/new/", outage(title="a\x00b")).status_code == 400
 
     def test_it_counts_sms_segments_as_you_type(self, web_client, engineer, north):
         client = web_client(engineer)
@@ -184,6 +196,9 @@ class TestIncidentPage:
         incident.refresh_from_db()
         assert incident.rca_published_at is not None
         page = text(client.get(f"/incidents/{incident.pk}/"))
+        # The timeline shows each text as a customer read it, its template one click away.
+        assert '<div class="body">Dear Sample Customer, your service is down' in page
+        assert "{{ incident.title }}" not in page.split("Timeline")[1].split("<details")[0]
         kinds = re.findall(r"<strong>(Declaration|Update|Resolution|Root cause)</strong>", page)
         assert kinds == ["Declaration", "Update", "Resolution", "Root cause"]
 
@@ -327,6 +342,7 @@ INCIDENT_PAGES = [
     ("post", "/incidents/new/sms-count/"),
     ("get", "/incidents/{id}/"),
     ("get", "/incidents/{id}/audience/"),
+    ("get", "/incidents/{id}/timeline/"),
     ("get", "/incidents/{id}/cancel/"),
     ("get", "/incidents/{id}/complete/"),
 ]

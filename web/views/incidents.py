@@ -168,7 +168,8 @@ def incident_preview_view(request):
     scope, unknown = form.scope() if "account_numbers" in form.cleaned_data else ({}, [])
     if unknown:
         context["errors"].append(f"Unknown account number(s): {', '.join(unknown[:20])}.")
-    for name in ("last_mile_site", "service_type"):
+    scope_fields = ("last_mile_site", "service_type", "location", "tag", "operator_code")
+    for name in scope_fields:
         context["errors"] += [f"{form.fields[name].label}: {e}" for e in form.errors.get(name, [])]
     if services.scope_is_empty(scope):
         context["empty"] = True
@@ -194,19 +195,23 @@ def incident_site_search_view(request):
 @staff_required
 def incident_site_chip_view(request):
     """One chosen site as a chip, to add to the picker (htmx)."""
-    site = Site.objects.filter(code=request.GET.get("code", "")).only("code", "name").first()
+    code = request.GET.get("code", "").replace("\x00", "")[:64]
+    site = Site.objects.filter(code=code).only("code", "name").first() if code else None
     if site is None:
         return render(request, "web/incidents/_site_results.html", {"sites": []}, status=404)
-    return render(request, "web/incidents/_chip.html", {"code": site.code, "name": site.name})
+    response = render(request, "web/incidents/_chip.html", {"code": site.code, "name": site.name})
+    # The reach beside the form counts again once the chip is in place.
+    response["HX-Trigger-After-Settle"] = "scope-changed"
+    return response
 
 
 @staff_required
 @require_POST
 def incident_sms_count_view(request):
     """The live segment count under an SMS text (htmx)."""
-    text = request.POST.get("sms_body", "")[:2000]
+    text = request.POST.get("sms_body", "").replace("\x00", "")[:2000]
     incident = Incident(
-        title=request.POST.get("title", "")[:200] or "Outage",
+        title=request.POST.get("title", "").replace("\x00", "")[:200] or "Outage",
         status=Incident.Status.INVESTIGATING,
     )
     context = {"text": text}
@@ -237,11 +242,35 @@ def _timeline(incident: Incident) -> list[dict]:
         notices.append(incident.rca_notification_id)
     progress = incident_selectors.notice_progress(notification_ids=notices)
     rows = [
-        {"update": u, "progress": progress.get(u.notification_id)}
+        {"update": u, "progress": progress.get(u.notification_id), "text": _as_read(incident, u)}
         for u in updates
         if u.kind != IncidentUpdate.Kind.SUGGESTION
     ]
     return rows, progress.get(incident.rca_notification_id)
+
+
+WAITING = {"queued", "sending", "deferred"}
+
+
+def _timeline_context(incident: Incident) -> dict:
+    timeline, rca_progress = _timeline(incident)
+    progresses = [row["progress"] for row in timeline] + [rca_progress]
+    live = any(
+        p is not None and any(label in WAITING for label, _ in p["parts"]) for p in progresses
+    ) or any(row["update"].notification_id and not row["progress"]["total"] for row in timeline)
+    return {"incident": incident, "timeline": timeline, "rca_progress": rca_progress, "live": live}
+
+
+def _as_read(incident: Incident, update: IncidentUpdate) -> str:
+    """An update's text as a customer read it then (its own status and ETA),
+    for the sample customer."""
+    values = templating.incident_values(incident)
+    values["status"] = templating.INCIDENT_STATUS_LABELS.get(update.status, update.status)
+    if update.eta:
+        values["eta"] = update.eta
+    return templating.text_render(
+        source=update.body, customer=templating.SAMPLE_CUSTOMER, incident=values
+    )
 
 
 def _update_form(incident: Incident, data=None) -> IncidentUpdateForm:
@@ -261,21 +290,18 @@ def _update_form(incident: Incident, data=None) -> IncidentUpdateForm:
 
 
 def _detail_context(request, incident: Incident, **forms) -> dict:
-    timeline, rca_progress = _timeline(incident)
     counts = selectors.incident_counts(incident_ids=[incident.pk])[incident.pk]
     tickets = Ticket.objects.filter(incident=incident).select_related("customer")
     context = {
-        "incident": incident,
-        "timeline": timeline,
-        "rca_progress": rca_progress,
+        **_timeline_context(incident),
         "counts": counts,
         "tickets": tickets.order_by("-created_at")[:LINKED_TICKETS_SHOWN],
         "suggestions": [
             u for u in incident.updates.all() if u.kind == IncidentUpdate.Kind.SUGGESTION
         ],
         "update_form": forms.get("update_form") or _update_form(incident),
-        "resolve_form": forms.get("resolve_form") or NoticeForm(),
-        "rca_form": forms.get("rca_form") or RcaForm(),
+        "resolve_form": forms.get("resolve_form") or NoticeForm(auto_id="resolve_%s"),
+        "rca_form": forms.get("rca_form") or RcaForm(auto_id="rca_%s"),
         "is_outage": incident.kind == Incident.Kind.OUTAGE,
         "may_update": incident.is_active,
         "may_resolve": incident.kind == Incident.Kind.OUTAGE
@@ -302,6 +328,13 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
             for n in incident_selectors.waiting_notices(incident=incident)
         ]
     return context
+
+
+@staff_required
+def incident_timeline_view(request, incident_id: int):
+    """The timeline alone, polled by the incident page while notices are going out."""
+    incident = _incident_or_404(incident_id)
+    return render(request, "web/incidents/_timeline.html", _timeline_context(incident))
 
 
 @staff_required
@@ -353,7 +386,7 @@ def incident_update_view(request, incident_id: int):
 @require_POST
 def incident_resolve_view(request, incident_id: int):
     incident = _incident_or_404(incident_id)
-    form = NoticeForm(request.POST)
+    form = NoticeForm(request.POST, auto_id="resolve_%s")
     done = _run(
         request,
         form,
@@ -372,7 +405,7 @@ def incident_resolve_view(request, incident_id: int):
 @require_POST
 def incident_rca_view(request, incident_id: int):
     incident = _incident_or_404(incident_id)
-    form = RcaForm(request.POST)
+    form = RcaForm(request.POST, auto_id="rca_%s")
     done = _run(
         request,
         form,

@@ -4,7 +4,7 @@ outage costs the database at most one query per STATUS_CACHE_SECONDS."""
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.feedgenerator import Atom1Feed
 
 from incidents.public_status import public_status, status_cache_seconds
@@ -35,19 +35,42 @@ def _for_display(incident: dict) -> dict:
     }
 
 
-def status_page_view(request):
-    document = public_status()
+# The page and the feed are the same for every visitor, so each process
+# renders them once per document build and serves the bytes after that.
+_rendered: dict[str, tuple[object, bytes]] = {}
+
+
+def _once_per_build(name: str, document: dict, render_bytes) -> bytes:
+    built, content = _rendered.get(name, (None, b""))
+    if built != document["built_at"]:
+        content = render_bytes(document)
+        _rendered[name] = (document["built_at"], content)
+    return content
+
+
+def _page_bytes(document: dict) -> bytes:
     incidents = [_for_display(i) for i in document["incidents"]]
     context = {
         "outages": [i for i in incidents if i["kind"] == "outage"],
         "maintenance": [i for i in incidents if i["kind"] == "maintenance"],
         "built_at": document["built_at"],
     }
-    return _cached_publicly(render(request, "web/status/status.html", context))
+    return render_to_string("web/status/status.html", context).encode()
+
+
+def status_page_view(request):
+    content = _once_per_build("page", public_status(), _page_bytes)
+    return _cached_publicly(HttpResponse(content, content_type="text/html; charset=utf-8"))
 
 
 def status_feed_view(request):
-    document = public_status()
+    content = _once_per_build("feed", public_status(), _feed_bytes)
+    return _cached_publicly(
+        HttpResponse(content, content_type="application/atom+xml; charset=utf-8")
+    )
+
+
+def _feed_bytes(document: dict) -> bytes:
     base = settings.PUBLIC_BASE_URL.rstrip("/")
     feed = Atom1Feed(
         title="Service status",
@@ -72,6 +95,4 @@ def status_feed_view(request):
             updateddate=update["created_at"],
             categories=[incident["kind"]],
         )
-    response = HttpResponse(content_type="application/atom+xml; charset=utf-8")
-    feed.write(response, "utf-8")
-    return _cached_publicly(response)
+    return feed.writeString("utf-8").encode()

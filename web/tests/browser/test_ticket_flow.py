@@ -52,23 +52,34 @@ def test_a_customer_raises_a_ticket_the_engineer_answers_and_notes_stay_internal
     check_landmarks(engineer_tab)
     engineer_tab.get_by_role("button", name="Accept").click()
     expect(engineer_tab.get_by_test_id("ticket-status")).to_have_text("in progress")
-    engineer_tab.get_by_role("textbox", name="Comment").fill(
+    engineer_tab.get_by_role("textbox", name="Reply").fill(
         "A technician will check the line tomorrow morning."
     )
-    engineer_tab.get_by_role("button", name="Save comment").click()
+    engineer_tab.get_by_role("button", name="Send to customer").click()
     expect(engineer_tab.get_by_role("status")).to_contain_text("Your comment is saved")
-    engineer_tab.get_by_role("textbox", name="Comment").fill(
+    # The internal note is a tab of its own that looks unlike the reply.
+    note_tab = engineer_tab.get_by_test_id("composer-note")
+    expect(note_tab).to_be_hidden()
+    engineer_tab.get_by_test_id("tab-note").click()
+    expect(note_tab).to_be_visible()
+    expect(engineer_tab.get_by_test_id("composer-reply")).to_be_hidden()
+    assert note_tab.evaluate(
+        "e => getComputedStyle(e).backgroundColor"
+    ) != engineer_tab.get_by_test_id("composer-reply").evaluate(
+        "e => getComputedStyle(e).backgroundColor"
+    )
+    engineer_tab.get_by_role("textbox", name="Note for the team").fill(
         "Probably the splitter at the cabinet."
     )
-    engineer_tab.get_by_label("Internal note (never shown to the customer)").check()
-    engineer_tab.get_by_role("button", name="Save comment").click()
+    engineer_tab.get_by_role("button", name="Save internal note").click()
+    expect(engineer_tab.get_by_role("status")).to_contain_text("the customer does not see it")
     expect(engineer_tab.get_by_test_id("timeline")).to_contain_text("Probably the splitter")
     screenshot(engineer_tab, "ticket-engineer")
 
     # The customer's open page shows the engineer's comment without a reload.
     timeline = customer_tab.get_by_test_id("timeline")
     expect(timeline).to_contain_text("A technician will check the line tomorrow morning.")
-    expect(timeline).to_contain_text("Accepted")
+    expect(timeline).to_contain_text("Your request is being worked on by Eric.")
     expect(timeline).not_to_contain_text("splitter")
     customer_tab.reload()
     expect(customer_tab.get_by_test_id("ticket-status")).to_have_text("in progress")
