@@ -68,6 +68,13 @@ class IsStaffOrCustomerReader(BasePermission):
 class ScopeSerializer(AudienceSerializer):
     """The affected customers, picked like a notification audience."""
 
+    customer_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        default=list,
+        max_length=100_000,
+    )
+
     def validate(self, attrs):
         attrs = super().validate(attrs)
         errors = {}
@@ -180,6 +187,10 @@ class IncidentSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            # A reminder at most a year ahead (further would be no reminder at all).
+            "reminder_minutes_before": {"max_value": 525_600},
+        }
         read_only_fields = [
             "id",
             "number",

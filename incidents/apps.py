@@ -5,7 +5,7 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
-        from incidents.selectors import incident_notice_customers
+        from incidents.services import incident_notice_audience
         from notifications.hooks import incident_audience_register
 
-        incident_audience_register(incident_notice_customers)
+        incident_audience_register(incident_notice_audience)

@@ -109,6 +109,10 @@ class Incident(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # When the scope's customers were written into IncidentCustomer: at once
+    # for small scopes, by the first notice's task for large ones (so the
+    # declaring request stays fast); null until then.
+    audience_frozen_at = models.DateTimeField(null=True, blank=True)
     # Customers who saw "we already know about this outage" and did not raise a ticket.
     deflected_count = models.PositiveIntegerField(default=0)
     # Alarms: the Alertmanager group that opened this draft, and what it sent

@@ -5,6 +5,7 @@ import math
 from django.db.models import Count, Exists, Min, OuterRef, Prefetch, QuerySet, Subquery
 
 from customers.models import Customer
+from customers.selectors import customer_audience
 from delivery.models import Message, MessageStatus
 from incidents.models import Incident, IncidentCustomer, IncidentUpdate
 from notifications.models import Notification
@@ -123,6 +124,12 @@ def incident_counts(*, incident_ids: list[int]) -> dict[int, dict]:
     )
     for pk, n in affected:
         counts[pk]["affected"] = n
+    # An audience still being frozen (a large scope, moments after its
+    # declaration) counts what its scope names.
+    for pk, scope in Incident.objects.filter(
+        pk__in=incident_ids, audience_frozen_at__isnull=True
+    ).values_list("pk", "scope"):
+        counts[pk]["affected"] = customer_audience(audience=scope).count()
     notified = (
         Message.objects.filter(
             notification__incident_id__in=incident_ids, status=MessageStatus.SENT

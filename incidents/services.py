@@ -17,7 +17,7 @@ from config.exceptions import Conflict
 from customers.models import Customer
 from customers.selectors import AUDIENCE_FIELDS, customer_audience
 from delivery.channels.sms import sms_size
-from incidents import hooks
+from incidents import hooks, selectors
 from incidents.models import Incident, IncidentCustomer, IncidentUpdate
 from notifications import services as notifications
 from notifications import templating
@@ -173,6 +173,57 @@ def _audience_add(*, incident: Incident, scope: dict, now: datetime.datetime) ->
         return max(cursor.rowcount, 0)
 
 
+# A scope up to this size is frozen inside the declaring request; a larger
+# one by the first notice's task (or the beat sweep), so declaring an outage
+# over 100,000 customers answers at once.
+INLINE_FREEZE_LIMIT = 2000
+
+
+def incident_audience_freeze(*, incident_id: int) -> int:
+    """Write the scope's customers into the frozen audience, once (as of the
+    declaration). Returns the number of customers added."""
+    with transaction.atomic():
+        incident = Incident.objects.select_for_update().get(pk=incident_id)
+        if incident.audience_frozen_at is not None:
+            return 0
+        added = _audience_add(incident=incident, scope=incident.scope, now=incident.created_at)
+        incident.audience_frozen_at = timezone.now()
+        incident.save(update_fields=["audience_frozen_at"])
+        if added > 10 * INLINE_FREEZE_LIMIT and connection.vendor == "postgresql":
+            # The next statements join these rows; plan them with their real size.
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {IncidentCustomer._meta.db_table}")
+    _log(incident, "audience frozen", affected=added)
+    return added
+
+
+def incident_notice_audience(*, notification, materialising: bool = False):
+    """The notifications app's hook: who an incident's notice is for. A
+    notice about to be materialised freezes a still-unfrozen audience first;
+    a count before then reads the scope itself."""
+    frozen = Incident.objects.filter(
+        pk=notification.incident_id, audience_frozen_at__isnull=False
+    ).exists()
+    if not frozen:
+        if materialising:
+            incident_audience_freeze(incident_id=notification.incident_id)
+        else:
+            scope = Incident.objects.values_list("scope", flat=True).get(
+                pk=notification.incident_id
+            )
+            return customer_audience(audience=scope)
+    return selectors.incident_notice_customers(notification=notification)
+
+
+def incident_audience_freeze_late(*, now: datetime.datetime) -> int:
+    """Beat: freeze the audiences no task froze within a minute (a lost
+    task, or a large scope declared without a notice)."""
+    stale = Incident.objects.filter(
+        audience_frozen_at__isnull=True, created_at__lt=now - datetime.timedelta(seconds=60)
+    ).values_list("pk", flat=True)
+    return sum(incident_audience_freeze(incident_id=pk) for pk in list(stale))
+
+
 # --- notices ------------------------------------------------------------------------------------
 
 
@@ -208,7 +259,7 @@ def _notice(
     if update is not None:
         update.notification = notification
         update.save(update_fields=["notification"])
-    notifications.notification_send(notification=notification)
+    notifications.notification_send(notification=notification, exact_count=False)
     return notification
 
 
@@ -290,8 +341,11 @@ def incident_declare(
         _prepare_maintenance(incident, now=now)
     _check_texts(incident=incident, body=body, sms_body=sms_body, explicit_sms=bool(sms_body))
     incident.save()
-    added = _audience_add(incident=incident, scope=scope, now=now)
-    _log(incident, "declared", affected=added)
+    small = customer_audience(audience=scope).order_by()[: INLINE_FREEZE_LIMIT + 1].count()
+    if small <= INLINE_FREEZE_LIMIT:
+        incident_audience_freeze(incident_id=incident.pk)
+        incident.refresh_from_db(fields=["audience_frozen_at"])
+    _log(incident, "declared")
     if kind == Kind.OUTAGE:
         first = UpdateKind.DECLARATION
         _post(
@@ -556,6 +610,8 @@ def incident_change(
 
 
 def _widen(incident: Incident, *, changed_by, now: datetime.datetime) -> None:
+    if incident.audience_frozen_at is None:
+        incident_audience_freeze(incident_id=incident.pk)
     added = _audience_add(incident=incident, scope=incident.scope, now=now)
     _log(incident, "scope widened", added=added)
     if not added or incident.status == Status.DRAFT:
@@ -683,6 +739,7 @@ def incident_maintenance_advance(*, now: datetime.datetime | None = None) -> int
     themselves are scheduled notifications, started by the notifications
     beat.) Returns the number of steps taken."""
     now = now or timezone.now()
+    incident_audience_freeze_late(now=now)
     steps = 0
     starting = Incident.objects.filter(
         kind=Kind.MAINTENANCE, status=Status.SCHEDULED, scheduled_start__lte=now
@@ -927,6 +984,7 @@ def incident_alerts_receive(*, payload: dict, now: datetime.datetime | None = No
             alert_group_key=group_key,
             started_at=now,
             created_at=now,
+            audience_frozen_at=now,
         )
         incident.save()
         created = True

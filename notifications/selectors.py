@@ -67,10 +67,14 @@ def notification_messages(*, notification: Notification) -> QuerySet[Message]:
     return Message.objects.filter(notification=notification).order_by("pk")
 
 
-def notification_audience(*, notification: Notification) -> QuerySet[Customer]:
+def notification_audience(
+    *, notification: Notification, materialising: bool = False
+) -> QuerySet[Customer]:
     """Who the notification is for. An incident's notice goes to (part of)
     the incident's frozen audience, which the incidents app resolves through
-    the hook it registers; any other notification to its audience filters."""
+    the hook it registers (`materialising`: the rows are about to be
+    written, so the audience must be frozen by now); any other notification
+    to its audience filters."""
     if notification.incident_id is not None and hooks.incident_audience is not None:
-        return hooks.incident_audience(notification=notification)
+        return hooks.incident_audience(notification=notification, materialising=materialising)
     return customer_audience(audience=notification.audience)

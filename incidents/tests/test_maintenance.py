@@ -272,3 +272,27 @@ def test_a_maintenance_must_be_in_the_future_and_cannot_be_resolved(clock, engin
     body = announce(engineer_client)
     assert engineer_client.post(f"{URL}{body['id']}/resolve/", {}, format="json").status_code == 409
     assert timezone.now() == T0
+
+
+def test_odd_input_is_a_400_never_a_500(clock, engineer_client, people):
+    for bad in (
+        {"reminder_minutes_before": 10**9},
+        {"reminder_minutes_before": -5},
+        {"scope": "everyone"},
+        {"channels": []},
+        {"channels": ["fax"]},
+        {"scheduled_start": "tomorrow"},
+        {"kind": "volcano"},
+    ):
+        payload = {
+            "kind": "maintenance",
+            "title": "Odd",
+            "scope": {"last_mile_site": ["NODE-1"]},
+            "scheduled_start": (T0 + 2 * HOUR).isoformat(),
+            "scheduled_end": (T0 + 3 * HOUR).isoformat(),
+            "body": "Odd.",
+            **bad,
+        }
+        response = engineer_client.post(URL, payload, format="json")
+        assert response.status_code == 400, (bad, response.content)
+    assert Incident.objects.count() == 0

@@ -398,3 +398,42 @@ def test_a_default_sms_is_derived_when_none_is_given(engineer_client, people):
     assert sms.body.endswith(": investigating.")
     assert len(sms.body) <= 160
     assert timezone.now()
+
+
+def test_a_large_scope_is_frozen_by_the_first_notices_task_not_the_request(
+    engineer_client, people, monkeypatch, make_customer, north
+):
+    from incidents import services
+
+    monkeypatch.setattr(services, "INLINE_FREEZE_LIMIT", 1)
+    monkeypatch.setattr("notifications.services.INLINE_MATERIALISE_LIMIT", 1)
+    body = declare(engineer_client)
+
+    assert body["affected_count"] == 2  # counted from the scope meanwhile
+    assert IncidentCustomer.objects.filter(incident_id=body["id"]).count() == 0
+    make_customer(name="Joined before the task ran", last_mile_site=north)
+    notice = Notification.objects.get(pk=body["updates"][0]["notification"])
+    from notifications.services import notification_materialise
+
+    notification_materialise(notification=notice)  # what the task does
+
+    frozen = set(
+        IncidentCustomer.objects.filter(incident_id=body["id"]).values_list(
+            "customer_id", flat=True
+        )
+    )
+    assert len(frozen) == 3
+    assert set(statuses(notice.pk)) == frozen
+    assert Incident.objects.get(pk=body["id"]).audience_frozen_at is not None
+
+
+def test_beat_freezes_an_audience_no_task_froze(engineer_client, people, monkeypatch):
+    from incidents import services
+
+    monkeypatch.setattr(services, "INLINE_FREEZE_LIMIT", 1)
+    body = declare(engineer_client, notify=False)
+    assert IncidentCustomer.objects.filter(incident_id=body["id"]).count() == 0
+    services.incident_maintenance_advance(now=timezone.now())
+    assert IncidentCustomer.objects.filter(incident_id=body["id"]).count() == 0  # not yet stale
+    services.incident_maintenance_advance(now=timezone.now() + datetime.timedelta(minutes=2))
+    assert IncidentCustomer.objects.filter(incident_id=body["id"]).count() == 2

@@ -134,3 +134,13 @@ def test_an_unknown_incident_is_404_for_staff(engineer_client):
 def test_the_customer_sees_update_text_rendered_for_them(customer_client, carol, outage):
     body = customer_client.get(f"{URL}{outage['id']}/").json()["updates"][0]["body"]
     assert body == f"Dear {carol.name}, we are on it."
+
+
+def test_an_impossible_customer_id_in_a_scope_is_a_400(engineer_client, carol):
+    response = engineer_client.post(
+        URL,
+        {"kind": "outage", "title": "x", "scope": {"customer_ids": [2**70]}, "body": "x"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "customer_ids" in response.json()["scope"]
