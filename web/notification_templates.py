@@ -1,7 +1,4 @@
-"""Starting texts for each kind of notification, offered on the compose page.
-They name only values every notification has ({{ start_at }} is the send time
-when no start is given): a text naming {{ end_at }} needs an end, and a
-starter must save as it is."""
+"""Starting texts for each kind of notification, offered on the compose page."""
 
 STARTERS: dict[str, dict[str, str]] = {
     "general": {"title": "", "body": ""},
