@@ -287,6 +287,11 @@ class ProfileForm(forms.Form):
     )
     email_opt_in = forms.BooleanField(label="Send me notifications by email", required=False)
     sms_opt_in = forms.BooleanField(label="Send me notifications by SMS", required=False)
+    marketing_opt_in = forms.BooleanField(
+        label="Send me news and offers",
+        required=False,
+        help_text="Outage and maintenance notices reach you either way.",
+    )
 
 
 class ImportForm(forms.Form):

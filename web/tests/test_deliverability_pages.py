@@ -114,3 +114,26 @@ def test_the_compose_preview_asks_who_to_tell_and_still_shows_the_text(web_clien
     assert "Choose who to tell" in page and 'data-testid="rendered-sample"' in page
     everyone = web_client(engineer).post("/notifications/preview/", {**data, "everyone": "on"})
     assert 'data-testid="audience-count"' in everyone.content.decode()
+
+
+def test_a_customer_agrees_to_marketing_on_their_profile(web_client, customer_user):
+    from customers.models import Customer
+
+    client = web_client(customer_user)
+    page = client.get("/portal/profile/").content.decode()
+    assert 'name="marketing_opt_in"' in page
+    customer = Customer.objects.get(user=customer_user)
+    response = client.post(
+        "/portal/profile/",
+        {
+            "email": customer.email,
+            "timezone": "UTC",
+            "contact_window_start": "08:00",
+            "contact_window_end": "22:00",
+            "email_opt_in": "on",
+            "marketing_opt_in": "on",
+        },
+    )
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.marketing_opt_in is True and customer.sms_opt_in is False
