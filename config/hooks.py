@@ -35,3 +35,28 @@ class Hook:
 
     def __repr__(self) -> str:
         return f"<Hook {self.name}: {len(self._receivers)} receiver(s)>"
+
+
+class Question:
+    """What a lower layer asks a higher one (e.g. notifications asking
+    incidents who an incident's notice is for): one answerer, connected in
+    the higher app's AppConfig.ready(); asking returns its answer."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._answerer: Callable[..., object] | None = None
+
+    def answer_with(self, answerer: Callable[..., object]) -> None:
+        self._answerer = answerer
+
+    def __bool__(self) -> bool:
+        """True when an app above answers it."""
+        return self._answerer is not None
+
+    def ask(self, **kwargs: object):
+        if self._answerer is None:
+            raise LookupError(f"No app answers {self.name}.")
+        return self._answerer(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Question {self.name}>"

@@ -6,6 +6,6 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents.services import incident_notice_audience
-        from notifications.hooks import incident_audience_register
+        from notifications import hooks
 
-        incident_audience_register(incident_notice_audience)
+        hooks.incident_audience.answer_with(incident_notice_audience)

@@ -1,13 +1,8 @@
-"""Hooks the apps above incidents (tickets) register in their
-AppConfig.ready(), so incidents can tell them things without importing
-their services."""
+"""What incidents tells the layers above it (see config/hooks.py)."""
 
-from collections.abc import Callable
+from config.hooks import Hook
 
-# Called inside the resolving transaction with (incident=, actor=).
-incident_resolved: list[Callable] = []
-
-
-def incident_resolved_register(callback: Callable) -> None:
-    if callback not in incident_resolved:
-        incident_resolved.append(callback)
+# An outage was resolved. Keyword arguments: incident, actor. Runs inside the
+# resolving transaction. tickets connects tickets_resolve_with_incident
+# (its linked open tickets are resolved with it).
+incident_resolved = Hook("incidents.incident_resolved")

@@ -548,8 +548,7 @@ def incident_resolve(
         notify=notify and was_announced,
         now=now,
     )
-    for callback in hooks.incident_resolved:
-        callback(incident=incident, actor=created_by)
+    hooks.incident_resolved.send(incident=incident, actor=created_by)
     _log(incident, "resolved")
     return update
 

@@ -1,12 +1,8 @@
-"""Hooks the apps above notifications register in their AppConfig.ready(),
-so notifications can ask them without importing them."""
+"""What notifications asks the layers above it (see config/hooks.py)."""
 
-from collections.abc import Callable
+from config.hooks import Question
 
-# incidents: notification → the customers an incident's notice is for.
-incident_audience: Callable | None = None
-
-
-def incident_audience_register(resolver: Callable) -> None:
-    global incident_audience
-    incident_audience = resolver
+# Who an incident's notice is for: (notification=, materialising=) → a
+# queryset of customers from the incident's frozen audience. incidents
+# answers with incident_notice_audience in its ready().
+incident_audience = Question("notifications.incident_audience")

@@ -75,6 +75,6 @@ def notification_audience(
     the hook it registers (`materialising`: the rows are about to be
     written, so the audience must be frozen by now); any other notification
     to its audience filters."""
-    if notification.incident_id is not None and hooks.incident_audience is not None:
-        return hooks.incident_audience(notification=notification, materialising=materialising)
+    if notification.incident_id is not None and hooks.incident_audience:
+        return hooks.incident_audience.ask(notification=notification, materialising=materialising)
     return customer_audience(audience=notification.audience)
