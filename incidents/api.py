@@ -727,7 +727,7 @@ class AlertmanagerWebhookView(APIView):
             202: AlertResultSerializer,
             400: E400,
             401: OpenApiResponse(ErrorSerializer, description="Missing or wrong bearer token"),
-            503: OpenApiResponse(ErrorSerializer, description="ALERT_WEBHOOK_TOKEN is not set"),
+            403: OpenApiResponse(ErrorSerializer, description="ALERT_WEBHOOK_TOKEN is not set"),
         },
         auth=[],
     )
@@ -739,7 +739,7 @@ class AlertmanagerWebhookView(APIView):
                     "detail": "The alert webhook is off; set ALERT_WEBHOOK_TOKEN to turn it on.",
                     "code": "not_configured",
                 },
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                status=status.HTTP_403_FORBIDDEN,
             )
         header = request.headers.get("Authorization", "")
         given = header[7:] if header.startswith("Bearer ") else ""

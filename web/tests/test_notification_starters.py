@@ -12,7 +12,13 @@ from web.notification_templates import STARTERS
 def test_it_saves_each_starter_as_a_draft(web_client, engineer, kind):
     response = web_client(engineer).post(
         "/notifications/new/",
-        {"kind": kind, **STARTERS[kind], "channels": ["email"], "action": "draft"},
+        {
+            "kind": kind,
+            **STARTERS[kind],
+            "channels": ["email"],
+            "everyone": "on",
+            "action": "draft",
+        },
     )
     assert response.status_code == 302, response.content.decode()[-2000:]
     assert Notification.objects.get().body == STARTERS[kind]["body"]
