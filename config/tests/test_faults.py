@@ -202,7 +202,8 @@ def test_a_postgresql_restart_mid_send_loses_nothing_and_everyone_reconnects(tmp
                 "contact_window_start=datetime.time(0), contact_window_end=datetime.time(0)) "
                 f"for i in range({RECIPIENTS})), batch_size=5000)\n"
                 "n = Notification.objects.create(title='Notice {{ customer.account_number }}', "
-                "body='Dear {{ customer.name }}', channels=['email'], audience={'all': True})\n"
+                "body='Dear {{ customer.name }}', channels=['email'], kind='outage', "
+                "audience={'all': True})\n"
                 "services.notification_send(notification=n)\n",
             )
             _wait(lambda: sink.handler.count >= RECIPIENTS // 5, timeout=180, what="a fifth sent")
