@@ -78,7 +78,10 @@ def test_the_email_rate_holds_across_two_worker_processes(postgres, redis_url, t
     achieved = (COUNT - 1) / span
     print(f"\n{COUNT} emails by two workers at a limit of {RATE}/s: {achieved:.1f}/s")
     assert achieved <= RATE * 1.05
-    assert busiest_second(times) <= RATE + BURST  # missed slots are made up at most BURST at once
+    # Missed slots are made up at most BURST at once. One more: a send that left
+    # late on its slot and the on-time send one second of slots later both fall
+    # inside the same one-second window at the sink.
+    assert busiest_second(times) <= RATE + BURST + 1
     for name in ("w0", "w1"):  # both workers really sent
         assert "batch claimed" in fleet.log(name)
 
