@@ -93,6 +93,12 @@ class Message(models.Model):
                 name="message_due_idx",
             ),
             models.Index(fields=["notification", "status"], name="message_notification_status"),
+            # Retention finds old transactional messages (few rows) through it.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notification__isnull=True),
+                name="message_transactional_created",
+            ),
         ]
 
     def __str__(self) -> str:
