@@ -87,10 +87,13 @@ def test_old_transactional_messages_go_unless_still_waiting_to_be_sent():
     Message.objects.filter(pk__in=[done.pk, waiting.pk]).update(created_at=long_ago(1))
     copy = OutboxMessage.objects.get(message=done)
     OutboxMessage.objects.filter(pk=copy.pk).update(created_at=long_ago(-1))  # a newer copy
+    unlinked = OutboxMessage.objects.create(channel="email", to="d@example.com")
+    OutboxMessage.objects.filter(pk=unlinked.pk).update(created_at=long_ago(1))
 
     result = retention.messages_purge()
 
-    assert result.transactional == 1
+    assert result.transactional == 1 and result.outbox == 1
+    assert not OutboxMessage.objects.filter(pk=unlinked.pk).exists()
     assert set(Message.objects.values_list("pk", flat=True)) == {waiting.pk, fresh.pk}
     copy.refresh_from_db()
     assert copy.message_id is None  # the copy outlives its message until its own time
