@@ -472,7 +472,7 @@ class IncidentViewSet(
     permission_classes = [IsStaffOrCustomerReader]
     filterset_class = IncidentFilter
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -551,6 +551,14 @@ class IncidentViewSet(
             incident=incident, data=dict(serializer.validated_data), changed_by=request.user
         )
         return self._represent(incident)
+
+    @extend_schema(
+        summary="Delete a draft that told nobody (a false alarm)",
+        responses={204: None, 409: E409, **STAFF_ERRORS},
+    )
+    def destroy(self, request, *args, **kwargs):
+        services.incident_delete(incident=self.get_object(), deleted_by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="Post an update (status, text, ETA) and tell the audience",

@@ -846,6 +846,38 @@ def incident_cancel(
     return incident
 
 
+@transaction.atomic
+def incident_delete(*, incident: Incident, deleted_by) -> None:
+    """Delete a draft (a false alarm from monitoring, say) that never told
+    anyone; an announced incident stays on the record. Written to the audit
+    log (the admin's history) and the application log."""
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    from delivery.models import Message
+
+    incident = _locked(incident)
+    if incident.status != Status.DRAFT:
+        raise Conflict(
+            f"{incident.number} is {incident.status}, not a draft; only a draft that told "
+            "nobody can be deleted. Resolve, complete or cancel it instead."
+        )
+    if Message.objects.filter(notification__incident=incident).exists():
+        raise Conflict(
+            f"{incident.number} has notices with messages to customers; it stays on the "
+            "record. Cancel it instead."
+        )
+    LogEntry.objects.log_actions(
+        user_id=deleted_by.pk,
+        queryset=[incident],
+        action_flag=DELETION,
+        change_message=f"Deleted the draft {incident.number} “{incident.title}”.",
+        single_object=True,
+    )
+    _log(incident, "deleted", deleted_by=deleted_by.pk, title=incident.title)
+    Notification.objects.filter(incident=incident).delete()
+    incident.delete()
+
+
 # --- root cause ---------------------------------------------------------------------------------
 
 

@@ -309,6 +309,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "may_complete": incident.kind == Incident.Kind.MAINTENANCE and incident.is_active,
         "may_cancel": incident.is_active
         and (incident.kind == Incident.Kind.MAINTENANCE or incident.status == "draft"),
+        "may_delete": incident.status == Incident.Status.DRAFT,
         "may_rca": incident.status in (Incident.Status.RESOLVED, Incident.Status.COMPLETED)
         and incident.rca_published_at is None,
     }
@@ -427,6 +428,12 @@ CONFIRMATIONS = {
         "that it is cancelled.",
         "button": "Yes, cancel it",
     },
+    "delete": {
+        "heading": "Delete the draft {number}?",
+        "explain": "It has told nobody; it disappears with its alerts and suggestions. "
+        "This cannot be undone.",
+        "button": "Yes, delete it",
+    },
     "complete": {
         "heading": "End {number} now?",
         "explain": "The maintenance is marked completed and its end notice goes out now.",
@@ -466,6 +473,24 @@ def incident_cancel_view(request, incident_id: int):
     )
     if not done and form.errors:
         return _confirm(request, incident, "cancel", form=form, status=400)
+    return redirect("web-incident", incident_id=incident.pk)
+
+
+@staff_required
+def incident_delete_view(request, incident_id: int):
+    """GET asks; POST deletes a draft that told nobody."""
+    incident = _incident_or_404(incident_id)
+    if request.method != "POST":
+        return _confirm(request, incident, "delete")
+    number = incident.number
+    if attempt(
+        request,
+        services.incident_delete,
+        success=f"The draft {number} is deleted.",
+        incident=incident,
+        deleted_by=request.user,
+    ):
+        return redirect("web-incidents")
     return redirect("web-incident", incident_id=incident.pk)
 
 
