@@ -47,7 +47,8 @@ def test_no_customer_gets_notices_out_of_order_with_a_worker_killed(redis_url, t
             fleet.wait_ready()
             report = run_with_a_worker_killed(
                 fleet=fleet,
-                smtp=smtp,
+                count=lambda: smtp.handler.count,
+                copies=lambda: [copy.message_id for copy in smtp.received],
                 scope={"customer_ids": [c.pk for c in customers]},
                 created_by=engineer,
                 timeout=120,
