@@ -31,6 +31,7 @@ from delivery.models import (
     Message,
     MessageStatus,
 )
+from delivery.notice_order import messages_keep_notice_order
 from delivery.ratelimit import RateLimiter
 from delivery.recording import SentRecorder, execute_prepared, log_event
 from delivery.suppression import (
@@ -945,6 +946,7 @@ def message_batch_deliver(
     if not ids:
         return result
     messages = _load(ids)
+    settled = messages_keep_notice_order(messages=messages)
     logger.info("batch claimed", extra={"claimed": len(ids), "first_id": ids[0]})
     _relaxed_commits(True)
     own_transports, own_recorder = transports is None, recorder is None
@@ -957,6 +959,8 @@ def message_batch_deliver(
         for index, message in enumerate(messages):
             if message.notification_id:
                 result.notification_ids.add(message.notification_id)
+            if message.pk in settled:
+                continue  # superseded or held back to keep the incident's notices in order
             if time.monotonic() > send_until:
                 transports.abandon()
                 _release(messages[index:])

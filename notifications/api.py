@@ -216,13 +216,19 @@ class SendResponseSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class GeneralStatsSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class NoticeTotalsSerializer(serializers.Serializer):
+    """A notification's title, kind and status with its message totals (also
+    each notice of an incident's statistics)."""
+
     title = serializers.CharField()
     kind = serializers.CharField()
     status = serializers.CharField()
     total = serializers.IntegerField()
     by_status = serializers.DictField(child=serializers.IntegerField())
+
+
+class GeneralStatsSerializer(NoticeTotalsSerializer):
+    id = serializers.IntegerField()
 
 
 class DetailedStatsSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -313,12 +313,19 @@ def _supersede_older_notices(notification: Notification) -> list[int]:
     own). Returns the ids of the older notices."""
     if notification.incident_id is None or notification.kind == Notification.Kind.RCA:
         return []
-    older = list(
+    notices = (
         Notification.objects.filter(incident_id=notification.incident_id, status=Status.SENDING)
         .exclude(pk=notification.pk)
         .exclude(kind=Notification.Kind.RCA)
-        .values_list("pk", flat=True)
     )
+    if notification.started_at is not None:
+        # Older in the order they were started: a notice whose materialising
+        # task ran late must not supersede one started after it.
+        started = notification.started_at
+        notices = notices.filter(
+            Q(started_at__lt=started) | Q(started_at=started, pk__lt=notification.pk)
+        )
+    older = list(notices.values_list("pk", flat=True))
     if older:
         delivery.messages_supersede(
             newer_notification_id=notification.pk, older_notification_ids=older

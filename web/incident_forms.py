@@ -17,6 +17,17 @@ OUTAGE_UPDATE_STATUSES = [
 SMS_HELP = "Up to 2 SMS segments is best; empty: the SMS carries the first lines of the message."
 
 
+def sms_body_field() -> forms.CharField:
+    """The optional short SMS text of a notice."""
+    return forms.CharField(
+        label="Short SMS text",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=SMS_HELP,
+    )
+
+
 def _zone_labels(form: forms.Form, *names: str) -> None:
     """Django reads and shows these times in the viewer's zone; say which one."""
     zone = get_current_timezone_name()
@@ -93,13 +104,7 @@ class IncidentForm(forms.Form):
         help_text="Variables: {{ customer.name }}, {{ incident.title }}, {{ incident.eta }}, "
         "{{ incident.scheduled_start }}, {{ incident.scheduled_end }}.",
     )
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
     notify = forms.BooleanField(label="Tell the customers now", required=False, initial=True)
 
     def __init__(self, *args, **kwargs):
@@ -187,13 +192,7 @@ class IncidentUpdateForm(forms.Form):
 
     status = forms.ChoiceField(label="Status", choices=OUTAGE_UPDATE_STATUSES, required=False)
     body = forms.CharField(label="Update", widget=forms.Textarea(attrs={"rows": 6}))
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
     eta = forms.DateTimeField(label="Expected fix", required=False, widget=DATETIME)
     notify = forms.BooleanField(label="Tell the customers", required=False, initial=True)
 
@@ -215,25 +214,13 @@ class NoticeForm(forms.Form):
     """Resolve or cancel: an optional text (the service has a default)."""
 
     body = forms.CharField(label="Text", required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
 
 
 class RcaForm(forms.Form):
     title = forms.CharField(label="Title", required=False, max_length=200)
     body = forms.CharField(label="Root cause", widget=forms.Textarea(attrs={"rows": 8}))
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
 
 
 class IncidentFilterForm(forms.Form):
