@@ -532,6 +532,12 @@ class ServiceTypeForm(forms.Form):
     description = forms.CharField(label="Description", required=False, widget=forms.TextInput)
 
 
+class TicketCancelForm(forms.Form):
+    """A customer cancels their ticket, saying why if they like (kept as typed)."""
+
+    note = forms.CharField(required=False, strip=False)
+
+
 class TicketTextForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     description = forms.CharField(

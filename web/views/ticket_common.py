@@ -152,6 +152,35 @@ class TicketPages:
         view.__doc__ = handler.__doc__
         return self.guard(require_POST(view) if post else view)
 
+    def action_view(
+        self,
+        action: str,
+        *,
+        service: Callable,
+        success: str | Callable[[dict], str],
+        form: type | None = None,
+        invalid: str = "",
+        arguments: Callable[[dict], dict] | None = None,
+    ) -> Callable:
+        """A POST on the ticket that runs one service with the ticket, the
+        user as `actor` and the form's values (through `arguments`), shows
+        the outcome and goes back to the ticket's page."""
+
+        def handler(request, ticket: Ticket):
+            return form_post(
+                request,
+                back_to=self.url(ticket),
+                service=service,
+                form=form(request.POST) if form is not None else None,
+                invalid=invalid,
+                success=success,
+                arguments=arguments,
+                ticket=ticket,
+                actor=request.user,
+            )
+
+        return self._ticket_view(handler, action, post=True)
+
     def comment_view(self) -> Callable:
         return self._ticket_view(self.comment_add, "comment", post=True)
 

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from config.filters import id_param
-from customers.models import ServiceType
+from customers.selectors import service_type_list
 from tickets import selectors, services
 from tickets.models import ACTIVE_STATUSES, Priority, Status
 from tickets.pagination import PartitionedCountPaginator
@@ -75,7 +75,7 @@ def ticket_list_view(request):
         "scopes": SCOPES,
         "statuses": Status.choices,
         "priorities": Priority.choices,
-        "service_types": ServiceType.objects.order_by("name"),
+        "service_types": service_type_list(),
         "engineers": selectors.engineer_list(),
         "params": request.GET,
         "active": request.GET.get("active", "true"),
@@ -114,20 +114,6 @@ def ticket_detail_view(request, ticket_id: int):
 
 @staff_required
 @require_POST
-def ticket_accept_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_accept,
-        success="You accepted the ticket; it is in progress.",
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
-@staff_required
-@require_POST
 def ticket_status_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     allowed = services.allowed_transitions_for(ticket=ticket, user=request.user)
@@ -139,23 +125,6 @@ def ticket_status_view(request, ticket_id: int):
         invalid=f"Choose one of the allowed statuses: {', '.join(allowed) or 'none'}.",
         success=lambda data: f"The ticket is now {data['status'].replace('_', ' ')}.",
         arguments=lambda data: {"status": data["status"], "note": data["note"]},
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
-@staff_required
-@require_POST
-def ticket_resolve_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_resolve,
-        form=ResolveForm(request.POST),
-        invalid="Describe the resolution before resolving the ticket.",
-        success="The ticket is resolved.",
-        arguments=lambda data: {"resolution": data["resolution"]},
         ticket=ticket,
         actor=request.user,
     )
@@ -177,44 +146,39 @@ def ticket_assign_view(request, ticket_id: int):
     )
 
 
-@staff_required
-@require_POST
-def ticket_edit_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_update,
-        form=TicketEditForm(request.POST),
-        invalid="Give the ticket a title and a priority.",
-        success="The ticket is updated.",
-        arguments=lambda data: {"data": data},
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
-@staff_required
-@require_POST
-def ticket_interaction_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.interaction_create,
-        form=InteractionForm(request.POST),
-        invalid="Give the kind and a duration in whole minutes.",
-        success="The interaction is logged.",
-        arguments=lambda data: {
-            "kind": data["kind"],
-            "duration_seconds": data["duration_minutes"] * 60,
-            "notes": data["notes"],
-        },
-        actor=request.user,
-        ticket=ticket,
-    )
-
-
+ticket_accept_view = PAGES.action_view(
+    "accept",
+    service=services.ticket_accept,
+    success="You accepted the ticket; it is in progress.",
+)
+ticket_resolve_view = PAGES.action_view(
+    "resolve",
+    service=services.ticket_resolve,
+    form=ResolveForm,
+    invalid="Describe the resolution before resolving the ticket.",
+    success="The ticket is resolved.",
+    arguments=lambda data: {"resolution": data["resolution"]},
+)
+ticket_edit_view = PAGES.action_view(
+    "edit",
+    service=services.ticket_update,
+    form=TicketEditForm,
+    invalid="Give the ticket a title and a priority.",
+    success="The ticket is updated.",
+    arguments=lambda data: {"data": data},
+)
+ticket_interaction_view = PAGES.action_view(
+    "interaction",
+    service=services.interaction_create,
+    form=InteractionForm,
+    invalid="Give the kind and a duration in whole minutes.",
+    success="The interaction is logged.",
+    arguments=lambda data: {
+        "kind": data["kind"],
+        "duration_seconds": data["duration_minutes"] * 60,
+        "notes": data["notes"],
+    },
+)
 ticket_comment_view = PAGES.comment_view()
 ticket_attach_view = PAGES.attach_view()
 ticket_attachment_view = PAGES.attachment_view()
