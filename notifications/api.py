@@ -282,12 +282,10 @@ class NotificationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=None,
+        # 401, 403 and 404 are documented for every operation on one notification.
         responses={
             202: SendResponseSerializer,
             400: OpenApiResponse(description="The audience names no one"),
-            401: DeliveryErrorSerializer,
-            403: DeliveryErrorSerializer,
-            404: DeliveryErrorSerializer,
             409: DeliveryErrorSerializer,
         },
     )

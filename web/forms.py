@@ -305,7 +305,33 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.replace(";", ",").replace("\n", ",").split(",") if v.strip()]
 
 
-class NotificationForm(forms.Form):
+class AudienceForm(forms.Form):
+    """The customers a notification or an incident is about, as the
+    audience filters of the API take them; the pages fill in the choices."""
+
+    last_mile_site = forms.MultipleChoiceField(
+        label="Sites (with every site beneath)", required=False, choices=()
+    )
+    service_type = forms.MultipleChoiceField(
+        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
+    )
+    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
+    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
+    operator_code = forms.CharField(
+        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
+    )
+    account_numbers = forms.CharField(
+        label="Account numbers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "Paste account numbers (one per line or comma-separated); "
+            "they are added to the filters' customers."
+        ),
+    )
+
+
+class NotificationForm(AudienceForm):
     """The compose form. Values are checked by the API's NotificationSerializer."""
 
     kind = forms.ChoiceField(label="Kind", choices=())
@@ -345,26 +371,6 @@ class NotificationForm(forms.Form):
         label="Every active customer",
         required=False,
         help_text="A general send to everyone waits for a second staff member's approval.",
-    )
-    last_mile_site = forms.MultipleChoiceField(
-        label="Sites (with every site beneath)", required=False, choices=()
-    )
-    service_type = forms.MultipleChoiceField(
-        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
-    )
-    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
-    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
-    operator_code = forms.CharField(
-        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
-    )
-    account_numbers = forms.CharField(
-        label="Account numbers",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=(
-            "Paste account numbers (one per line or comma-separated); "
-            "they are added to the filters' customers."
-        ),
     )
     start_at = forms.DateTimeField(
         label="Start (UTC)",
