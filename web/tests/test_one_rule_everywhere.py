@@ -66,9 +66,7 @@ class TestWhoATicketIsFor:
 
 
 class TestWhoSetsAvailability:
-    def test_an_engineer_cannot_set_another_engineers_availability(
-        self, engineer, other_engineer
-    ):
+    def test_an_engineer_cannot_set_another_engineers_availability(self, engineer, other_engineer):
         api = client_for(engineer).patch(
             f"/api/engineers/{other_engineer.pk}/", {"is_available": False}, format="json"
         )
