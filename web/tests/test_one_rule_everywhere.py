@@ -148,3 +148,19 @@ class TestTheEndOfANotification:
         assert page.status_code == 400
         assert "end_at must be in the future." in page.content.decode()
         assert not Notification.objects.exists()
+
+
+def test_the_ticket_queue_filters_as_the_api_does(web_client, admin_user, customer_user):
+    for priority in ("low", "high", "high"):
+        services.ticket_create(
+            actor=customer_user, customer=customer_user.customer, title="Slow", priority=priority
+        )
+    query = "priority=high&status=open,assigned&scope=all"
+    page = web_client(admin_user).get(f"/tickets/?{query}")
+    api = client_for(admin_user).get(f"/api/tickets/?{query}")
+    shown = sorted(ticket.pk for ticket in page.context["page"].object_list)
+    assert shown == sorted(row["id"] for row in api.json()["results"])
+    assert len(shown) == 2
+    refused = web_client(admin_user).get("/tickets/?priority=urgent")
+    assert refused.status_code == 200
+    assert "Unknown value urgent" in _messages(refused)

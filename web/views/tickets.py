@@ -1,17 +1,20 @@
 """The engineers' ticket queue and ticket page."""
 
+from django.contrib import messages
 from django.db.models import BooleanField, Case, When
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from config.filters import id_param
 from customers.selectors import service_type_list
 from tickets import selectors, services
+from tickets.filters import TicketFilter
 from tickets.models import ACTIVE_STATUSES, Priority, Status
 from tickets.pagination import PartitionedCountPaginator
+from web.errors import error_sentences
 from web.forms import AssignForm, InteractionForm, ResolveForm, StatusForm, TicketEditForm
 from web.permissions import admin_required, staff_required
 from web.views import ticket_common
@@ -24,6 +27,36 @@ PAGES = ticket_common.TicketPages(
 )
 
 
+# What the queue's form sends, read by the API's own TicketFilter.
+_FILTER_PARAMS = (
+    "status",
+    "active",
+    "priority",
+    "service_type",
+    "assignee",
+    "created_after",
+    "created_before",
+    "overdue",
+    "search",
+)
+
+
+def _filter_params(query) -> dict[str, str]:
+    """The page's query string in the API's terms. The page shows only
+    unfinished tickets unless a status is chosen or `active=false` asks for
+    all; `overdue` is a tick box (only `true` filters); a day is the whole day."""
+    params = {name: value for name in _FILTER_PARAMS if (value := query.get(name, "").strip())}
+    active = params.pop("active", "true")
+    if "status" not in params and active == "true":
+        params["active"] = "true"
+    if params.get("overdue") != "true":
+        params.pop("overdue", None)
+    last_day = parse_date(params.get("created_before", ""))
+    if last_day is not None:
+        params["created_before"] = f"{last_day.isoformat()}T23:59:59.999999"
+    return params
+
+
 def _queue(request):
     user = request.user
     scope = request.GET.get("scope") or ("mine" if user.is_engineer else "all")
@@ -32,28 +65,14 @@ def _queue(request):
         tickets = tickets.filter(assignee=user)
     elif scope == "unassigned":
         tickets = tickets.filter(assignee__isnull=True)
-    params = request.GET
-    if params.get("status") in Status.values:
-        tickets = tickets.filter(status=params["status"])
-    elif params.get("active", "true") == "true":
+    # A value the filter cannot read is left out; one it refuses is said on the page.
+    filters = TicketFilter(_filter_params(request.GET), queryset=tickets, request=request)
+    try:
+        tickets = filters.qs
+    except ValidationError as exc:
+        for sentence in error_sentences(exc.detail):
+            messages.error(request, sentence)
         tickets = tickets.filter(status__in=ACTIVE_STATUSES)
-    if params.get("priority") in Priority.values:
-        tickets = tickets.filter(priority=params["priority"])
-    if params.get("service_type"):
-        tickets = tickets.filter(service_type__code=params["service_type"])
-    assignee_id = id_param(params.get("assignee", ""))
-    if assignee_id is not None:
-        tickets = tickets.filter(assignee_id=assignee_id)
-    for name, lookup in (
-        ("created_after", "created_at__date__gte"),
-        ("created_before", "created_at__date__lte"),
-    ):
-        day = parse_date(params.get(name, "") or "")
-        if day:
-            tickets = tickets.filter(**{lookup: day})
-    if params.get("overdue") == "true":
-        tickets = tickets.filter(selectors.ticket_overdue_q())
-    tickets = selectors.ticket_search(tickets, term=params.get("search", ""))
     overdue = Case(
         When(selectors.ticket_overdue_q(), then=True), default=False, output_field=BooleanField()
     )
