@@ -267,11 +267,10 @@ class PasswordChangeView(APIView):
 
     @extend_schema(
         request=PasswordChangeSerializer,
+        # 401 and 429 are documented for every operation.
         responses={
             200: PasswordChangedSerializer,
             400: OpenApiResponse(description="current_password is wrong or new_password is weak"),
-            401: DETAIL_ERROR,
-            429: DETAIL_ERROR,
         },
     )
     def post(self, request):

@@ -287,9 +287,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
         responses={
             200: CustomerSerializer,
             400: OpenApiResponse(description="`user` is missing, unknown or not a customer"),
-            401: DETAIL_ERROR,
-            403: DETAIL_ERROR,
-            404: DETAIL_ERROR,
+            # 401, 403 and 404 are documented for every operation on one customer.
             409: DETAIL_ERROR,
         },
         description=(

@@ -134,15 +134,6 @@ def _set(ticket: Ticket, changes: dict[str, tuple[Any, Any]], field: str, value:
 # --- assignment ----------------------------------------------------------------
 
 
-def engineers_assignable():
-    return User.objects.filter(
-        role=Role.ENGINEER,
-        approval_status=ApprovalStatus.APPROVED,
-        is_active=True,
-        is_available=True,
-    )
-
-
 # A 64-bit key of our own among the database's advisory locks ("tickassg").
 _ASSIGNMENT_LOCK_KEY = 0x7469636B61737367
 

@@ -306,8 +306,18 @@ def _split(value: str) -> list[str]:
 
 
 class AudienceForm(forms.Form):
-    """The customers a notification or an incident is about, as the
-    audience filters of the API take them; the pages fill in the choices."""
+    """Whom a notification or an incident's notice goes to (as the audience
+    filters of the API take them; the pages fill in the choices) and how."""
+
+    channels = forms.MultipleChoiceField(
+        label="Channels",
+        choices=[("email", "Email"), ("sms", "SMS")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["email"],
+    )
+    respect_contact_window = forms.BooleanField(
+        label="Deliver only inside each customer's contact hours", required=False, initial=True
+    )
 
     last_mile_site = forms.MultipleChoiceField(
         label="Sites (with every site beneath)", required=False, choices=()
@@ -337,12 +347,6 @@ class NotificationForm(AudienceForm):
     kind = forms.ChoiceField(label="Kind", choices=())
     title = forms.CharField(label="Title (email subject)", max_length=200)
     body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 10}))
-    channels = forms.MultipleChoiceField(
-        label="Channels",
-        choices=[("email", "Email"), ("sms", "SMS")],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["email"],
-    )
     category = forms.ChoiceField(
         label="Category",
         choices=[("service", "Service"), ("marketing", "Marketing")],
@@ -383,9 +387,6 @@ class NotificationForm(AudienceForm):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Nothing is delivered after this time.",
-    )
-    respect_contact_window = forms.BooleanField(
-        label="Deliver only inside each customer's contact hours", required=False, initial=True
     )
     test_phone = forms.CharField(
         label="Phone for a test SMS",

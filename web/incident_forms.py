@@ -50,15 +50,6 @@ class IncidentForm(AudienceForm):
     impact = forms.ChoiceField(
         label="Impact", choices=Incident.Impact.choices, initial=Incident.Impact.MAJOR
     )
-    channels = forms.MultipleChoiceField(
-        label="Channels",
-        choices=[("email", "Email"), ("sms", "SMS")],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["email"],
-    )
-    respect_contact_window = forms.BooleanField(
-        label="Deliver only inside each customer's contact hours", required=False, initial=True
-    )
     eta = forms.DateTimeField(label="Expected fix", required=False, widget=DATETIME)
     scheduled_start = forms.DateTimeField(label="Starts", required=False, widget=DATETIME)
     scheduled_end = forms.DateTimeField(label="Ends", required=False, widget=DATETIME)

@@ -30,6 +30,7 @@ from tickets import services as ticket_services
 from web.errors import attempt, error_sentences
 from web.forms import CustomerForm, ImportForm, InteractionForm, TicketForm
 from web.permissions import staff_required
+from web.views import ticket_common
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -245,15 +246,7 @@ def customer_ticket_view(request, customer_id: int):
     if not form.is_valid():
         messages.error(request, "Give the ticket a title and a priority.")
         return redirect("web-customer", customer_id=customer.pk)
-    data = dict(form.cleaned_data)
-    ticket = attempt(
-        request,
-        ticket_services.ticket_create,
-        actor=request.user,
-        customer=customer,
-        uploads=data.pop("attachments"),
-        **data,
-    )
+    ticket = ticket_common.ticket_raise(request, form, customer=customer)
     if ticket:
         messages.success(request, f"Ticket {ticket.number} is open.")
         return redirect("web-ticket", ticket_id=ticket.pk)

@@ -99,15 +99,7 @@ def portal_ticket_new_view(request):
         if refusal is not None:
             messages.error(request, str(refusal.detail))
             return render(request, "web/portal/ticket_new.html", {"form": form}, status=429)
-        data = dict(form.cleaned_data)
-        ticket = attempt(
-            request,
-            services.ticket_create,
-            actor=request.user,
-            customer=customer,
-            uploads=data.pop("attachments"),
-            **data,
-        )
+        ticket = ticket_common.ticket_raise(request, form, customer=customer)
         if ticket:
             who = person(ticket.assignee, "")
             messages.success(

@@ -23,6 +23,20 @@ from web.forms import AttachmentForm, CommentForm
 from web.views.common import form_post
 
 
+def ticket_raise(request, form, *, customer) -> Ticket | None:
+    """Raise a ticket from a valid ticket form, on the portal or for a customer
+    on the phone; a refusal is shown as a message and gives None."""
+    data = dict(form.cleaned_data)
+    return attempt(
+        request,
+        services.ticket_create,
+        actor=request.user,
+        customer=customer,
+        uploads=data.pop("attachments"),
+        **data,
+    )
+
+
 def visible_ticket(request, ticket_id: int) -> Ticket:
     """The ticket if the user may see it; 404 otherwise (never reveal it exists)."""
     tickets = selectors.ticket_visible(user=request.user).select_related(
