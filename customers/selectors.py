@@ -129,6 +129,36 @@ def service_type_list() -> QuerySet[ServiceType]:
     return ServiceType.objects.order_by("name")
 
 
+def service_type_list_with_counts() -> QuerySet[ServiceType]:
+    """Service types by code, each with `customer_count`."""
+    return ServiceType.objects.annotate(customer_count=Count("customers")).order_by("code")
+
+
+def site_tree() -> list[dict]:
+    """Every site with its own and its subtree's customer count, as nested nodes."""
+    direct = dict(
+        Customer.objects.filter(last_mile_site__isnull=False)
+        .values_list("last_mile_site")
+        .annotate(n=Count("id"))
+        .values_list("last_mile_site", "n")
+    )
+    nodes = {
+        row["id"]: {**row, "direct": direct.get(row["id"], 0), "total": 0, "children": []}
+        for row in Site.objects.values("id", "code", "name", "location", "parent_id", "path")
+    }
+    for node in nodes.values():
+        for ancestor in filter(None, node["path"].split("/")):
+            if int(ancestor) in nodes:
+                nodes[int(ancestor)]["total"] += node["direct"]
+        if not node["path"]:
+            node["total"] += node["direct"]
+    roots = []
+    for node in sorted(nodes.values(), key=lambda n: (n["name"].lower(), n["code"])):
+        parent = nodes.get(node["parent_id"])
+        (parent["children"] if parent else roots).append(node)
+    return roots
+
+
 def site_choices() -> QuerySet:
     """(code, name) of every site, by code."""
     return Site.objects.order_by("code").values_list("code", "name")
