@@ -1,8 +1,8 @@
 """Delivery reads."""
 
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet, Sum
 
-from delivery.models import Message, MessageStatus, OutboxMessage, Suppression
+from delivery.models import Message, MessageStatus, MessageTally, OutboxMessage, Suppression
 
 
 def outbox_list(*, to: str = "", channel: str = "") -> QuerySet[OutboxMessage]:
@@ -51,3 +51,18 @@ def suppression_for_customer(*, email: str, phone: str) -> list[Suppression]:
     if phone:
         wanted |= Q(channel="sms", address=phone)
     return list(Suppression.objects.filter(wanted))
+
+
+def message_tally(*, notifications, by: tuple[str, ...]) -> QuerySet:
+    """Message counts of the given notifications (a list of ids or a query
+    of notifications) from the tally the database keeps, summed over its
+    shards and grouped by `by` (of "notification_id", "channel", "status"):
+    dicts with those keys and `n`, `first_sent_at`, `last_sent_at`. Reads a
+    few rows per notification, however many messages there are, and keeps
+    the counts of messages retention has deleted."""
+    return (
+        MessageTally.objects.filter(notification_id__in=notifications)
+        .values(*by)
+        .annotate(n=Sum("n"), first_sent_at=Min("first_sent_at"), last_sent_at=Max("last_sent_at"))
+        .order_by()
+    )

@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
-from delivery import services
+from delivery import retention, services
 
 # When this process loaded its tasks, before it could claim anything.
 _STARTED_AT = timezone.now()
@@ -18,6 +18,11 @@ def dispatch_due_messages() -> int:
 @shared_task(name="delivery.tasks.drain_messages", ignore_result=True)
 def drain_messages(ticket_id: int | None = None) -> int:
     return services.message_drain(ticket_id=ticket_id)
+
+
+@shared_task(name="delivery.tasks.purge_old_messages", ignore_result=True)
+def purge_old_messages() -> int:
+    return retention.messages_purge().messages
 
 
 @worker_ready.connect
