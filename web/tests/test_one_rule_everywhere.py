@@ -159,3 +159,20 @@ def test_the_ticket_queue_filters_as_the_api_does(web_client, admin_user, custom
     refused = web_client(admin_user).get("/tickets/?priority=urgent")
     assert refused.status_code == 200
     assert "Unknown value urgent" in _messages(refused)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "assignee=99999999999999999999",
+        "assignee=x",
+        "service_type=99999999999999999999",
+        "created_after=someday&created_before=2026-13-40",
+        "created_after=2026-13-40",
+        "active=maybe&overdue=perhaps",
+        "status=,,",
+    ],
+)
+def test_the_ticket_queue_answers_any_query_without_failing(web_client, admin_user, query):
+    page = web_client(admin_user).get(f"/tickets/?{query}")
+    assert page.status_code == 200

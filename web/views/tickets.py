@@ -1,5 +1,7 @@
 """The engineers' ticket queue and ticket page."""
 
+from datetime import date
+
 from django.contrib import messages
 from django.db.models import BooleanField, Case, When
 from django.shortcuts import get_object_or_404, render
@@ -51,10 +53,18 @@ def _filter_params(query) -> dict[str, str]:
         params["active"] = "true"
     if params.get("overdue") != "true":
         params.pop("overdue", None)
-    last_day = parse_date(params.get("created_before", ""))
+    last_day = _day(params.get("created_before", ""))
     if last_day is not None:
         params["created_before"] = f"{last_day.isoformat()}T23:59:59.999999"
     return params
+
+
+def _day(value: str) -> date | None:
+    """A day the page sent, or None for none or one that is no day (2026-13-40)."""
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
 
 
 def _queue(request):
