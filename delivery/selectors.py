@@ -2,11 +2,37 @@
 
 from django.db.models import Max, Min, QuerySet, Sum
 
-from delivery.models import MessageTally, OutboxMessage, Suppression
+from delivery.models import Message, MessageStatus, MessageTally, OutboxMessage, Suppression
 
 
-def outbox_list() -> QuerySet[OutboxMessage]:
-    return OutboxMessage.objects.order_by("-created_at", "-id")
+def outbox_list(*, to: str = "", channel: str = "") -> QuerySet[OutboxMessage]:
+    """Newest first; `to` narrows to addresses containing it, `channel` to one channel."""
+    rows = OutboxMessage.objects.order_by("-created_at", "-id")
+    if to:
+        rows = rows.filter(to__icontains=to)
+    if channel:
+        rows = rows.filter(channel=channel)
+    return rows
+
+
+def message_list_for_customer(*, customer) -> QuerySet[Message]:
+    """Every message to a customer, newest first, with its notification."""
+    return (
+        Message.objects.filter(customer=customer)
+        .select_related("notification", "notification__incident")
+        .order_by("-created_at", "-id")
+    )
+
+
+def message_sent_list_for_customer(*, customer) -> QuerySet[Message]:
+    """The notifications' messages that reached a customer, the latest sent first."""
+    return (
+        Message.objects.filter(
+            customer=customer, notification__isnull=False, status=MessageStatus.SENT
+        )
+        .select_related("notification", "notification__incident")
+        .order_by("-sent_at", "-id")
+    )
 
 
 def suppression_list() -> QuerySet[Suppression]:

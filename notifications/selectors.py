@@ -76,3 +76,12 @@ def notification_audience(
     if notification.incident_id is not None and hooks.incident_audience:
         return hooks.incident_audience.ask(notification=notification, materialising=materialising)
     return customer_audience(audience=notification.audience)
+
+
+def notification_awaiting_approval_list() -> QuerySet[Notification]:
+    """Sends waiting for a second staff member's approval, the oldest first."""
+    return (
+        Notification.objects.filter(status=Notification.Status.AWAITING_APPROVAL)
+        .select_related("created_by")
+        .order_by("created_at", "id")
+    )

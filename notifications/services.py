@@ -83,6 +83,22 @@ def notification_validate_templates(
         raise ValidationError({exc.field: [exc.message]}) from exc
 
 
+def notification_times_check(
+    *,
+    start_at: datetime.datetime | None,
+    end_at: datetime.datetime | None,
+    end_changed: bool = True,
+) -> None:
+    """The rules of a notification's end, wherever it is written (API,
+    website, admin): an end being set lies in the future, and any end comes
+    after the start. An end that passed since it was set is left alone until
+    someone changes it."""
+    if end_changed and end_at and end_at <= timezone.now():
+        raise ValidationError({"end_at": ["end_at must be in the future."]})
+    if start_at and end_at and end_at <= start_at:
+        raise ValidationError({"end_at": ["end_at must be after start_at."]})
+
+
 def _validate_notification(notification: Notification) -> None:
     notification_validate_templates(
         title=notification.title,

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.timezone import get_current_timezone_name
 
 from incidents.models import Incident
-from web.forms import _split
+from web.forms import AudienceForm, _split
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 OUTAGE_UPDATE_STATUSES = [
@@ -51,7 +51,7 @@ def add_serializer_errors(form: forms.Form, errors: dict, *, nested: str = "") -
             form.add_error(target, str(message))
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(AudienceForm):
     """Declare an outage or schedule a maintenance."""
 
     kind = forms.ChoiceField(
@@ -60,32 +60,6 @@ class IncidentForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     impact = forms.ChoiceField(
         label="Impact", choices=Incident.Impact.choices, initial=Incident.Impact.MAJOR
-    )
-    last_mile_site = forms.MultipleChoiceField(
-        label="Sites (with every site beneath)", required=False, choices=()
-    )
-    service_type = forms.MultipleChoiceField(
-        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
-    )
-    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
-    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
-    operator_code = forms.CharField(
-        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
-    )
-    account_numbers = forms.CharField(
-        label="Account numbers",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line or comma-separated; added to the customers the filters match.",
-    )
-    channels = forms.MultipleChoiceField(
-        label="Channels",
-        choices=[("email", "Email"), ("sms", "SMS")],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["email"],
-    )
-    respect_contact_window = forms.BooleanField(
-        label="Deliver only inside each customer's contact hours", required=False, initial=True
     )
     eta = forms.DateTimeField(label="Expected fix", required=False, widget=DATETIME)
     scheduled_start = forms.DateTimeField(label="Starts", required=False, widget=DATETIME)
