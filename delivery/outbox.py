@@ -1,12 +1,74 @@
 """The embedded default's "transport": email and SMS are stored in the
-outbox table instead of leaving the machine."""
+outbox table instead of leaving the machine.
 
+The outbox is the embedded default's mail server, and like one it takes
+each message once. A copy is committed before its message is marked sent
+(the mark is a later commit, and SQLite's write-ahead log never keeps a
+later commit without the earlier ones), so a message is never recorded
+sent without its copy. When the disk fills up between the two commits the
+message stays claimed and goes out again after its lease: its copy is
+then found and not written twice. A copy that cannot be written because
+the disk is full fails the send with a "Disk full" error that is retried
+without spending one of the message's attempts."""
+
+import errno
 from email.utils import formatdate
 
+from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
+from django.db import DatabaseError
 
+from delivery.channels import TransportError
 from delivery.dkim import dkim_enabled, dkim_signature
 from delivery.models import Channel, OutboxMessage
+
+# SQLite's SQLITE_FULL; PostgreSQL's disk_full SQLSTATE.
+_SQLITE_FULL = 13
+_POSTGRES_DISK_FULL = "53100"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether an error (or one it was raised from) says the disk is full."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return True
+        if getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if getattr(exc, "sqlstate", None) == _POSTGRES_DISK_FULL:
+            return True
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left on device" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def outbox_store(rows: list[OutboxMessage]) -> dict[int | None, OutboxMessage]:
+    """Write the copies, skipping messages whose copy is already there (a
+    send whose "sent" mark was lost); returns the copy of each message id.
+    A full disk becomes a transient TransportError that names the cause."""
+    try:
+        ids = [row.message_id for row in rows if row.message_id is not None]
+        stored = {}
+        if ids:
+            stored = {
+                row.message_id: row
+                for row in OutboxMessage.objects.filter(message_id__in=ids).only("message_id")
+            }
+        fresh = [row for row in rows if row.message_id is None or row.message_id not in stored]
+        OutboxMessage.objects.bulk_create(fresh)
+    except DatabaseError as exc:
+        if not disk_full(exc):
+            raise
+        retry = settings.DELIVERY_RETRY_BASE_SECONDS
+        raise TransportError(
+            f"Disk full: the outbox could not store the message ({exc}). Free space under "
+            f"{settings.DATA_DIR}; it is tried again in {retry} s.",
+            retry_after=retry,
+        ) from exc
+    return {**stored, **{row.message_id: row for row in fresh}}
 
 
 def email_html_part(email) -> str:
@@ -59,5 +121,5 @@ class OutboxEmailBackend(BaseEmailBackend):
             for email in email_messages
             if email.recipients()
         ]
-        OutboxMessage.objects.bulk_create(rows)
+        outbox_store(rows)
         return len(rows)
