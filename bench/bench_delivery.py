@@ -323,12 +323,12 @@ def _drain_tasks(fleet) -> int:
     )
 
 
-def _run_notification(location: str, channel: str, count: int) -> float:
-    from delivery.models import Message
-    from notifications import services
+def _notification(location: str, channel: str):
+    """A planned-works notice to every customer at `location` (a kind the
+    two-person rule never holds), not sent yet."""
     from notifications.models import Notification
 
-    notification = Notification.objects.create(
+    return Notification.objects.create(
         title="Works at {{ customer.location }}",
         body="Dear {{ customer.name }}, planned works on account {{ customer.account_number }}.",
         kind=Notification.Kind.MAINTENANCE,
@@ -336,6 +336,19 @@ def _run_notification(location: str, channel: str, count: int) -> float:
         audience={"location": [location]},
         respect_contact_window=False,
     )
+
+
+def _run_notification(location: str, channel: str, count: int) -> float:
+    return _send_and_wait(_notification(location, channel), count)
+
+
+def _send_and_wait(notification, count: int) -> float:
+    """Send the notification and wait until the workers complete it; the rate in messages/s."""
+    from delivery.models import Message
+    from notifications import services
+    from notifications.models import Notification
+
+    channel = notification.channels[0]
     started = time.perf_counter()
     services.notification_send(notification=notification)
     # The workers mark the notification completed once no message is open;
