@@ -16,7 +16,7 @@ from email.utils import formatdate
 
 from django.conf import settings
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from delivery.channels import TransportError
 from delivery.dkim import dkim_enabled, dkim_signature
@@ -45,20 +45,43 @@ def disk_full(exc: BaseException) -> bool:
     return False
 
 
-def outbox_store(rows: list[OutboxMessage]) -> dict[int | None, OutboxMessage]:
-    """Write the copies, skipping messages whose copy is already there (a
-    send whose "sent" mark was lost); returns the copy of each message id.
+def _insert_once(row: OutboxMessage) -> int | None:
+    """INSERT one message's copy unless it has one already, in one statement
+    (a copy per message costs what it did without the check); the new row's
+    id, or None when the copy was there."""
+    fields = [field for field in OutboxMessage._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    table = quote(OutboxMessage._meta.db_table)
+    message = quote(OutboxMessage._meta.get_field("message").column)
+    values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+    sql = (
+        f"INSERT INTO {table} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(fields))} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {message} = %s) RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, row.message_id])
+        inserted = cursor.fetchone()
+    return inserted[0] if inserted else None
+
+
+def outbox_store(rows: list[OutboxMessage]) -> list[int]:
+    """Write the copies; a message whose copy is already there (its send's
+    "sent" mark was lost) keeps that one. Returns each row's id, in order.
     A full disk becomes a transient TransportError that names the cause."""
     try:
-        ids = [row.message_id for row in rows if row.message_id is not None]
-        stored = {}
-        if ids:
-            stored = {
-                row.message_id: row
-                for row in OutboxMessage.objects.filter(message_id__in=ids).only("message_id")
-            }
-        fresh = [row for row in rows if row.message_id is None or row.message_id not in stored]
-        OutboxMessage.objects.bulk_create(fresh)
+        ids = []
+        for row in rows:
+            if row.message_id is None:
+                row.save(force_insert=True)
+                ids.append(row.pk)
+                continue
+            pk = _insert_once(row)
+            if pk is None:
+                pk = OutboxMessage.objects.filter(message_id=row.message_id).values_list(
+                    "pk", flat=True
+                )[0]
+            ids.append(pk)
     except DatabaseError as exc:
         if not disk_full(exc):
             raise
@@ -68,7 +91,7 @@ def outbox_store(rows: list[OutboxMessage]) -> dict[int | None, OutboxMessage]:
             f"{settings.DATA_DIR}; it is tried again in {retry} s.",
             retry_after=retry,
         ) from exc
-    return {**stored, **{row.message_id: row for row in fresh}}
+    return ids
 
 
 def email_html_part(email) -> str:

@@ -126,7 +126,7 @@ class OutboxSmsTransport:
         row = OutboxMessage(
             channel=Channel.SMS, to=outgoing.to, body=outgoing.text, message_id=outgoing.message_id
         )
-        return f"outbox-{outbox_store([row])[outgoing.message_id].pk}"
+        return f"outbox-{outbox_store([row])[0]}"
 
     def close(self) -> None:
         pass
