@@ -306,7 +306,8 @@ def _child() -> int:
         return 1
     if result["failures"]:
         web_log = (scratch / "web.log").read_text(errors="replace").splitlines()
-        print("gunicorn's last lines:\n  " + "\n  ".join(web_log[-15:]))
+        said = [line for line in web_log if "[INFO]" not in line] or web_log
+        print("gunicorn said:\n  " + "\n  ".join(said[-15:]))
     return _report(result, idle_rate, busy_rate, load)
 
 
