@@ -38,21 +38,34 @@ def incidents_affecting(*, queryset: QuerySet[Incident], customer) -> QuerySet[I
     return queryset.filter(Q(Exists(links)) | Q(pk__in=unfrozen))
 
 
+# The fields of an incident's latest update read with it (the rest load when used).
+_LATEST_FIELDS = ("id", "body", "created_at")
+
+
 def incidents_active_for_customer(*, customer) -> list[Incident]:
     """Active outages whose audience includes the customer, newest first,
-    each with `latest_update` (an IncidentUpdate or None)."""
+    each with `latest_update` (an IncidentUpdate or None), read in the same
+    query (an index lookup of the customer's audience links), as it runs on
+    every ticket raised."""
     latest = _posted_updates().filter(incident=OuterRef("pk")).order_by("-created_at", "-id")
+    latest_fields = {f"latest_{name}": Subquery(latest.values(name)[:1]) for name in _LATEST_FIELDS}
     active = Incident.objects.filter(kind=Incident.Kind.OUTAGE, status__in=ACTIVE_OUTAGE_STATUSES)
     incidents = list(
         incidents_affecting(queryset=active, customer=customer)
-        .annotate(latest_update_id=Subquery(latest.values("pk")[:1]))
+        .annotate(**latest_fields)
         .order_by("-created_at", "-id")
     )
-    updates = IncidentUpdate.objects.in_bulk(
-        [i.latest_update_id for i in incidents if i.latest_update_id]
-    )
     for incident in incidents:
-        incident.latest_update = updates.get(incident.latest_update_id)
+        incident.latest_update = None
+        if incident.latest_id is not None:
+            known = {name: getattr(incident, f"latest_{name}") for name in _LATEST_FIELDS}
+            known["incident_id"] = incident.pk
+            fields = [f.attname for f in IncidentUpdate._meta.concrete_fields if f.attname in known]
+            update = IncidentUpdate.from_db(
+                Incident.objects.db, fields, [known[name] for name in fields]
+            )
+            update.incident = incident
+            incident.latest_update = update
     return incidents
 
 
