@@ -20,13 +20,13 @@ BENCH_OUTAGES_PARTS picks some of raise,resolve,status,report.
 """
 
 import http.client
+import json
 import os
 import resource
 import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from datetime import timedelta
 
@@ -36,6 +36,7 @@ INCIDENTS = int(os.environ.get("BENCH_OUTAGE_INCIDENTS", "500"))
 ACTIVE_AUDIENCE = min(100_000, CUSTOMERS)
 STATUS_CLIENTS = int(os.environ.get("BENCH_STATUS_CLIENTS", "200"))
 STATUS_REQUESTS = int(os.environ.get("BENCH_STATUS_REQUESTS", "20"))
+STATUS_CLIENT_PROCESSES = int(os.environ.get("BENCH_STATUS_CLIENT_PROCESSES", "2"))
 SAMPLES = int(os.environ.get("BENCH_OUTAGE_SAMPLES", "100"))
 ACCOUNT_PREFIX = "BO-"
 
@@ -383,37 +384,132 @@ def _database_activity() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _server(kind: str, port: int) -> subprocess.Popen:
-    env = os.environ.copy()
-    if kind == "runserver":
-        command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
-    else:
-        # Production's way: several processes share one cached document in Redis.
-        env["CACHE_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "--threads",
-            "32",
-            "--backlog",
-            "2048",
-        ]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _make_run_web_command(port: int, app: str = "config.wsgi") -> list[str]:
+    """`make run`'s own gunicorn command (scripts/run.py), on our port; `app`
+    replaces the Django application to measure the server's ceiling."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "run.py"
+    spec = importlib.util.spec_from_file_location("proactive_run", path)
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    command = run.commands(dev=False, host="127.0.0.1", port=str(port), data_dir=Path("."))["web"]
+    return [app if part == "config.wsgi" else part for part in command]
 
 
-def _bench_status_page(kind: str) -> None:
+def _server(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def trivial_application(environ, start_response):
+    """The ceiling: a WSGI app that does nothing but answer a page of the
+    same size, served by the same gunicorn command."""
+    body = b"x" * int(os.environ.get("BENCH_TRIVIAL_BYTES", "1200"))
+    start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _load(port: int, path: str) -> dict:
+    """STATUS_CLIENTS keep-alive connections (browsers keep theirs) sending
+    STATUS_REQUESTS GETs each, one after the other, from STATUS_CLIENT_PROCESSES
+    asyncio processes; their latencies, errors and CPU."""
+    processes = max(1, min(STATUS_CLIENT_PROCESSES, STATUS_CLIENTS))
+    base, extra = divmod(STATUS_CLIENTS, processes)
+    shares = [base + (n < extra) for n in range(processes)]
+    started = time.perf_counter()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.bench_outages", "--load", str(port), path, str(share)],
+            stdout=subprocess.PIPE,
+        )
+        for share in shares
+    ]
+    results = [json.loads(child.communicate()[0]) for child in children]
+    elapsed = time.perf_counter() - started
+    latencies = [ms for r in results for ms in r["latencies"]]
+    return {
+        "elapsed": elapsed,
+        "latencies": latencies,
+        "errors": sum(r["errors"] for r in results),
+        "client_cpu": sum(r["cpu"] for r in results),
+        "processes": processes,
+    }
+
+
+def _load_child(port: int, path: str, connections: int) -> None:
+    """One load process: `connections` asyncio keep-alive connections."""
+    import asyncio
+
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    latencies: list[float] = []
+    errors = 0
+
+    async def visitor() -> None:
+        nonlocal errors
+        reader = writer = None
+        for _ in range(STATUS_REQUESTS):
+            started = time.perf_counter()
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    errors += 1
+                if b"connection: close" in head.lower():
+                    writer.close()
+                    writer = None
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                errors += 1
+                writer = None
+            latencies.append((time.perf_counter() - started) * 1000)
+        if writer is not None:
+            writer.close()
+
+    async def crowd() -> None:
+        await asyncio.gather(*(visitor() for _ in range(connections)))
+
+    cpu = time.process_time()
+    asyncio.run(crowd())
+    result = {"latencies": latencies, "errors": errors, "cpu": time.process_time() - cpu}
+    sys.stdout.write(json.dumps(result))
+
+
+def _measure(port: int, path: str) -> dict:
+    _wait_for(port)
+    for _ in range(4):
+        _get(port, path)  # built once; the run measures the steady state
+    return _load(port, path)
+
+
+def _figures(run: dict) -> str:
+    latencies = run["latencies"]
+    return (
+        f"{len(latencies) / run['elapsed']:.0f} req/s, p50 {statistics.median(latencies):.1f} "
+        f"p95 {_p95(latencies):.1f} ms"
+    )
+
+
+def _bench_status_page() -> None:
+    """`/status/` on `make run`'s gunicorn under STATUS_CLIENTS concurrent
+    visitors; the database's transactions meanwhile (PostgreSQL's count);
+    then the same command serving a trivial WSGI app: the ceiling."""
+    from django.db import connections
+
+    # Our own connection's statistics (the migrations check) would reach
+    # PostgreSQL's counters during the run: a closed session reports at once.
+    connections.close_all()
     port = _free_port()
-    server = _server(kind, port)
+    server = _server(_make_run_web_command(port))
     try:
         _wait_for(port)
-        for _ in range(4):
-            _get(port)  # built once; the run measures the steady state
+        _get(port, "/status/")
         time.sleep(2)  # idle backends report their statistics
         # What the database does meanwhile without any visitor (autovacuum,
         # other idle sessions), to tell apart from what the visitors cost.
@@ -421,47 +517,37 @@ def _bench_status_page(kind: str) -> None:
         time.sleep(3)
         idle = _database_activity()[0] - idle_start[0] - 1
         before = _database_activity()
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-
-        def visitor():
-            mine, failed = [], []
-            for _ in range(STATUS_REQUESTS):
-                started = time.perf_counter()
-                try:
-                    status = _get(port)
-                    if status != 200:
-                        failed.append(str(status))
-                except OSError as exc:
-                    failed.append(type(exc).__name__)
-                mine.append((time.perf_counter() - started) * 1000)
-            with lock:
-                latencies.extend(mine)
-                errors.extend(failed)
-
-        threads = [threading.Thread(target=visitor) for _ in range(STATUS_CLIENTS)]
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        run = _measure(port, "/status/")
         time.sleep(2)
         after = _database_activity()
-        # Our own statistics read is one transaction and one session.
-        queries = after[0] - before[0] - 1
-        print(
-            f"/status/ on {kind}, {STATUS_CLIENTS} concurrent visitors x {STATUS_REQUESTS}: "
-            f"{len(latencies) / elapsed:.0f} req/s, p50 {statistics.median(latencies):.1f} "
-            f"p95 {_p95(latencies):.1f} ms ({_verdict(_p95(latencies), 50)} ms), errors "
-            f"{len(errors)}; database: {queries} transactions in {elapsed:.1f} s "
-            f"(with no visitor: {idle} in 3 s) (bound: <= 1 query per 10 s)",
-            flush=True,
-        )
     finally:
         server.terminate()
         server.wait(timeout=10)
+    # Our own statistics read is one transaction.
+    queries = after[0] - before[0] - 1
+    latencies = run["latencies"]
+    print(
+        f"/status/ on make run's gunicorn (1 process, 4 threads), {STATUS_CLIENTS} concurrent "
+        f"keep-alive visitors x {STATUS_REQUESTS}: {_figures(run)} "
+        f"({_verdict(_p95(latencies), 50)} ms), errors {run['errors']}; database: {queries} "
+        f"transactions in {run['elapsed']:.1f} s (with no visitor: {idle} in 3 s) "
+        f"(bound: <= 1 query per 10 s); load client: {run['processes']} asyncio processes, "
+        f"{run['client_cpu']:.1f} s CPU in {run['elapsed']:.1f} s",
+        flush=True,
+    )
+    port = _free_port()
+    server = _server(_make_run_web_command(port, app="bench.bench_outages:trivial_application"))
+    try:
+        ceiling = _measure(port, "/")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(
+        f"  the ceiling, a trivial WSGI app on the same command and client: {_figures(ceiling)}, "
+        f"errors {ceiling['errors']}; client {ceiling['client_cpu']:.1f} s CPU "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)",
+        flush=True,
+    )
 
 
 def _wait_for(port: int) -> None:
@@ -472,13 +558,13 @@ def _wait_for(port: int) -> None:
                 return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError("runserver did not start")
+    raise RuntimeError("the web server did not start")
 
 
-def _get(port: int) -> int:
+def _get(port: int, path: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("GET", "/status/")
+        conn.request("GET", path)
         response = conn.getresponse()
         response.read()
         return response.status
@@ -501,8 +587,7 @@ def _child() -> int:
     if "resolve" in parts:
         _bench_resolve()
     if "status" in parts:
-        _bench_status_page("gunicorn")
-        _bench_status_page("runserver")
+        _bench_status_page()
     if "report" in parts:
         _bench_report()
     return 0
@@ -510,3 +595,5 @@ def _child() -> int:
 
 if __name__ == "__main__" and "--child" in sys.argv:
     sys.exit(_child())
+if __name__ == "__main__" and "--load" in sys.argv:
+    _load_child(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
