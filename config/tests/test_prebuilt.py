@@ -134,9 +134,7 @@ class TestTheCopy:
 
     def test_it_is_not_stale_for_longer_than_its_period(self, outage):
         now = [1000.0]
-        app = PrebuiltPages(
-            django_application, paths=PATHS, clock=lambda: now[0], background=False
-        )
+        app = PrebuiltPages(django_application, paths=PATHS, clock=lambda: now[0], background=False)
         call(app, "/api/status/")
         now[0] += 9
         call(app, "/api/status/")
