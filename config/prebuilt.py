@@ -98,7 +98,7 @@ class PrebuiltPages:
         self.background = background
         self._copies: dict[tuple[str, str], Copy] = {}
         self._varies_on_accept: set[str] = set()
-        self._not_cached: set[str] = set()
+        self._not_cached: set[tuple[str, str]] = set()
         self._locks = {path: threading.Lock() for path in self.paths}
         self._verdicts: dict[tuple, bool] = {}
         proxy_header = settings.SECURE_PROXY_SSL_HEADER
@@ -128,7 +128,6 @@ class PrebuiltPages:
         path = environ.get("PATH_INFO", "")
         if (
             path not in self.paths
-            or path in self._not_cached
             or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
             or environ.get("QUERY_STRING")
         ):
@@ -180,7 +179,7 @@ class PrebuiltPages:
 
     def _copy_for(self, environ: dict) -> Copy | None:
         key = self._key(environ)
-        if key is None:
+        if key is None or key in self._not_cached:
             return None
         copy = self._copies.get(key)
         if copy is not None:
@@ -265,15 +264,16 @@ class PrebuiltPages:
         if response.status_code != 200:
             return None  # Django answers until a rebuild succeeds (a stale copy still serves)
         vary = {v.strip().lower() for v in response.get("Vary", "").split(",") if v.strip()}
-        # The paths are pages the same for everyone, so Vary: Cookie (added
-        # because the request log looks at request.user) changes nothing;
-        # a response varying on anything but Accept is left to Django.
-        if response.streaming or vary - {"accept", "cookie"}:
-            self._not_cached.add(path)
-            return None
         if "accept" in vary and path not in self._varies_on_accept:
             self._varies_on_accept.add(path)
             key = (path, environ.get("HTTP_ACCEPT", ""))
+        # The paths are pages the same for everyone, so Vary: Cookie (added
+        # because the request log looks at request.user) changes nothing; a
+        # response varying on anything but Accept, or setting a cookie, is
+        # personal after all and left to Django.
+        if response.streaming or response.cookies or vary - {"accept", "cookie"}:
+            self._not_cached.add(key)
+            return None
         body = response.content
         headers = [(k, v) for k, v in response.items() if k.lower() not in _NOT_COPIED]
         etag = response.get("ETag") or f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'

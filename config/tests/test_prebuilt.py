@@ -132,6 +132,21 @@ class TestTheCopy:
         assert call(app, "/status/", QUERY_STRING="page=2")[0] == 200
         assert app.builds == 1
 
+    def test_a_response_made_for_the_visitor_is_never_copied(self, outage):
+        """The API's browsable HTML sets a CSRF cookie: Django answers it each
+        time; its JSON, the same for everyone, is served from the copy."""
+        app = PrebuiltPages(django_application, paths=PATHS, background=False)
+        _, json_headers, _ = call(app, "/api/status/", HTTP_ACCEPT="application/json")
+        assert json_headers["Content-Type"] == "application/json"
+        for _ in range(2):
+            status, headers, body = call(app, "/api/status/", HTTP_ACCEPT="text/html")
+            assert status == 200 and headers["Content-Type"].startswith("text/html")
+            assert "csrftoken=" in headers["Set-Cookie"]
+        assert app.builds == 2  # the JSON once, the HTML once (then left to Django)
+        with CaptureQueriesContext(connection) as queries:
+            again = call(app, "/api/status/", HTTP_ACCEPT="application/json")
+        assert again[1]["ETag"] == json_headers["ETag"] and len(queries) == 0
+
     def test_it_is_not_stale_for_longer_than_its_period(self, outage):
         now = [1000.0]
         app = PrebuiltPages(django_application, paths=PATHS, clock=lambda: now[0], background=False)
