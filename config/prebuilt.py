@@ -156,7 +156,8 @@ class PrebuiltPages:
             return (path, "")
         accept = environ.get("HTTP_ACCEPT", "")
         key = (path, accept)
-        if key not in self._copies and sum(k[0] == path for k in self._copies) >= _ACCEPT_VARIANTS:
+        known = list(self._copies)  # other threads may add to it meanwhile
+        if key not in self._copies and sum(k[0] == path for k in known) >= _ACCEPT_VARIANTS:
             return None
         return key
 
@@ -264,7 +265,7 @@ class PrebuiltPages:
         if response.status_code != 200:
             return None  # Django answers until a rebuild succeeds (a stale copy still serves)
         vary = {v.strip().lower() for v in response.get("Vary", "").split(",") if v.strip()}
-        if "accept" in vary and path not in self._varies_on_accept:
+        if "accept" in vary:
             self._varies_on_accept.add(path)
             key = (path, environ.get("HTTP_ACCEPT", ""))
         # The paths are pages the same for everyone, so Vary: Cookie (added
