@@ -383,8 +383,9 @@ def _insert_per_ticket(model, *, tickets, values: dict[str, Any]) -> None:
     fields = [model._meta.get_field(name) for name in values]
     columns = ", ".join(qn(field.column) for field in fields)
     marks = ", ".join(["%s"] * len(fields))
+    ticket_column = qn(model._meta.get_field("ticket").column)
     sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} (ticket_id, {columns}) "  # noqa: S608
+        f"INSERT INTO {qn(model._meta.db_table)} ({ticket_column}, {columns}) "  # noqa: S608
         f"SELECT t.id, {marks} FROM {qn(Ticket._meta.db_table)} t WHERE t.id IN ({subquery})"
     )
     adapted = [
