@@ -131,6 +131,7 @@ def _seed() -> None:
     from incidents.models import Incident, IncidentCustomer, IncidentUpdate
 
     if Customer.objects.filter(account_number__startswith=ACCOUNT_PREFIX).count() >= CUSTOMERS:
+        _mark_audiences_frozen()
         return
     started = time.perf_counter()
     print(f"seeding {CUSTOMERS:,} customers and {INCIDENTS} incidents (once)…", flush=True)
@@ -179,7 +180,20 @@ def _seed() -> None:
                 [incident_id, now, start_id, start_id + size - 1],
             )
         cursor.execute("VACUUM ANALYZE")
+    _mark_audiences_frozen()
     print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _mark_audiences_frozen() -> None:
+    """The seed writes the audiences itself: say they are frozen, as the
+    declaration's freeze would (else every ticket would read the scope)."""
+    from django.db.models import F
+
+    from incidents.models import Incident
+
+    Incident.objects.filter(audience_frozen_at__isnull=True, title__startswith="Bench").update(
+        audience_frozen_at=F("created_at")
+    )
 
 
 # --- measurements ----------------------------------------------------------------------
