@@ -318,6 +318,12 @@ CUSTOMER_ATTACHMENTS_MAX_BYTES = env_int(
 )
 # Tickets one customer account may raise (DRF throttle rate: n/second|minute|hour|day).
 TICKET_CREATE_RATE = env_str("TICKET_CREATE_RATE", "10/hour")
+# Paths answered from a copy of Django's response rebuilt at most every
+# PREBUILT_SECONDS, before Django (config/prebuilt.py): the public status
+# documents, the same for everyone.
+PREBUILT_PATHS = ["/status/", "/api/status/", "/status/feed.atom"]
+PREBUILT_SECONDS = env_int("STATUS_CACHE_SECONDS", 10, minimum=1)
+
 # Django's cache (the public status document): per process by default;
 # CACHE_URL=redis://… shares one copy between all web processes.
 _CACHE_URL = env_str("CACHE_URL", "")
