@@ -20,6 +20,7 @@ a temporary folder; PostgreSQL database `proactive_delivery_bench`) and its
 own Redis database, so nothing here touches anyone's data.
 
 Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/),
+BENCH_DELIVERY_DB (default proactive_delivery_bench),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT
 (default 20000), BENCH_NAIVE_COUNT (default the same).
 """
@@ -37,7 +38,8 @@ from celery import shared_task
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
-PG_DB = "proactive_delivery_bench"
+# BENCH_DELIVERY_DB: another name, so two runs on one server do not meet.
+PG_DB = os.environ.get("BENCH_DELIVERY_DB", "proactive_delivery_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 COUNT = int(os.environ.get("BENCH_DELIVERY_COUNT", "20000"))
 # The naive way sends all 20,000 too (about two minutes); a smaller

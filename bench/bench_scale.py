@@ -163,8 +163,8 @@ def _report(r: dict) -> int:
     print(
         f"\n  The send ran for {r['send_window_s']:.0f} s (BENCH_SCALE_SEND_SECONDS) and sent "
         f"{r['sent']:,} of {r['messages']:,}: the throughput figures compare the first and the "
-        "last tenth of that window's messages, on a table already holding every row of the notification; "
-        "the rest of the send was then cancelled (the cancel figure).",
+        "last tenth of that window's messages, on a table already holding every row of the "
+        "notification; the rest of the send was then cancelled (the cancel figure).",
         flush=True,
     )
     print(f"  load average: {r['load']}", flush=True)
