@@ -10,6 +10,7 @@ from django.db.models import BooleanField, CharField, Count, ExpressionWrapper, 
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
+from config.pagination import planner_estimate
 from customers.models import Customer, ServiceType, Site, Tag
 
 AUDIENCE_FIELDS = ("location", "last_mile_site", "service_type", "tag", "operator_code")
@@ -99,6 +100,9 @@ def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
 # How far a search's page is looked for along the list's order before the
 # search indexes are asked instead (see customer_page_ids).
 SEARCH_WALK_ROWS = 50_000
+# Up to this many matches (the planner's estimate) a search's page is found
+# by its indexes straight away.
+SEARCH_SORT_ROWS = 5_000
 
 
 def customer_page_ids(*, queryset: QuerySet[Customer], offset: int, limit: int) -> list[int]:
@@ -121,18 +125,39 @@ def customer_page_ids(*, queryset: QuerySet[Customer], offset: int, limit: int) 
 
     if connection.vendor != "postgresql" or ordering != ("name", "id"):
         return page(queryset)
-    edge = list(
-        Customer.objects.order_by("name", "id").values_list("name", "id")[
-            SEARCH_WALK_ROWS : SEARCH_WALK_ROWS + 1
-        ]
-    )
-    if not edge:  # a directory this small is walked whole in milliseconds
+    by_indexes = queryset.order_by(Concat("name", Value("")), "id")
+    if planner_estimate(queryset) <= SEARCH_SORT_ROWS:
+        return page(by_indexes)  # few matches: finding and sorting them all is quick
+    edge = _walk_edge()
+    if edge is None:  # a directory this small is walked whole in milliseconds
         return page(queryset)
-    name, pk = edge[0]
-    walked = page(queryset.filter(Q(name__lt=name) | Q(name=name, id__lte=pk)))
+    # Every row up to that name (a prefix of the order, so its first page is
+    # the list's): one range of the index, not a filter on all of it.
+    walked = page(queryset.filter(name__lte=edge))
     if len(walked) == limit:
         return walked
-    return page(queryset.order_by(Concat("name", Value("")), "id"))
+    return page(by_indexes)
+
+
+def _walk_edge() -> str | None:
+    """The name about SEARCH_WALK_ROWS names into the order: from the
+    column's statistics (a catalog read), or counted along the index when
+    the table has none yet. None when the directory is not much larger."""
+    table = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.histogram_bounds::text::text[], c.reltuples FROM pg_stats s "
+            "JOIN pg_class c ON c.oid = %s::regclass "
+            "WHERE s.tablename = %s AND s.attname = 'name'",
+            [table, table],
+        )
+        row = cursor.fetchone()
+    if row and row[0] and row[1] > 2 * SEARCH_WALK_ROWS:
+        bounds, rows = row
+        return bounds[int(len(bounds) * SEARCH_WALK_ROWS / rows)]
+    edge = Customer.objects.order_by("name", "id").values_list("name", flat=True)
+    found = list(edge[SEARCH_WALK_ROWS : SEARCH_WALK_ROWS + 1])
+    return found[0] if found else None
 
 
 def customer_list() -> QuerySet[Customer]:
