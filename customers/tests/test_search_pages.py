@@ -45,14 +45,16 @@ def _pages(client, term: str, size: int) -> list[int]:
         page += 1
 
 
-@pytest.mark.parametrize("walk", [5, 15, 10_000])
+@pytest.mark.parametrize(("walk", "sort"), [(5, 0), (15, 0), (10_000, 0), (5, 5_000)])
 def test_every_page_of_a_search_is_the_same_whichever_way_it_is_found(
-    admin_user, directory, monkeypatch, walk
+    admin_user, directory, monkeypatch, walk, sort
 ):
     # walk=5 : the first five names hold no match, the indexes answer;
     # walk=15: some pages lie within the walked names, the rest do not;
-    # walk=10_000: the whole directory is walked.
+    # walk=10_000: the whole directory is walked;
+    # sort=5_000: few matches expected, the indexes answer at once.
     monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", walk)
+    monkeypatch.setattr(selectors, "SEARCH_SORT_ROWS", sort)
     client = client_for(admin_user)
     for term, size in (("olga", 4), ("olga", 50), ("aaron", 5), ("nobody", 5)):
         assert _pages(client, term, size) == _expected(term), (term, size)
@@ -65,6 +67,7 @@ def test_a_search_whose_matches_sit_far_into_the_order_is_answered_by_its_indexe
     from django.test.utils import CaptureQueriesContext
 
     monkeypatch.setattr(selectors, "SEARCH_WALK_ROWS", 5)
+    monkeypatch.setattr(selectors, "SEARCH_SORT_ROWS", 0)
     with CaptureQueriesContext(connection) as queries:
         response = client_for(admin_user).get("/api/customers/?search=olga&page_size=4")
     assert [row["name"] for row in response.json()["results"]][:2] == [
