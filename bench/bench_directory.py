@@ -36,6 +36,8 @@ IMPORT_ROWS, TOTAL_ROWS = int(_sizes[0]), int(_sizes[1])
 BOUNDS = {
     "sqlite_import_s": 30.0,
     "sqlite_reimport_s": 30.0,
+    "sqlite_search_broad_p95_ms": 100.0,
+    "sqlite_search_first_name_p95_ms": 100.0,
     "postgresql_import_s": 60.0,
     "postgresql_reimport_s": 60.0,
     "list_p95_ms": 50.0,
@@ -235,6 +237,43 @@ def worker_import() -> dict:
     exported = sum(1 for _ in customer_export_csv(queryset=Customer.objects.order_by("id")))
     figures["export_s"] = time.perf_counter() - started
     assert exported == IMPORT_ROWS + 1
+    figures.update(_searches_here())
+    return figures
+
+
+def _searches_here() -> dict:
+    """The broad searches on this database as imported (on SQLite: its
+    figure at IMPORT_ROWS customers, the embedded default's size)."""
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApprovalStatus, Role, User
+
+    user = User.objects.create_user(
+        username="bench_searcher",
+        email="searcher@example.com",
+        role=Role.ADMIN,
+        approval_status=ApprovalStatus.APPROVED,
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    rng = random.Random(5)
+    scenarios = {
+        "search_broad": [
+            ("get", f"/api/customers/?search={f.lower()}.{n.lower()}", None)
+            for f, n in zip(rng.sample(FIRST, 10), rng.sample(LAST, 10), strict=True)
+        ],
+        "search_first_name": [
+            ("get", f"/api/customers/?search={f.lower()}", None) for f in rng.sample(FIRST, 10)
+        ],
+    }
+    _timed(client, {}, scenarios["search_broad"][:2])
+    figures = {}
+    for name, requests in scenarios.items():
+        timings = _timed(client, {}, requests)
+        figures[f"{name}_p50_ms"], figures[f"{name}_p95_ms"] = (
+            statistics.median(timings),
+            _p95(timings),
+        )
     return figures
 
 
