@@ -117,7 +117,7 @@ def _informative(label: str, ratio: float) -> tuple:
 
 
 def _row(label: str, value: str, bound: str, ok: bool) -> str:
-    return f"  {label:<58} {value:>14}   {bound:<26} {'ok' if ok else 'MISSED'}"
+    return f"  {label:<60} {value:>14}   {bound:<20} {'ok' if ok else 'MISSED'}"
 
 
 def main() -> int:
@@ -182,7 +182,7 @@ def main() -> int:
             True,
         ),
         (
-            f"multi-client ceiling: {CONNECTIONS} smtplib clients, parallel processes",
+            f"multi-client ceiling: {CONNECTIONS} smtplib clients, own processes",
             f"{email['multi_rate']:.0f} /s",
             "",
             True,
@@ -222,13 +222,13 @@ def main() -> int:
             sms["rate"] >= 800,
         ),
         (
-            "bare requests.Session loop, one keep-alive connection",
+            "bare requests.Session loop, one connection",
             f"{sms['bare_rate']:.0f} /s",
             "",
             True,
         ),
         (
-            f"multi-client ceiling: {CONNECTIONS} keep-alive sessions, parallel processes",
+            f"multi-client ceiling: {CONNECTIONS} keep-alive sessions, own processes",
             f"{sms['multi_rate']:.0f} /s",
             "",
             True,
