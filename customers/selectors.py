@@ -114,10 +114,12 @@ def customer_page_ids(*, queryset: QuerySet[Customer], offset: int, limit: int) 
     spread through the names ("petrova"), but walks most of the index when
     they sit together far into it ("olga": every match is an "Olga …", past
     all the A–N names); the search indexes find every match and sort them,
-    which costs in proportion to the matches. So the walk goes first but
-    only over the first SEARCH_WALK_ROWS names; when the page is not among
-    them the search indexes answer (ordering by an expression the ordered
-    index cannot give, so the planner uses them). Same rows, same order."""
+    which costs in proportion to the matches. So a term the planner expects
+    few matches for goes to the search indexes at once; otherwise the walk
+    goes first but only over the first SEARCH_WALK_ROWS names, and when the
+    page is not among them the search indexes answer (ordering by an
+    expression the ordered index cannot give, so the planner uses them).
+    Same rows, same order."""
     ordering = tuple(queryset.query.order_by)
 
     def page(qs: QuerySet) -> list[int]:
