@@ -141,6 +141,12 @@ def _report(r: dict) -> int:
         rows.append((f"{name} p95 during the send", f"{p95:.0f} ms", "< 50 ms", p95 < 50))
     rows += [
         (
+            "second notice: its send call to its first message sent",
+            f"{r['second_first_message_s']:.1f} s",
+            "",
+            None,
+        ),
+        (
             f"cancel a second notice part-way ({r['cancel_sent_before']:,} sent, "
             f"{r['cancelled']:,} open)",
             f"{r['cancel_s']:.2f} s",
@@ -344,13 +350,15 @@ def child() -> dict:
         # A second notification to everyone, cancelled part-way while the
         # workers send it; the cancel fence's own wait timed.
         second = _notification("Outage: second notice")
+        sent_at = time.perf_counter()
         services.notification_send(notification=second)
         services.notification_materialise(notification=second)
         rows = Message.objects.filter(notification=second)
         sent = rows.filter(status="sent")
-        deadline = time.perf_counter() + 60
+        deadline = time.perf_counter() + 600
         while not sent.exists() and time.perf_counter() < deadline:
             time.sleep(0.2)  # until the workers have started on it
+        figures["second_first_message_s"] = time.perf_counter() - sent_at
         # Then until half of it is sent or CANCEL_AFTER_SECONDS have passed.
         half, deadline = rows.count() // 2, time.perf_counter() + CANCEL_AFTER_SECONDS
         while time.perf_counter() < deadline and sent.count() < half:
