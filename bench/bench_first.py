@@ -12,13 +12,15 @@ token), then the clock runs until the SMTP sink receives the first message:
 each for 3 and for BENCH_FIRST_LARGE (default 100,000) recipients, each run
 printed: the API call, the first message [goal ≤ 2 s on PostgreSQL, ≤ 3 s on
 the embedded default], for 3 recipients the last of the three, and the hops
-read from the processes' logs (materialised, drain dispatched, first sent).
-A large notice is cancelled once its first message is in, and the next run
-waits for the pipeline to go quiet.
+read from the processes' logs in seconds after the call: the first rows
+written, the first drain tasks dispatched, the first message sent, every row
+written ("-": the cancel came first). A large notice is cancelled once its
+first message is in, and the next run waits for the pipeline to go quiet.
 
 It also measures the idle worker's CPU over BENCH_FIRST_IDLE_SECONDS
-(default 60; 0 skips) with the filesystem broker's polling interval at 1 s
-(kombu's default) and at the embedded default's.
+(default 60; 0 skips) with the filesystem broker's polling interval at each
+of BENCH_FIRST_IDLE_INTERVALS (default 1.0, kombu's default) and at the
+embedded default's.
 
 Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/),
 BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), BENCH_FIRST_LARGE,
@@ -44,6 +46,8 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 LARGE = int(os.environ.get("BENCH_FIRST_LARGE", "100000"))
 RUNS = int(os.environ.get("BENCH_FIRST_RUNS", "3"))
 IDLE_SECONDS = float(os.environ.get("BENCH_FIRST_IDLE_SECONDS", "60"))
+# Polling intervals measured besides the embedded default's own: kombu's default.
+IDLE_INTERVALS = os.environ.get("BENCH_FIRST_IDLE_INTERVALS", "1.0").split(",")
 GOALS = {"embedded": 3.0, "postgresql": 2.0}
 CONFIGURATIONS = os.environ.get("BENCH_FIRST_ONLY", "embedded,postgresql").split(",")
 # A folder to keep each configuration's web, worker and beat logs in.
@@ -331,7 +335,7 @@ def main() -> int:
                     polling = str(
                         settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("polling_interval", 1.0)
                     )
-                    for interval in dict.fromkeys(("1.0", polling)):
+                    for interval in dict.fromkeys((*IDLE_INTERVALS, polling)):
                         idle[interval] = _idle_cpu(env, folder, interval)
                 service = Service(name=name, env=env, data_dir=folder)
                 service.start()
@@ -345,7 +349,7 @@ def main() -> int:
                             ok = result["first"] <= goal
                             failures += not ok
                             hops = ", ".join(
-                                f"{label} {'?' if at is None else f'{at:.2f}'}"
+                                f"{label} {'-' if at is None else f'{at:.2f}'}"
                                 for label, at in result["hops"].items()
                             )
                             print(
