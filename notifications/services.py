@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -292,28 +292,28 @@ def notification_materialise(*, notification: Notification) -> int:
     """Freeze the audience into Message rows (set-based; idempotent), in
     parts by customer id, each committed on its own: the first
     MATERIALISE_FIRST_PART customers, handed to the dispatcher at once so the
-    first message leaves while the rest are written, then the others. Each
-    part is a whole range of customer ids, so a run that stopped between
-    parts (its worker died) resumes after the highest id written: nobody is
+    first message leaves while the rest are written, then the others. A run
+    that stopped between parts (its worker died) is redone from the start
+    by the scheduler's sweep, skipping the rows already there: nobody is
     materialised twice (the unique constraint stands guard), and a cancel
     between parts stops the rest. Returns the number of rows written."""
-    written, part = 0, 0
+    written, after, first = 0, None, True
     while True:
-        outcome = _materialise_part(notification, first=part == 0)
+        outcome = _materialise_part(notification, after=after, first=first)
         if outcome is None:  # cancelled meanwhile, or another run finished it
             return written
-        rows, older = outcome
+        rows, after, older = outcome
         written += rows
-        if older is not None:
+        if after is None:
             break
-        if part == 0:
+        if first:
             _dispatch_now()
         elif connection.vendor == "sqlite" and not connection.in_atomic_block:
             # One writer at a time holds the SQLite file: a worker's claim
             # waiting in its busy handler (which retries every 100 ms) gets
             # in before the next part takes the file again.
             time.sleep(MATERIALISE_SQLITE_PAUSE_SECONDS)
-        part += 1
+        first = False
     _log(notification, "materialised", messages=written)
     notification_finish_if_done(notification_ids=[notification.pk, *older])
     return written
@@ -329,39 +329,43 @@ MATERIALISE_SQLITE_PART = 20_000
 MATERIALISE_SQLITE_PAUSE_SECONDS = 0.11
 
 
-def _materialise_part(notification: Notification, *, first: bool) -> tuple[int, list | None] | None:
-    """Write the next part of the audience in one transaction, after the
-    highest customer id already written. Returns (rows written, the ids of
-    the older notices superseded, or None while parts remain), or None when
-    there is nothing to do (no longer sending, or already materialised)."""
+def _materialise_part(
+    notification: Notification, *, after: int | None, first: bool
+) -> tuple[int, int | None, list[int]] | None:
+    """Write, in one transaction, the audience's customers with an id above
+    `after`, up to the part's size. Returns (rows written, the highest
+    customer id of the part or None when it was the last, the ids of the
+    older notices superseded), or None when there is nothing to do (no
+    longer sending, or already materialised)."""
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification.pk)
         if notification.status != Status.SENDING or notification.materialized_at:
             return None
         audience = notification_audience(notification=notification, materialising=True)
-        after = Message.objects.filter(notification=notification).aggregate(last=Max("customer_id"))
-        if after["last"] is not None:
-            audience = audience.filter(pk__gt=after["last"])
+        existing = Message.objects.filter(notification=notification)
+        if after is not None:
+            audience = audience.filter(pk__gt=after)
+            existing = existing.filter(customer_id__gt=after)
         size = MATERIALISE_FIRST_PART if first else _later_part_size()
         upto = None
         if size is not None:
-            upto = next(
-                iter(audience.order_by("pk").values_list("pk", flat=True)[size : size + 1]), None
-            )
-        last = upto is None
+            # The part's last id, if anyone comes after it.
+            edge = list(audience.order_by("pk").values_list("pk", flat=True)[size - 1 : size + 1])
+            upto = edge[0] if len(edge) == 2 else None
         written = delivery.messages_materialise(
             notification=notification,
-            customers=audience if last else audience.filter(pk__lt=upto),
+            customers=audience if upto is None else audience.filter(pk__lte=upto),
             channels=notification.channels,
-            # No row of this notification has a customer id above `after`,
-            # and the row lock keeps other materialisations out.
-            fresh=True,
+            # The row lock keeps other materialisations out; the conflict
+            # check is needed only if rows past `after` exist (a redone run).
+            fresh=not existing.exists(),
         )
+        last = upto is None
         older = _supersede_older_notices(notification) if first or last else []
         if last:
             notification.materialized_at = timezone.now()
             notification.save(update_fields=["materialized_at", "updated_at"])
-        return written, older if last else None
+        return written, upto, older
 
 
 def _later_part_size() -> int | None:

@@ -125,7 +125,7 @@ def test_a_large_audience_is_written_in_parts_each_customer_once(
 
 
 @pytest.mark.django_db
-def test_a_run_that_stopped_after_a_part_resumes_without_writing_anyone_twice(
+def test_a_run_that_stopped_after_a_part_is_redone_without_writing_anyone_twice(
     small_parts, make_notification, monkeypatch
 ):
     customers = CustomerFactory.create_batch(5)
@@ -139,7 +139,7 @@ def test_a_run_that_stopped_after_a_part_resumes_without_writing_anyone_twice(
         services.notification_materialise(notification=notification)
     assert Message.objects.filter(notification=notification).count() == 2
     notification.refresh_from_db()
-    assert notification.materialized_at is None  # the sweep will run it again
+    assert notification.materialized_at is None  # the scheduler's sweep redoes it
 
     monkeypatch.setattr(services, "_dispatch_now", lambda: None)
     assert services.notification_materialise(notification=notification) == 3
