@@ -60,9 +60,6 @@ def test_a_send_now_to_three_customers_is_delivered_without_waiting_for_a_beat_t
     signals (materialise → dispatch → drain) can carry the messages."""
     if connection.vendor == "postgresql":
         broker = request.getfixturevalue("redis_url")
-        import redis
-
-        redis.Redis.from_url(broker).flushdb()
     else:
         broker = "filesystem://"  # the embedded default
     customers = CustomerFactory.create_batch(3)
