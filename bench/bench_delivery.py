@@ -17,8 +17,9 @@ a temporary folder; PostgreSQL database `proactive_delivery_bench`) and its
 own Redis database, so nothing here touches anyone's data.
 
 Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/),
-BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT
-(default 20000), BENCH_NAIVE_COUNT (default the same).
+BENCH_DELIVERY_PG_DB (default proactive_delivery_bench), BENCH_REDIS_URL
+(default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT (default 20000),
+BENCH_NAIVE_COUNT (default the same).
 """
 
 import json
@@ -34,7 +35,8 @@ from celery import shared_task
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
-PG_DB = "proactive_delivery_bench"
+# Its own name when several runs share one server (e.g. proactive_delivery_bench_before).
+PG_DB = os.environ.get("BENCH_DELIVERY_PG_DB", "proactive_delivery_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 COUNT = int(os.environ.get("BENCH_DELIVERY_COUNT", "20000"))
 # The naive way sends all 20,000 too (about two minutes); a smaller
@@ -358,14 +360,14 @@ def _bare_smtp(port: int, notification_location: str, *, nodelay: bool) -> float
 
     from delivery.channels.email import EmailTransport
     from delivery.models import Message
-    from delivery.services import _Renderer
+    from delivery.rendering import Renderer
 
     messages = list(
         Message.objects.filter(customer__location=notification_location)
         .select_related("notification", "customer", "customer__last_mile_site")
         .select_related("customer__service_type")[:COUNT]
     )
-    renderer = _Renderer()
+    renderer = Renderer()
     transport = EmailTransport.__new__(EmailTransport)
     transport.connection, transport.domain = None, "bench.local"
     payloads = [

@@ -16,8 +16,10 @@ def dispatch_due_messages() -> int:
 
 
 @shared_task(name="delivery.tasks.drain_messages", ignore_result=True)
-def drain_messages(ticket_id: int | None = None) -> int:
-    return services.message_drain(ticket_id=ticket_id)
+def drain_messages(signal_id: int | None = None, ticket_id: int | None = None) -> int:
+    """`ticket_id` is the name `signal_id` had before: tasks queued by an
+    older dispatcher still carry it."""
+    return services.message_drain(signal_id=ticket_id if signal_id is None else signal_id)
 
 
 @worker_ready.connect
