@@ -344,6 +344,23 @@ def test_the_dispatcher_enqueues_one_task_per_batch_and_not_again_while_they_wai
     assert services.message_dispatch_due() == 0  # 3 due rows are covered by 2 waiting tasks
 
 
+@pytest.mark.parametrize("kwarg", ["signal_id", "ticket_id"])
+def test_a_drain_task_takes_its_signal_whichever_name_queued_it(
+    kwarg, make_customer, make_notification
+):
+    """`ticket_id` is how a dispatcher before the rename named the signal:
+    such tasks may still wait in the broker after an upgrade."""
+    from delivery.tasks import drain_messages
+
+    make_customer()
+    materialise(started(make_notification()))
+    assert services.message_dispatch_due() == 1
+    signal = DrainSignal.objects.get()
+    assert drain_messages.run(**{kwarg: signal.pk}) == 1
+    assert not DrainSignal.objects.exists()
+    assert Message.objects.get().status == S.SENT
+
+
 def test_the_dispatcher_forgets_signals_whose_task_was_lost(
     settings, make_customer, make_notification
 ):
