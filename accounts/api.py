@@ -122,6 +122,7 @@ class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+INVALID_FIELDS = OpenApiResponse(description="a field is invalid; each is named")
 DETAIL_ERROR = inline_serializer(
     "DetailError",
     {"detail": serializers.CharField(), "code": serializers.CharField()},
@@ -140,11 +141,8 @@ class RegisterView(APIView):
 
     @extend_schema(
         request=RegisterSerializer,
-        responses={
-            201: UserSerializer,
-            400: OpenApiResponse(description="a field is invalid; each is named"),
-            429: DETAIL_ERROR,
-        },
+        # 429 (the sign-up throttle) is documented for every operation.
+        responses={201: UserSerializer, 400: INVALID_FIELDS},
     )
     def post(self, request):
         serializer = RegisterSerializer(data=request.data)
@@ -269,11 +267,10 @@ class PasswordChangeView(APIView):
 
     @extend_schema(
         request=PasswordChangeSerializer,
+        # 401 and 429 are documented for every operation.
         responses={
             200: PasswordChangedSerializer,
             400: OpenApiResponse(description="current_password is wrong or new_password is weak"),
-            401: DETAIL_ERROR,
-            429: DETAIL_ERROR,
         },
     )
     def post(self, request):
@@ -315,7 +312,7 @@ class UserFilter(FilterSet):
     partial_update=extend_schema(
         responses={
             200: UserAdminSerializer,
-            400: OpenApiResponse(description="a field is invalid; each is named"),
+            400: INVALID_FIELDS,
             401: DETAIL_ERROR,
             403: DETAIL_ERROR,
             404: DETAIL_ERROR,

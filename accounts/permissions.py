@@ -3,48 +3,50 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
-class IsAdmin(BasePermission):
-    message = "Only administrators may do this."
+def _signed_in_as(request, role: str) -> bool:
+    """An active, signed-in user for whom `user.<role>` holds (e.g. `is_admin`)."""
+    user = request.user
+    return bool(user and user.is_authenticated and user.is_active and getattr(user, role))
+
+
+class _RoleRequired(BasePermission):
+    """Allows the users of one role: `role` names the User property that says so."""
+
+    role = ""
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_admin)
+        return _signed_in_as(request, self.role)
 
 
-class IsStaffMember(BasePermission):
+class IsAdmin(_RoleRequired):
+    message = "Only administrators may do this."
+    role = "is_admin"
+
+
+class IsStaffMember(_RoleRequired):
     """Admin or approved engineer."""
 
     message = "Only engineers and administrators may do this."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_staff_member)
+    role = "is_staff_member"
 
 
 class IsStaffReadAdminWrite(BasePermission):
     message = "Only administrators may change this; engineers may read it."
 
     def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated and user.is_staff_member):
+        if not _signed_in_as(request, "is_staff_member"):
             return False
-        return request.method in SAFE_METHODS or user.is_admin
+        return request.method in SAFE_METHODS or request.user.is_admin
 
 
-class IsCustomer(BasePermission):
+class IsCustomer(_RoleRequired):
     message = "Only customers have this."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_customer)
+    role = "is_customer"
 
 
-class IsEngineer(BasePermission):
+class IsEngineer(_RoleRequired):
     message = "Only approved engineers may do this."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user and user.is_authenticated and user.is_active and user.is_engineer)
+    role = "is_engineer"
 
 
 class IsCustomerReading(BasePermission):
@@ -54,12 +56,8 @@ class IsCustomerReading(BasePermission):
     message = "Customers may only read this."
 
     def has_permission(self, request, view):
-        user = request.user
-        return bool(
-            user
-            and user.is_authenticated
-            and user.is_active
-            and user.is_customer
-            and user.is_approved
+        return (
+            _signed_in_as(request, "is_customer")
+            and request.user.is_approved
             and request.method in SAFE_METHODS
         )

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
 
 from accounts import hooks
 from accounts.models import ApiToken, ApprovalStatus, Role, User, validate_timezone
@@ -350,6 +351,27 @@ def user_update(*, user: User, data: dict, actor: User | None = None) -> User:
     if user.role == Role.ENGINEER and user.is_active and user.is_approved:
         _on_engineer_available()
     return user
+
+
+def engineer_availability_set(
+    *, actor: User, engineer: User, available: bool | None = None, limit: int | None = None
+) -> User:
+    """Whether an engineer takes new tickets, and how many unfinished ones
+    they hold at most. Administrators set both for any engineer; an engineer
+    sets only their own availability. The API and the website both ask here."""
+    if engineer.role != Role.ENGINEER:
+        raise PermissionDenied("Only engineers take tickets.")
+    if not actor.is_admin:
+        if actor.pk != engineer.pk:
+            raise PermissionDenied("Engineers may change only their own availability.")
+        if limit is not None:
+            raise PermissionDenied("Only administrators may change the load limit.")
+    data: dict = {}
+    if available is not None:
+        data["is_available"] = available
+    if limit is not None:
+        data["max_open_tickets"] = limit
+    return user_update(user=engineer, data=data)
 
 
 def _on_engineer_available() -> None:

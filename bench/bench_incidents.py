@@ -12,8 +12,16 @@ Each run is a subprocess with its own PROACTIVE_DATA_DIR / DATABASE_URL
 (PostgreSQL: a database of its own, dropped afterwards), so it never touches
 the developer's database. Requests go through Django's whole handler stack
 in-process (middleware, token authentication, view, serializer, database).
+3. Order with a worker killed (PostgreSQL, Redis, real worker and beat
+   processes, the emails captured in the outbox): an outage over
+   BENCH_INCIDENTS_ORDER_CUSTOMERS (20,000) customers, an update while the
+   first notice is sending, a worker SIGKILLed mid-way and a new one started,
+   the resolution; then every captured copy is checked, in capture order: no
+   customer got an older notice after a newer one, and every customer got
+   the resolution exactly once (incidents/tests/notice_order_run.py).
+
 Run: `make bench` or `.venv/bin/python -m bench incidents`.
-Smaller for a quick try: BENCH_INCIDENTS_CUSTOMERS=20000.
+Smaller for a quick try: BENCH_INCIDENTS_CUSTOMERS=20000 BENCH_INCIDENTS_ORDER_CUSTOMERS=2000.
 """
 
 import json
@@ -28,6 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 PG_NAME = "proactive_bench_incidents"
 CUSTOMERS = int(os.environ.get("BENCH_INCIDENTS_CUSTOMERS", "100000"))
+ORDER_CUSTOMERS = int(os.environ.get("BENCH_INCIDENTS_ORDER_CUSTOMERS", "20000"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+ORDER_TIMEOUT = float(os.environ.get("BENCH_INCIDENTS_ORDER_TIMEOUT", "1800"))
 SITES = 100
 BOUNDS = {
     "sqlite_declare_api_ms": 200.0,
@@ -36,19 +47,26 @@ BOUNDS = {
     "postgresql_first_notice_materialised_s": 3.0,
     "postgresql_update_supersede_and_materialise_s": 3.0,
 }
+# The order check: these figures must be exactly zero.
+ZERO_GOALS = (
+    "order_failed",
+    "order_out_of_order",
+    "order_missing_latest",
+    "order_latest_more_than_once",
+)
 
 
 # --------------------------------------------------------------- the parent
 
 
-def _worker(env: dict[str, str]) -> dict:
+def _worker(env: dict[str, str], mode: str = "worker") -> dict:
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
     full_env["LOG_LEVEL"] = "WARNING"
     full_env["DEBUG"] = "false"
     if not full_env.get("DATABASE_URL"):
         full_env.pop("DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_incidents", "worker"],
+        [sys.executable, "-m", "bench.bench_incidents", mode],
         cwd=ROOT,
         env=full_env,
         capture_output=True,
@@ -85,6 +103,19 @@ def main() -> int:
             env = {"DATABASE_URL": f"{PG_SERVER}/{PG_NAME}", "PROACTIVE_DATA_DIR": tmp}
             pg = _worker(env)
             figures.update({f"postgresql_{k}": v for k, v in pg.items()})
+        _pg_admin(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
+        _pg_admin(f"CREATE DATABASE {PG_NAME}")
+        with tempfile.TemporaryDirectory(prefix="bench-incidents-") as tmp:
+            print(
+                f"PostgreSQL: {ORDER_CUSTOMERS} customers told with a worker killed …", flush=True
+            )
+            env = {"DATABASE_URL": f"{PG_SERVER}/{PG_NAME}", "PROACTIVE_DATA_DIR": tmp}
+            try:
+                order = _worker(env, mode="order")
+            except RuntimeError as exc:
+                print(f"The order check failed: {exc}", flush=True)
+                order = {"failed": 1}
+            figures.update({f"order_{k}": v for k, v in order.items()})
     finally:
         _pg_admin(f"DROP DATABASE IF EXISTS {PG_NAME} WITH (FORCE)")
     return _report(figures)
@@ -96,6 +127,10 @@ def _report(figures: dict) -> int:
     for name, value in figures.items():
         bound = BOUNDS.get(name)
         suffix = f"  [< {bound:g}]" if bound else ""
+        if name in ZERO_GOALS:
+            suffix = "  [0]"
+            if value:
+                failures.append(f"{name} = {value} (goal 0)")
         print(f"  {name:<48} {value:>10.3f}{suffix}")
         if bound and value > bound:
             failures.append(f"{name} = {value:.3f} over the goal {bound:g}")
@@ -119,7 +154,7 @@ FROM n
 """
 
 
-def _seed() -> None:
+def _seed(rows: int = CUSTOMERS) -> None:
     from django.db import connection
     from django.utils import timezone
 
@@ -139,7 +174,7 @@ def _seed() -> None:
         cursor.execute(
             SEED_SQL,
             {
-                "rows": CUSTOMERS,
+                "rows": rows,
                 "first_site": first,
                 "sites": SITES,
                 "now": connection.ops.adapt_datetimefield_value(timezone.now()),
@@ -264,9 +299,58 @@ def worker() -> dict:
     return figures
 
 
+def order() -> dict:
+    """Phase 3, in its own process: the run with a worker killed over a
+    fleet of real workers, and the check of the copies they captured."""
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    import redis
+    from django.core.management import call_command
+
+    from accounts.models import ApprovalStatus, Role, User
+    from config.celery import app
+    from delivery.tests.fleet import Fleet
+    from incidents.tests.notice_order_run import run_with_a_worker_killed
+
+    call_command("migrate", verbosity=0)
+    _seed(ORDER_CUSTOMERS)
+    engineer = User.objects.create_user(
+        username="bench_engineer", role=Role.ENGINEER, approval_status=ApprovalStatus.APPROVED
+    )
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    app.conf.update(broker_url=REDIS_URL, broker_write_url=REDIS_URL, broker_read_url=REDIS_URL)
+    # No mail server: the workers capture every email in the outbox, whose
+    # rows say in which order the copies left.
+    fleet = Fleet(
+        database_url=os.environ["DATABASE_URL"],
+        broker_url=REDIS_URL,
+        data_dir=Path(os.environ["PROACTIVE_DATA_DIR"]) / "fleet",
+        env={"DELIVERY_LEASE_SECONDS": "10"},
+        log_level="WARNING",
+    )
+    try:
+        for name in ("w0", "w1"):
+            fleet.start_worker(name, celery_log_level="INFO")  # its "ready." line
+        fleet.start_beat()
+        fleet.wait_ready()
+        report = run_with_a_worker_killed(
+            fleet=fleet,
+            scope={"last_mile_site": ["POP-1"]},
+            created_by=engineer,
+            timeout=ORDER_TIMEOUT,
+        )
+    finally:
+        fleet.stop()
+    return report.as_dict()
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["worker"]:
         print(json.dumps(worker()), flush=True)
+    elif sys.argv[1:] == ["order"]:
+        print(json.dumps(order()), flush=True)
 
     else:
         sys.exit(main())

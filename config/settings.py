@@ -296,6 +296,11 @@ DELIVERY_RETRY_BASE_SECONDS = env_int("DELIVERY_RETRY_BASE_SECONDS", 30, minimum
 DELIVERY_RETRY_MAX_SECONDS = env_int("DELIVERY_RETRY_MAX_SECONDS", 3600, minimum=1)
 DAILY_REPORT_HOUR = env_int("DAILY_REPORT_HOUR", 7, minimum=0)
 DAILY_REPORT_MINUTE = env_int("DAILY_REPORT_MINUTE", 0, minimum=0)
+# Message rows, outbox copies and transactional messages are deleted this
+# many days after their notification finished (or they were written); the
+# statistics keep their counts. See delivery/retention.py.
+MESSAGE_RETENTION_DAYS = env_int("MESSAGE_RETENTION_DAYS", 400, minimum=1)
+RETENTION_HOUR = env_int("RETENTION_HOUR", 3, minimum=0)
 # Links in emails; by default the address `make run` serves (its PORT).
 PUBLIC_BASE_URL = env_str(
     "PUBLIC_BASE_URL", f"http://localhost:{env_int('PORT', 8000, minimum=1)}"
@@ -363,6 +368,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-daily-report": {
         "task": "notifications.tasks.send_daily_report",
         "schedule": crontab(hour=DAILY_REPORT_HOUR, minute=DAILY_REPORT_MINUTE),
+    },
+    "purge-old-messages": {
+        "task": "delivery.tasks.purge_old_messages",
+        "schedule": crontab(hour=RETENTION_HOUR, minute=30),
     },
     "escalate-overdue-tickets": {
         "task": "tickets.tasks.escalate_overdue_tickets",

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from config.exceptions import Conflict
 from customers import services
 from customers.models import Customer, ServiceType, Site, Tag
-from customers.validation import FieldError, clean_email, clean_phone, clean_timezone
+from customers.validation import FIELDS, FieldError, clean_email, clean_phone, clean_timezone
 
 
 def _sentences(detail) -> list[str]:
@@ -47,24 +47,8 @@ class SiteAdmin(admin.ModelAdmin):
 class CustomerAdminForm(forms.ModelForm):
     class Meta:
         model = Customer
-        fields = [
-            "account_number",
-            "name",
-            "email",
-            "phone",
-            "operator_code",
-            "location",
-            "last_mile_site",
-            "service_type",
-            "tags",
-            "timezone",
-            "contact_window_start",
-            "contact_window_end",
-            "email_opt_in",
-            "sms_opt_in",
-            "is_active",
-            "user",
-        ]
+        # Every field the API writes (its rules apply below), and the account link.
+        fields = [*FIELDS, "user"]
 
     def clean(self):
         data = super().clean()

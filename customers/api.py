@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api import DETAIL_ERROR
+from accounts.api import DETAIL_ERROR, INVALID_FIELDS
 from accounts.models import Role, User
 from accounts.permissions import (
     IsCustomer,
@@ -259,13 +259,8 @@ class CustomerViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=CustomerMeSerializer,
-        responses={
-            200: CustomerMeSerializer,
-            400: OpenApiResponse(description="a field is invalid; each is named"),
-            401: DETAIL_ERROR,
-            403: DETAIL_ERROR,
-            404: DETAIL_ERROR,
-        },
+        # 401 and 403 are documented for every operation; 404: no record is linked.
+        responses={200: CustomerMeSerializer, 400: INVALID_FIELDS, 404: DETAIL_ERROR},
         description=(
             "The caller's own record. Changing `email` emails a confirmation link to the new "
             "address; the record keeps the old one (and shows the new one as `pending_email`) "
@@ -292,9 +287,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
         responses={
             200: CustomerSerializer,
             400: OpenApiResponse(description="`user` is missing, unknown or not a customer"),
-            401: DETAIL_ERROR,
-            403: DETAIL_ERROR,
-            404: DETAIL_ERROR,
+            # 401, 403 and 404 are documented for every operation on one customer.
             409: DETAIL_ERROR,
         },
         description=(

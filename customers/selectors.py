@@ -95,11 +95,73 @@ def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
     return active.filter(filters)
 
 
-def customer_list() -> QuerySet[Customer]:
-    """Every customer with what the API shows about it, in one query plus tags."""
-    return Customer.objects.select_related("last_mile_site", "service_type").prefetch_related(
-        "tags"
+def customer_of_user(*, user) -> Customer | None:
+    """The directory record a customer account is linked to, if any."""
+    return Customer.objects.filter(user=user).first()
+
+
+def customer_list(*, tags: bool = True) -> QuerySet[Customer]:
+    """Every customer with what the API shows about it, in one query plus
+    tags (`tags=False` for a page that shows none)."""
+    customers = Customer.objects.select_related("last_mile_site", "service_type")
+    return customers.prefetch_related("tags") if tags else customers
+
+
+def customer_keyset_page(
+    customers: QuerySet[Customer], *, after: str, size: int
+) -> tuple[list[Customer], int | None]:
+    """One page in name order after the customer `after` (an id), and the id
+    to continue after (None on the last page). Keyset paging: as fast on the
+    thousandth page as on the first."""
+    customers = customers.order_by("name", "id")
+    if after.isdigit():
+        anchor = Customer.objects.filter(pk=int(after)).values_list("name", flat=True).first()
+        if anchor is not None:
+            # name >= anchor lets the (name, id) index start the scan at the anchor.
+            customers = customers.filter(name__gte=anchor).filter(
+                Q(name__gt=anchor) | Q(id__gt=int(after))
+            )
+    rows = list(customers[: size + 1])
+    return rows[:size], (rows[size - 1].pk if len(rows) > size else None)
+
+
+def service_type_list() -> QuerySet[ServiceType]:
+    return ServiceType.objects.order_by("name")
+
+
+def service_type_list_with_counts() -> QuerySet[ServiceType]:
+    """Service types by code, each with `customer_count`."""
+    return ServiceType.objects.annotate(customer_count=Count("customers")).order_by("code")
+
+
+def site_tree() -> list[dict]:
+    """Every site with its own and its subtree's customer count, as nested nodes."""
+    direct = dict(
+        Customer.objects.filter(last_mile_site__isnull=False)
+        .values_list("last_mile_site")
+        .annotate(n=Count("id"))
+        .values_list("last_mile_site", "n")
     )
+    nodes = {
+        row["id"]: {**row, "direct": direct.get(row["id"], 0), "total": 0, "children": []}
+        for row in Site.objects.values("id", "code", "name", "location", "parent_id", "path")
+    }
+    for node in nodes.values():
+        for ancestor in filter(None, node["path"].split("/")):
+            if int(ancestor) in nodes:
+                nodes[int(ancestor)]["total"] += node["direct"]
+        if not node["path"]:
+            node["total"] += node["direct"]
+    roots = []
+    for node in sorted(nodes.values(), key=lambda n: (n["name"].lower(), n["code"])):
+        parent = nodes.get(node["parent_id"])
+        (parent["children"] if parent else roots).append(node)
+    return roots
+
+
+def site_choices() -> QuerySet:
+    """(code, name) of every site, by code."""
+    return Site.objects.order_by("code").values_list("code", "name")
 
 
 # What a list page reads: plain values, no model instances (a page of a

@@ -93,6 +93,12 @@ class Message(models.Model):
                 name="message_due_idx",
             ),
             models.Index(fields=["notification", "status"], name="message_notification_status"),
+            # Retention finds old transactional messages (few rows) through it.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(notification__isnull=True),
+                name="message_transactional_created",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -188,3 +194,52 @@ class DeliveryCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} = {self.value:g}"
+
+
+class MessageTally(models.Model):
+    """How many of a notification's messages are in each status, per channel:
+    what the statistics read instead of counting the Message table.
+
+    Database triggers on the message table keep it (see
+    delivery/migrations/0007_message_tally.py): every statement that
+    inserts messages or changes their status adds its counts in the same
+    transaction, whoever runs it, so the tally is exact by construction and
+    a worker killed mid-send leaves nothing uncounted. Deleting messages
+    (retention) leaves it alone: a purged notification keeps its counts.
+
+    A notification's figure for a channel and status is the sum over its
+    shards: each database session adds to the shard of its backend process,
+    so concurrent workers do not queue on one row. `first_sent_at` and
+    `last_sent_at` (on the `sent` rows) are the earliest and latest send
+    time ever counted."""
+
+    SHARDS = 16
+
+    notification = models.ForeignKey(
+        "notifications.Notification",
+        on_delete=models.CASCADE,
+        related_name="message_tallies",
+        db_index=False,  # the unique constraint starts with it
+        # A foreign key check would lock the notification's row against a
+        # cancel (SELECT … FOR UPDATE) on every message a worker records.
+        db_constraint=False,
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    shard = models.SmallIntegerField(default=0)
+    # May be negative in one shard (a message counted into `sending` by one
+    # session and out of it by another); the sum over shards is the count.
+    n = models.BigIntegerField(default=0)
+    first_sent_at = models.DateTimeField(null=True, blank=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "channel", "status", "shard"],
+                name="message_tally_one_per_shard",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notification #{self.notification_id} {self.channel} {self.status}: {self.n}"

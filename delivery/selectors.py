@@ -1,12 +1,38 @@
 """Delivery reads."""
 
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet, Sum
 
-from delivery.models import OutboxMessage, Suppression
+from delivery.models import Message, MessageStatus, MessageTally, OutboxMessage, Suppression
 
 
-def outbox_list() -> QuerySet[OutboxMessage]:
-    return OutboxMessage.objects.order_by("-created_at", "-id")
+def outbox_list(*, to: str = "", channel: str = "") -> QuerySet[OutboxMessage]:
+    """Newest first; `to` narrows to addresses containing it, `channel` to one channel."""
+    rows = OutboxMessage.objects.order_by("-created_at", "-id")
+    if to:
+        rows = rows.filter(to__icontains=to)
+    if channel:
+        rows = rows.filter(channel=channel)
+    return rows
+
+
+def message_list_for_customer(*, customer) -> QuerySet[Message]:
+    """Every message to a customer, newest first, with its notification."""
+    return (
+        Message.objects.filter(customer=customer)
+        .select_related("notification", "notification__incident")
+        .order_by("-created_at", "-id")
+    )
+
+
+def message_sent_list_for_customer(*, customer) -> QuerySet[Message]:
+    """The notifications' messages that reached a customer, the latest sent first."""
+    return (
+        Message.objects.filter(
+            customer=customer, notification__isnull=False, status=MessageStatus.SENT
+        )
+        .select_related("notification", "notification__incident")
+        .order_by("-sent_at", "-id")
+    )
 
 
 def suppression_list() -> QuerySet[Suppression]:
@@ -25,3 +51,18 @@ def suppression_for_customer(*, email: str, phone: str) -> list[Suppression]:
     if phone:
         wanted |= Q(channel="sms", address=phone)
     return list(Suppression.objects.filter(wanted))
+
+
+def message_tally(*, notifications, by: tuple[str, ...]) -> QuerySet:
+    """Message counts of the given notifications (a list of ids or a query
+    of notifications) from the tally the database keeps, summed over its
+    shards and grouped by `by` (of "notification_id", "channel", "status"):
+    dicts with those keys and `n`, `first_sent_at`, `last_sent_at`. Reads a
+    few rows per notification, however many messages there are, and keeps
+    the counts of messages retention has deleted."""
+    return (
+        MessageTally.objects.filter(notification_id__in=notifications)
+        .values(*by)
+        .annotate(n=Sum("n"), first_sent_at=Min("first_sent_at"), last_sent_at=Max("last_sent_at"))
+        .order_by()
+    )

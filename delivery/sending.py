@@ -21,6 +21,7 @@ from delivery.checks import verdict
 from delivery.claims import message_claim_batch, message_claim_one, messages_release
 from delivery.fence import CancelFence
 from delivery.models import Channel, Message, MessageStatus
+from delivery.notice_order import messages_keep_notice_order
 from delivery.ratelimit import RateLimiter
 from delivery.recording import (
     SentRecorder,
@@ -221,6 +222,7 @@ def message_batch_deliver(
     if not ids:
         return result
     messages = messages_load(ids)
+    settled = messages_keep_notice_order(messages=messages)
     logger.info("batch claimed", extra={"claimed": len(ids), "first_id": ids[0]})
     relaxed_commits(True)
     own_transports, own_recorder = transports is None, recorder is None
@@ -233,6 +235,8 @@ def message_batch_deliver(
         for index, message in enumerate(messages):
             if message.notification_id:
                 result.notification_ids.add(message.notification_id)
+            if message.pk in settled:
+                continue  # superseded or held back to keep the incident's notices in order
             if time.monotonic() > send_until:
                 transports.abandon()
                 messages_release(messages[index:])

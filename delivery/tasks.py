@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.utils import timezone
 
-from delivery import services
+from delivery import retention, services
 
 # When this process loaded its tasks, before it could claim anything.
 _STARTED_AT = timezone.now()
@@ -20,6 +20,11 @@ def drain_messages(signal_id: int | None = None, ticket_id: int | None = None) -
     """`ticket_id` is the name `signal_id` had before: tasks queued by an
     older dispatcher still carry it."""
     return services.message_drain(signal_id=ticket_id if signal_id is None else signal_id)
+
+
+@shared_task(name="delivery.tasks.purge_old_messages", ignore_result=True)
+def purge_old_messages() -> int:
+    return retention.messages_purge().messages
 
 
 @worker_ready.connect

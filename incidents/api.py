@@ -27,6 +27,7 @@ from delivery.models import Channel
 from incidents import selectors, services
 from incidents.models import Incident, IncidentCustomer, IncidentUpdate
 from notifications import templating
+from notifications.api import NoticeTotalsSerializer
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -401,13 +402,8 @@ class LinkedTicketSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class NoticeStatsSerializer(serializers.Serializer):
+class NoticeStatsSerializer(NoticeTotalsSerializer):
     notification = serializers.IntegerField()
-    kind = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.CharField()
-    total = serializers.IntegerField()
-    by_status = serializers.DictField(child=serializers.IntegerField())
 
 
 class IncidentStatsSerializer(serializers.Serializer):
@@ -457,6 +453,21 @@ class IncidentFilter(django_filters.FilterSet):
 # --- views --------------------------------------------------------------------------------------
 
 
+def _incident_action(summary: str, request_serializer):
+    """A POST action on one incident that answers with the incident: its
+    schema (400 only when it takes a body) and its route."""
+    errors = {400: E400} if request_serializer is not None else {}
+    responses = {200: IncidentSerializer, **errors, 409: E409, **STAFF_ERRORS}
+
+    def decorate(view):
+        routed = action(detail=True, methods=["post"])(view)
+        return extend_schema(summary=summary, request=request_serializer, responses=responses)(
+            routed
+        )
+
+    return decorate
+
+
 def _own_customer(user) -> Customer | None:
     return (
         Customer.objects.filter(user=user).select_related("last_mile_site", "service_type").first()
@@ -472,7 +483,7 @@ class IncidentViewSet(
     permission_classes = [IsStaffOrCustomerReader]
     filterset_class = IncidentFilter
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -506,6 +517,15 @@ class IncidentViewSet(
         incident = selectors.incident_list().get(pk=incident.pk)
         serializer = IncidentSerializer(incident, context=self._context([incident]))
         return Response(serializer.data, status=status_code)
+
+    def _act(self, request, serializer_class, action) -> Response:
+        """Validate the body, run the service on this incident, answer with
+        the incident as it is now."""
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = self.get_object()
+        action(incident=incident, created_by=request.user, **serializer.validated_data)
+        return self._represent(incident)
 
     @extend_schema(
         summary="List incidents (customers: only theirs, public fields)",
@@ -553,6 +573,14 @@ class IncidentViewSet(
         return self._represent(incident)
 
     @extend_schema(
+        summary="Delete a draft that told nobody (a false alarm)",
+        responses={204: None, 409: E409, **STAFF_ERRORS},
+    )
+    def destroy(self, request, *args, **kwargs):
+        services.incident_delete(incident=self.get_object(), deleted_by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
         summary="Post an update (status, text, ETA) and tell the audience",
         request=PostUpdateSerializer,
         responses={201: UpdateSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
@@ -571,58 +599,31 @@ class IncidentViewSet(
         )
         return Response(UpdateSerializer(update).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Resolve an outage (a resolution notice; linked open tickets resolved)",
-        request=IncidentResolveSerializer,
-        responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
+    @_incident_action(
+        "Resolve an outage (a resolution notice; linked open tickets resolved)",
+        IncidentResolveSerializer,
     )
-    @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        serializer = IncidentResolveSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        incident = self.get_object()
-        services.incident_resolve(
-            incident=incident, created_by=request.user, **serializer.validated_data
-        )
-        return self._represent(incident)
+        return self._act(request, IncidentResolveSerializer, services.incident_resolve)
 
-    @extend_schema(
-        summary="End a maintenance now, with its end notice",
-        request=None,
-        responses={200: IncidentSerializer, 409: E409, **STAFF_ERRORS},
-    )
-    @action(detail=True, methods=["post"])
+    @_incident_action("End a maintenance now, with its end notice", None)
     def complete(self, request, pk=None):
         incident = services.incident_complete(incident=self.get_object(), created_by=request.user)
         return self._represent(incident)
 
-    @extend_schema(
-        summary="Cancel a maintenance (a cancellation notice to those already told)",
-        request=IncidentCancelSerializer,
-        responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
+    @_incident_action(
+        "Cancel a maintenance (a cancellation notice to those already told)",
+        IncidentCancelSerializer,
     )
-    @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        serializer = IncidentCancelSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        incident = services.incident_cancel(
-            incident=self.get_object(), created_by=request.user, **serializer.validated_data
-        )
-        return self._represent(incident)
+        return self._act(request, IncidentCancelSerializer, services.incident_cancel)
 
-    @extend_schema(
-        summary="Publish the root-cause report to exactly the customers who were told",
-        request=RcaRequestSerializer,
-        responses={200: IncidentSerializer, 400: E400, 409: E409, **STAFF_ERRORS},
+    @_incident_action(
+        "Publish the root-cause report to exactly the customers who were told",
+        RcaRequestSerializer,
     )
-    @action(detail=True, methods=["post"])
     def rca(self, request, pk=None):
-        serializer = RcaRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        incident = services.incident_rca_publish(
-            incident=self.get_object(), created_by=request.user, **serializer.validated_data
-        )
-        return self._represent(incident)
+        return self._act(request, RcaRequestSerializer, services.incident_rca_publish)
 
     @extend_schema(
         summary="The frozen audience, with each customer's latest notice",

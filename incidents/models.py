@@ -20,6 +20,18 @@ DEFAULT_END_BODY = (
 )
 
 
+def _notice_link(*, related_name: str = "+") -> models.ForeignKey:
+    """A link to one of the incident's notices (a notification), kept empty
+    if that notification is ever deleted."""
+    return models.ForeignKey(
+        "notifications.Notification",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name=related_name,
+    )
+
+
 class Incident(models.Model):
     class Kind(models.TextChoices):
         OUTAGE = "outage", "Outage"
@@ -78,37 +90,13 @@ class Incident(models.Model):
     rca_title = models.CharField(max_length=200, blank=True)
     rca_body = models.TextField(blank=True)
     rca_published_at = models.DateTimeField(null=True, blank=True)
-    rca_notification = models.ForeignKey(
-        "notifications.Notification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    rca_notification = _notice_link()
     # Maintenance: the automatic notices, scheduled as notifications at
     # creation (so a restart of beat or a worker loses none) and moved with
     # the window.
-    reminder_notification = models.ForeignKey(
-        "notifications.Notification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    start_notification = models.ForeignKey(
-        "notifications.Notification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    end_notification = models.ForeignKey(
-        "notifications.Notification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    reminder_notification = _notice_link()
+    start_notification = _notice_link()
+    end_notification = _notice_link()
     # When the scope's customers were written into IncidentCustomer: at once
     # for small scopes, by the first notice's task for large ones (so the
     # declaring request stays fast); null until then.
@@ -213,13 +201,7 @@ class IncidentUpdate(models.Model):
     body = models.TextField()
     sms_body = models.TextField(blank=True)
     eta = models.DateTimeField(null=True, blank=True)
-    notification = models.ForeignKey(
-        "notifications.Notification",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="incident_updates",
-    )
+    notification = _notice_link(related_name="incident_updates")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -2,7 +2,7 @@
 
 import math
 
-from django.db.models import Count, Exists, Min, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from customers.models import Customer
 from customers.selectors import customer_audience
@@ -23,16 +23,28 @@ def _posted_updates() -> QuerySet[IncidentUpdate]:
     return IncidentUpdate.objects.exclude(kind=IncidentUpdate.Kind.SUGGESTION)
 
 
+def incidents_affecting(*, queryset: QuerySet[Incident], customer) -> QuerySet[Incident]:
+    """The incidents of `queryset` whose audience includes the customer: the
+    frozen audience, or, while a large scope is still being frozen (the
+    second after its declaration), the scope itself."""
+    links = IncidentCustomer.objects.filter(incident=OuterRef("pk"), customer=customer)
+    unfrozen = [
+        pk
+        for pk, scope in queryset.filter(audience_frozen_at__isnull=True)
+        .order_by()
+        .values_list("pk", "scope")
+        if customer_audience(audience=scope).filter(pk=customer.pk).exists()
+    ]
+    return queryset.filter(Q(Exists(links)) | Q(pk__in=unfrozen))
+
+
 def incidents_active_for_customer(*, customer) -> list[Incident]:
-    """Active outages whose frozen audience includes the customer, newest
-    first, each with `latest_update` (an IncidentUpdate or None)."""
+    """Active outages whose audience includes the customer, newest first,
+    each with `latest_update` (an IncidentUpdate or None)."""
     latest = _posted_updates().filter(incident=OuterRef("pk")).order_by("-created_at", "-id")
+    active = Incident.objects.filter(kind=Incident.Kind.OUTAGE, status__in=ACTIVE_OUTAGE_STATUSES)
     incidents = list(
-        Incident.objects.filter(
-            kind=Incident.Kind.OUTAGE,
-            status__in=ACTIVE_OUTAGE_STATUSES,
-            audience_links__customer=customer,
-        )
+        incidents_affecting(queryset=active, customer=customer)
         .annotate(latest_update_id=Subquery(latest.values("pk")[:1]))
         .order_by("-created_at", "-id")
     )
@@ -104,10 +116,10 @@ def incident_notice_customers(*, notification) -> QuerySet[Customer]:
 
 
 def incident_visible_to_customer(*, queryset: QuerySet[Incident], customer) -> QuerySet[Incident]:
-    """A customer's incidents: those whose frozen audience includes them,
-    once announced (a draft from monitoring is not news yet)."""
-    links = IncidentCustomer.objects.filter(incident=OuterRef("pk"), customer=customer)
-    return queryset.filter(Exists(links)).exclude(status=Incident.Status.DRAFT)
+    """A customer's incidents: those whose audience includes them, once
+    announced (a draft from monitoring is not news yet)."""
+    announced = queryset.exclude(status=Incident.Status.DRAFT)
+    return incidents_affecting(queryset=announced, customer=customer)
 
 
 def incident_counts(*, incident_ids: list[int]) -> dict[int, dict]:

@@ -9,7 +9,7 @@ import datetime
 import logging
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -407,35 +407,34 @@ def _schedule_automatic_notices(incident: Incident, *, created_by, now: datetime
     restart of beat or a worker loses none. A reminder the contact window
     holds back expires at the start, a start notice at the end."""
     start, end = incident.scheduled_start, incident.scheduled_end
+    notices = [
+        ("start_notification", UpdateKind.START, incident.start_body, start, end),
+        ("end_notification", UpdateKind.END, incident.end_body, end, None),
+    ]
     if incident.reminder_minutes_before:
         remind_at = start - datetime.timedelta(minutes=incident.reminder_minutes_before)
         if remind_at > now:
-            incident.reminder_notification = _notice(
-                incident,
-                kind=UpdateKind.REMINDER,
-                body=incident.reminder_body,
-                sms_body="",
-                created_by=created_by,
-                start_at=remind_at,
-                end_at=start,
+            notices.insert(
+                0,
+                (
+                    "reminder_notification",
+                    UpdateKind.REMINDER,
+                    incident.reminder_body,
+                    remind_at,
+                    start,
+                ),
             )
-    incident.start_notification = _notice(
-        incident,
-        kind=UpdateKind.START,
-        body=incident.start_body,
-        sms_body="",
-        created_by=created_by,
-        start_at=start,
-        end_at=end,
-    )
-    incident.end_notification = _notice(
-        incident,
-        kind=UpdateKind.END,
-        body=incident.end_body,
-        sms_body="",
-        created_by=created_by,
-        start_at=end,
-    )
+    for field, kind, body, start_at, end_at in notices:
+        notice = _notice(
+            incident,
+            kind=kind,
+            body=body,
+            sms_body="",
+            created_by=created_by,
+            start_at=start_at,
+            end_at=end_at,
+        )
+        setattr(incident, field, notice)
     incident.save(update_fields=["reminder_notification", "start_notification", "end_notification"])
 
 
@@ -739,28 +738,37 @@ def incident_maintenance_advance(*, now: datetime.datetime | None = None) -> int
     beat.) Returns the number of steps taken."""
     now = now or timezone.now()
     incident_audience_freeze_late(now=now)
+    steps = _advance(
+        Status.SCHEDULED,
+        Status.IN_PROGRESS,
+        due=Q(scheduled_start__lte=now),
+        stamp={"started_at": F("scheduled_start")},
+        kind=UpdateKind.START,
+        now=now,
+    )
+    return steps + _advance(
+        Status.IN_PROGRESS,
+        Status.COMPLETED,
+        due=Q(scheduled_end__lte=now),
+        stamp={"resolved_at": F("scheduled_end")},
+        kind=UpdateKind.END,
+        now=now,
+    )
+
+
+def _advance(
+    current: str, target: str, *, due: Q, stamp: dict, kind: str, now: datetime.datetime
+) -> int:
+    """Move each due maintenance from `current` to `target` once (a
+    conditional UPDATE), recording the automatic update."""
     steps = 0
-    starting = Incident.objects.filter(
-        kind=Kind.MAINTENANCE, status=Status.SCHEDULED, scheduled_start__lte=now
-    ).values_list("pk", flat=True)
-    for pk in list(starting):
+    due_ids = Incident.objects.filter(due, kind=Kind.MAINTENANCE, status=current)
+    for pk in list(due_ids.values_list("pk", flat=True)):
         with transaction.atomic():
-            if Incident.objects.filter(pk=pk, status=Status.SCHEDULED).update(
-                status=Status.IN_PROGRESS, started_at=F("scheduled_start"), updated_at=now
+            if Incident.objects.filter(pk=pk, status=current).update(
+                status=target, updated_at=now, **stamp
             ):
-                incident = Incident.objects.get(pk=pk)
-                _record_automatic(incident, kind=UpdateKind.START, now=now)
-                steps += 1
-    ending = Incident.objects.filter(
-        kind=Kind.MAINTENANCE, status=Status.IN_PROGRESS, scheduled_end__lte=now
-    ).values_list("pk", flat=True)
-    for pk in list(ending):
-        with transaction.atomic():
-            if Incident.objects.filter(pk=pk, status=Status.IN_PROGRESS).update(
-                status=Status.COMPLETED, resolved_at=F("scheduled_end"), updated_at=now
-            ):
-                incident = Incident.objects.get(pk=pk)
-                _record_automatic(incident, kind=UpdateKind.END, now=now)
+                _record_automatic(Incident.objects.get(pk=pk), kind=kind, now=now)
                 steps += 1
     return steps
 
@@ -844,6 +852,38 @@ def incident_cancel(
     )
     _log(incident, "cancelled")
     return incident
+
+
+@transaction.atomic
+def incident_delete(*, incident: Incident, deleted_by) -> None:
+    """Delete a draft (a false alarm from monitoring, say) that never told
+    anyone; an announced incident stays on the record. Written to the audit
+    log (the admin's history) and the application log."""
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    from delivery.models import Message
+
+    incident = _locked(incident)
+    if incident.status != Status.DRAFT:
+        raise Conflict(
+            f"{incident.number} is {incident.status}, not a draft; only a draft that told "
+            "nobody can be deleted. Resolve, complete or cancel it instead."
+        )
+    if Message.objects.filter(notification__incident=incident).exists():
+        raise Conflict(
+            f"{incident.number} has notices with messages to customers; it stays on the "
+            "record. Cancel it instead."
+        )
+    LogEntry.objects.log_actions(
+        user_id=deleted_by.pk,
+        queryset=[incident],
+        action_flag=DELETION,
+        change_message=f"Deleted the draft {incident.number} “{incident.title}”.",
+        single_object=True,
+    )
+    _log(incident, "deleted", deleted_by=deleted_by.pk, title=incident.title)
+    Notification.objects.filter(incident=incident).delete()
+    incident.delete()
 
 
 # --- root cause ---------------------------------------------------------------------------------

@@ -1,6 +1,31 @@
+from django import forms
 from django.contrib import admin
+from rest_framework.exceptions import ValidationError
 
 from notifications.models import Notification
+from notifications.services import notification_times_check
+
+
+class NotificationAdminForm(forms.ModelForm):
+    """The admin keeps the rules of a notification's end as the API and the website do."""
+
+    class Meta:
+        model = Notification
+        # The admin builds the form with its own list of fields.
+        fields = ["start_at", "end_at"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            notification_times_check(
+                start_at=data.get("start_at"),
+                end_at=data.get("end_at"),
+                end_changed="end_at" in self.changed_data,
+            )
+        except ValidationError as exc:
+            for sentence in exc.detail["end_at"]:
+                self.add_error("end_at", str(sentence))
+        return data
 
 
 @admin.register(Notification)
@@ -9,6 +34,7 @@ class NotificationAdmin(admin.ModelAdmin):
     or done it is history: changing it would rewrite what customers were
     sent, and deleting it would take its messages and statistics along."""
 
+    form = NotificationAdminForm
     list_display = ["id", "title", "kind", "status", "start_at", "end_at", "created_by"]
     list_filter = ["status", "kind"]
     search_fields = ["title", "body"]

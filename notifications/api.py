@@ -2,7 +2,6 @@
 
 import django_filters
 from django.conf import settings
-from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -128,10 +127,9 @@ class NotificationSerializer(serializers.ModelSerializer):
         instance = self.instance
         start_at = attrs.get("start_at", getattr(instance, "start_at", None))
         end_at = attrs.get("end_at", getattr(instance, "end_at", None))
-        if "end_at" in attrs and end_at and end_at <= timezone.now():
-            raise serializers.ValidationError({"end_at": ["end_at must be in the future."]})
-        if start_at and end_at and end_at <= start_at:
-            raise serializers.ValidationError({"end_at": ["end_at must be after start_at."]})
+        services.notification_times_check(
+            start_at=start_at, end_at=end_at, end_changed="end_at" in attrs
+        )
         incident = getattr(instance, "incident", None)
         services.notification_validate_templates(
             title=attrs.get("title", getattr(instance, "title", "")),
@@ -216,13 +214,19 @@ class SendResponseSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class GeneralStatsSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+class NoticeTotalsSerializer(serializers.Serializer):
+    """A notification's title, kind and status with its message totals (also
+    each notice of an incident's statistics)."""
+
     title = serializers.CharField()
     kind = serializers.CharField()
     status = serializers.CharField()
     total = serializers.IntegerField()
     by_status = serializers.DictField(child=serializers.IntegerField())
+
+
+class GeneralStatsSerializer(NoticeTotalsSerializer):
+    id = serializers.IntegerField()
 
 
 class DetailedStatsSerializer(serializers.Serializer):
@@ -284,12 +288,10 @@ class NotificationViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=None,
+        # 401, 403 and 404 are documented for every operation on one notification.
         responses={
             202: SendResponseSerializer,
             400: OpenApiResponse(description="The audience names no one"),
-            401: DeliveryErrorSerializer,
-            403: DeliveryErrorSerializer,
-            404: DeliveryErrorSerializer,
             409: DeliveryErrorSerializer,
         },
     )

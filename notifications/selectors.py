@@ -1,11 +1,14 @@
-"""Notification reads: lists and statistics, each computed with grouped
-queries (never a Python loop over messages)."""
+"""Notification reads: lists and statistics. The statistics read the
+message tally (delivery.MessageTally, kept by the database as messages are
+written), never a count over the Message table: a few rows per notification
+and channel, however many messages it has and while they are being sent."""
 
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import QuerySet
 
 from customers.models import Customer
 from customers.selectors import customer_audience
 from delivery.models import Channel, Message, MessageStatus
+from delivery.selectors import message_tally
 from notifications import hooks
 from notifications.models import Notification
 
@@ -26,40 +29,35 @@ def _empty_by_status() -> dict[str, int]:
 def notification_totals(*, notification_ids: list[int]) -> dict[int, dict]:
     """{notification id: {"total": n, "by_status": {status: n}}} in one query."""
     totals = {pk: {"total": 0, "by_status": _empty_by_status()} for pk in notification_ids}
-    rows = (
-        Message.objects.filter(notification_id__in=notification_ids)
-        .values_list("notification_id", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for notification_id, status, n in rows:
-        entry = totals[notification_id]
-        entry["by_status"][status] = n
-        entry["total"] += n
+    for row in message_tally(notifications=notification_ids, by=("notification_id", "status")):
+        entry = totals[row["notification_id"]]
+        entry["by_status"][row["status"]] += row["n"]
+        entry["total"] += row["n"]
     return totals
 
 
 def notification_stats(*, notification: Notification) -> dict:
-    """The detailed statistics of one notification."""
-    messages = Message.objects.filter(notification=notification)
+    """The detailed statistics of one notification. The send times span
+    every message ever counted as sent (one later bounced still counts)."""
     by_status = _empty_by_status()
     by_channel = {channel: _empty_by_status() for channel in notification.channels or CHANNELS}
     total = 0
-    rows = messages.values_list("channel", "status").annotate(n=Count("pk")).order_by()
-    for channel, status, n in rows:
+    first = last = None
+    for row in message_tally(notifications=[notification.pk], by=("channel", "status")):
+        status, n = row["status"], row["n"]
         by_status[status] += n
-        by_channel.setdefault(channel, _empty_by_status())[status] = n
+        by_channel.setdefault(row["channel"], _empty_by_status())[status] = n
         total += n
-    times = messages.filter(status=MessageStatus.SENT).aggregate(
-        first=Min("sent_at"), last=Max("sent_at")
-    )
+        if status == MessageStatus.SENT and n:
+            first = min(filter(None, (first, row["first_sent_at"])), default=None)
+            last = max(filter(None, (last, row["last_sent_at"])), default=None)
     return {
         "id": notification.pk,
         "total": total,
         "by_status": by_status,
         "by_channel": by_channel,
-        "first_sent_at": times["first"],
-        "last_sent_at": times["last"],
+        "first_sent_at": first,
+        "last_sent_at": last,
     }
 
 
@@ -78,3 +76,12 @@ def notification_audience(
     if notification.incident_id is not None and hooks.incident_audience:
         return hooks.incident_audience.ask(notification=notification, materialising=materialising)
     return customer_audience(audience=notification.audience)
+
+
+def notification_awaiting_approval_list() -> QuerySet[Notification]:
+    """Sends waiting for a second staff member's approval, the oldest first."""
+    return (
+        Notification.objects.filter(status=Notification.Status.AWAITING_APPROVAL)
+        .select_related("created_by")
+        .order_by("created_at", "id")
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -81,6 +81,22 @@ def notification_validate_templates(
                 templating.template_require_values(field=field, source=source, available=available)
     except templating.TemplateInvalid as exc:
         raise ValidationError({exc.field: [exc.message]}) from exc
+
+
+def notification_times_check(
+    *,
+    start_at: datetime.datetime | None,
+    end_at: datetime.datetime | None,
+    end_changed: bool = True,
+) -> None:
+    """The rules of a notification's end, wherever it is written (API,
+    website, admin): an end being set lies in the future, and any end comes
+    after the start. An end that passed since it was set is left alone until
+    someone changes it."""
+    if end_changed and end_at and end_at <= timezone.now():
+        raise ValidationError({"end_at": ["end_at must be in the future."]})
+    if start_at and end_at and end_at <= start_at:
+        raise ValidationError({"end_at": ["end_at must be after start_at."]})
 
 
 def _validate_notification(notification: Notification) -> None:
@@ -313,12 +329,19 @@ def _supersede_older_notices(notification: Notification) -> list[int]:
     own). Returns the ids of the older notices."""
     if notification.incident_id is None or notification.kind == Notification.Kind.RCA:
         return []
-    older = list(
+    notices = (
         Notification.objects.filter(incident_id=notification.incident_id, status=Status.SENDING)
         .exclude(pk=notification.pk)
         .exclude(kind=Notification.Kind.RCA)
-        .values_list("pk", flat=True)
     )
+    if notification.started_at is not None:
+        # Older in the order they were started: a notice whose materialising
+        # task ran late must not supersede one started after it.
+        started = notification.started_at
+        notices = notices.filter(
+            Q(started_at__lt=started) | Q(started_at=started, pk__lt=notification.pk)
+        )
+    older = list(notices.values_list("pk", flat=True))
     if older:
         delivery.messages_supersede(
             newer_notification_id=notification.pk, older_notification_ids=older

@@ -124,7 +124,20 @@ def format_number(pk: int | None) -> str:
     return f"T-{pk:06d}" if pk else ""
 
 
-class TicketEvent(models.Model):
+class _TrailEntry(models.Model):
+    """What an event and a comment share: a moment in the ticket's trail,
+    in order, that may be internal (hidden from the customer)."""
+
+    # Events about internal notes are hidden from customers like the notes.
+    internal = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+
+class TicketEvent(_TrailEntry):
     class Kind(models.TextChoices):
         CREATED = "created", "Created"
         UPDATED = "updated", "Updated"
@@ -142,12 +155,8 @@ class TicketEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.TextField(blank=True)
-    # Events about internal notes are hidden from customers like the notes.
-    internal = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(_TrailEntry.Meta):
         indexes = [models.Index(fields=["ticket", "id"], name="ticket_event_order")]
 
     def __str__(self) -> str:
@@ -183,17 +192,14 @@ class TicketEscalation(models.Model):
         return f"ticket {self.ticket_id} escalated to {self.level}"
 
 
-class Comment(models.Model):
+class Comment(_TrailEntry):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     body = models.TextField()
-    internal = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["id"]
+    class Meta(_TrailEntry.Meta):
         indexes = [models.Index(fields=["ticket", "id"], name="ticket_comment_order")]
 
     def __str__(self) -> str:

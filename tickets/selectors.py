@@ -50,6 +50,20 @@ def ticket_visible(*, user: User) -> QuerySet[Ticket]:
     return Ticket.objects.none()
 
 
+def ticket_list_for_customer(*, customer: Customer) -> QuerySet[Ticket]:
+    """A customer's tickets, newest first, with their assignees."""
+    return Ticket.objects.filter(customer=customer).select_related("assignee").order_by("-id")
+
+
+def ticket_active_list_for_engineer(*, engineer: User) -> QuerySet[Ticket]:
+    """An engineer's unfinished tickets, the earliest due first."""
+    return (
+        Ticket.objects.filter(assignee=engineer, status__in=ACTIVE_STATUSES)
+        .select_related("customer")
+        .order_by("due_at")
+    )
+
+
 def ticket_list_partitions(*, user: User, scope: str = "") -> list[Q] | None:
     """Engineers' default list is theirs plus unassigned ones (disjoint
     parts, which lets the list count each part on its own index range)."""

@@ -2,22 +2,24 @@
 edits, comments, attachments, escalation and interactions. Every change is
 recorded as a TicketEvent with its field changes."""
 
+import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import ApprovalStatus, Role, User
 from config.exceptions import AttachmentQuotaExceeded, Conflict
 from customers.models import Customer, ServiceType
+from customers.selectors import customer_of_user
 from incidents.models import Incident
 from incidents.selectors import (
     incident_active_outage_for_customer,
@@ -54,7 +56,6 @@ logger = logging.getLogger(__name__)
 
 STAFF_EDITABLE_FIELDS = ("title", "description", "priority", "service_type")
 CUSTOMER_EDITABLE_FIELDS = ("title", "description")
-_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 # --- the audit trail ---------------------------------------------------------
@@ -72,6 +73,43 @@ def _display(value: Any) -> str | None:
     return str(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One entry of a ticket's trail: what happened, who did it (None for
+    the system) and the fields it changed, as (old, new)."""
+
+    kind: str
+    actor: User | None = None
+    changes: dict[str, tuple[Any, Any]] = dataclasses.field(default_factory=dict)
+    note: str = ""
+    internal: bool = False
+
+
+def _record_all(entries: Iterable[tuple[int, Event]]) -> list[TicketEvent]:
+    """The one recorder of the trail: every event of every ticket is written
+    here, with its field changes. Many events (of one ticket or of many)
+    cost two INSERTs in all."""
+    entries = list(entries)
+    rows = TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket_id=ticket_id,
+            kind=event.kind,
+            actor=event.actor,
+            note=event.note,
+            internal=event.internal,
+        )
+        for ticket_id, event in entries
+    )
+    changes = [
+        TicketFieldChange(event=row, field=name, old_value=_display(old), new_value=_display(new))
+        for row, (_, event) in zip(rows, entries, strict=True)
+        for name, (old, new) in event.changes.items()
+    ]
+    if changes:
+        TicketFieldChange.objects.bulk_create(changes)
+    return rows
+
+
 def _record(
     ticket: Ticket,
     *,
@@ -81,17 +119,8 @@ def _record(
     note: str = "",
     internal: bool = False,
 ) -> TicketEvent:
-    event = TicketEvent.objects.create(
-        ticket=ticket, kind=kind, actor=actor, note=note, internal=internal
-    )
-    if changes:
-        TicketFieldChange.objects.bulk_create(
-            TicketFieldChange(
-                event=event, field=field, old_value=_display(old), new_value=_display(new)
-            )
-            for field, (old, new) in changes.items()
-        )
-    return event
+    event = Event(kind=kind, actor=actor, changes=changes or {}, note=note, internal=internal)
+    return _record_all([(ticket.pk, event)])[0]
 
 
 def _set(ticket: Ticket, changes: dict[str, tuple[Any, Any]], field: str, value: Any) -> None:
@@ -103,15 +132,6 @@ def _set(ticket: Ticket, changes: dict[str, tuple[Any, Any]], field: str, value:
 
 
 # --- assignment ----------------------------------------------------------------
-
-
-def engineers_assignable():
-    return User.objects.filter(
-        role=Role.ENGINEER,
-        approval_status=ApprovalStatus.APPROVED,
-        is_active=True,
-        is_available=True,
-    )
 
 
 # A 64-bit key of our own among the database's advisory locks ("tickassg").
@@ -129,41 +149,11 @@ def _lock_assignment() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ASSIGNMENT_LOCK_KEY])
 
 
-def _candidates() -> tuple[list, dict[int, int]]:
-    """Engineers who may take work, as light rows, and their loads (the
-    number of their unfinished tickets). Run after `_lock_assignment`, so
-    both see every assignment committed before. Two plain queries: the load
-    is one index-only pass over the partial index of unfinished tickets (a
-    correlated subquery per engineer costs far more; COUNT(*) rather than a
-    column keeps the pass inside the index)."""
-    rows = list(
-        engineers_assignable()
-        .order_by("pk")
-        .values_list(
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
-            "max_open_tickets",
-            "last_assigned_at",
-            named=True,
-        )
-    )
-    loads = (
-        Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False)
-        .values("assignee_id")
-        .annotate(n=Count("*"))
-        .order_by()
-    )
-    return rows, {row["assignee_id"]: row["n"] for row in loads}
-
-
-# The rule of `_pick` for one ticket, in one statement: count the loads in one
-# index-only pass over the partial index of unfinished tickets, choose the
-# least loaded engineer with room (ties to the one idle longest, never
-# assigned first), and stamp their assignment time. Only quoted identifiers
-# are interpolated; every value is a parameter.
+# The assignment rule, in one statement: count the loads (unfinished tickets)
+# in one index-only pass over the partial index of unfinished tickets, choose
+# the least loaded available engineer with room (ties to the one idle
+# longest, never assigned first), and stamp their assignment time. Only
+# quoted identifiers are interpolated; every value is a parameter.
 _TAKE_LEAST_LOADED_SQL = """
 WITH loads AS (
     SELECT assignee_id, COUNT(*) AS n FROM {tickets}
@@ -182,9 +172,11 @@ RETURNING id, username, email, max_open_tickets, first_name, last_name
 
 
 def _take_least_loaded(*, now: datetime) -> User | None:
-    """Choose the engineer for one new ticket and record that they were
-    assigned now; None when nobody has room. Run after `_lock_assignment`,
-    so the loads include every assignment committed before."""
+    """The one rule of who gets the next ticket: the engineer chosen for it,
+    recorded as assigned now; None when nobody has room. Both new tickets
+    (`ticket_create`) and waiting ones (`tickets_assign_waiting`) are given
+    by it. Run after `_lock_assignment`, so the loads include every
+    assignment committed before (and those made earlier in this transaction)."""
     qn = connection.ops.quote_name
     sql = _TAKE_LEAST_LOADED_SQL.format(
         tickets=qn(Ticket._meta.db_table), users=qn(User._meta.db_table)
@@ -207,27 +199,6 @@ def _take_least_loaded(*, now: datetime) -> User | None:
     )
 
 
-def _pick(candidates: list, loads: dict[int, int]) -> User | None:
-    """Least loaded; ties go to the one idle longest (never assigned first)."""
-    eligible = [c for c in candidates if loads.get(c.id, 0) < c.max_open_tickets]
-    chosen = min(
-        eligible,
-        key=lambda c: (loads.get(c.id, 0), c.last_assigned_at or _NEVER, c.id),
-        default=None,
-    )
-    if chosen is None:
-        return None
-    return User(
-        id=chosen.id,
-        username=chosen.username,
-        email=chosen.email,
-        first_name=chosen.first_name,
-        last_name=chosen.last_name,
-        max_open_tickets=chosen.max_open_tickets,
-        last_assigned_at=chosen.last_assigned_at,
-    )
-
-
 def _give(ticket: Ticket, *, engineer: User, actor: User | None, now: datetime) -> None:
     changes: dict[str, tuple[Any, Any]] = {}
     _set(ticket, changes, "assignee", engineer)
@@ -239,44 +210,44 @@ def _give(ticket: Ticket, *, engineer: User, actor: User | None, now: datetime) 
     _record(ticket, kind=TicketEvent.Kind.ASSIGNED, actor=actor, changes=changes)
 
 
+_ASSIGNED_FROM_OPEN = {"status": (Status.OPEN, Status.ASSIGNED)}
+# Waiting tickets are read this many at a time, earliest due first.
+_WAITING_BATCH = 50
+
+
 def tickets_assign_waiting() -> int:
     """Give waiting (open, unassigned) tickets to engineers with room, the
-    earliest due first. Returns how many were assigned."""
+    earliest due first, each by the assignment rule. Returns how many were
+    assigned."""
     assigned = 0
+    # A ticket linked to an incident waits on the incident, not on an engineer.
+    waiting = (
+        Ticket.objects.filter(status=Status.OPEN, assignee__isnull=True, incident__isnull=True)
+        .select_related("customer")
+        .select_for_update(of=("self",))
+        .order_by("due_at", "id")
+    )
     with transaction.atomic():
         _lock_assignment()
-        candidates, loads = _candidates()
-        room = sum(max(0, c.max_open_tickets - loads.get(c.id, 0)) for c in candidates)
-        if room == 0:
-            return 0
-        # A ticket linked to an incident waits on the incident, not on an engineer.
-        waiting = Ticket.objects.filter(
-            status=Status.OPEN, assignee__isnull=True, incident__isnull=True
-        ).order_by("due_at", "id")
         now = timezone.now()
-        for ticket in waiting.select_related("customer")[:room]:
-            chosen = _pick(candidates, loads)
-            if chosen is None:
-                break
-            claimed = Ticket.objects.filter(
-                pk=ticket.pk, status=Status.OPEN, assignee__isnull=True
-            ).update(status=Status.ASSIGNED, assignee=chosen, updated_at=now)
-            if claimed != 1:
-                continue
-            ticket.status, ticket.assignee = Status.ASSIGNED, chosen
-            User.objects.filter(pk=chosen.pk).update(last_assigned_at=now)
-            candidates = [
-                c._replace(last_assigned_at=now) if c.id == chosen.pk else c for c in candidates
-            ]
-            loads[chosen.pk] = loads.get(chosen.pk, 0) + 1
-            _record(
-                ticket,
-                kind=TicketEvent.Kind.ASSIGNED,
-                actor=None,
-                changes={"assignee": (None, chosen), "status": (Status.OPEN, Status.ASSIGNED)},
-            )
-            emails.email_ticket_assigned(ticket=ticket)
-            assigned += 1
+        # Each ticket given leaves `waiting`, so the next batch is the next ones.
+        while batch := list(waiting[:_WAITING_BATCH]):
+            for ticket in batch:
+                chosen = _take_least_loaded(now=now)
+                if chosen is None:
+                    return _assigned_logged(assigned)
+                Ticket.objects.filter(pk=ticket.pk).update(
+                    status=Status.ASSIGNED, assignee=chosen, updated_at=now
+                )
+                ticket.status, ticket.assignee = Status.ASSIGNED, chosen
+                changes = {"assignee": (None, chosen), **_ASSIGNED_FROM_OPEN}
+                _record(ticket, kind=TicketEvent.Kind.ASSIGNED, actor=None, changes=changes)
+                emails.email_ticket_assigned(ticket=ticket)
+                assigned += 1
+    return _assigned_logged(assigned)
+
+
+def _assigned_logged(assigned: int) -> int:
     if assigned:
         logger.info("waiting tickets assigned", extra={"count": assigned})
     return assigned
@@ -396,18 +367,18 @@ def tickets_resolve_with_incident(*, incident: Incident, actor: User | None = No
     Comment.objects.bulk_create(
         Comment(ticket_id=pk, author=actor, body=text, internal=False) for pk in ids
     )
-    events = TicketEvent.objects.bulk_create(
-        TicketEvent(
-            ticket_id=pk,
-            kind=TicketEvent.Kind.RESOLVED,
-            actor=actor,
-            note=f"Resolved with incident {incident.number}.",
+    note = f"Resolved with incident {incident.number}."
+    _record_all(
+        (
+            pk,
+            Event(
+                kind=TicketEvent.Kind.RESOLVED,
+                actor=actor,
+                changes={"status": (old, Status.RESOLVED)},
+                note=note,
+            ),
         )
-        for pk in ids
-    )
-    TicketFieldChange.objects.bulk_create(
-        TicketFieldChange(event=event, field="status", old_value=old, new_value=Status.RESOLVED)
-        for event, (_, old, _) in zip(events, rows, strict=True)
+        for pk, old, _ in rows
     )
     if any(assignee for _, _, assignee in rows):
         _after_load_freed()
@@ -421,10 +392,30 @@ def tickets_resolve_with_incident(*, incident: Incident, actor: User | None = No
 # --- creation and edits -----------------------------------------------------------
 
 
+NO_CUSTOMER_RECORD = "Your account is not linked to a customer record; ask the provider to link it."
+
+
+def ticket_customer(*, actor: User, customer: Customer | None) -> Customer:
+    """Whom a new ticket is for. A customer opens tickets only for
+    themselves (naming nobody means themselves); staff name the customer."""
+    if actor.is_customer:
+        if customer is not None:
+            if customer.user_id != actor.pk:
+                raise PermissionDenied("Customers may open tickets only for themselves.")
+            return customer
+        own = customer_of_user(user=actor)
+        if own is None:
+            raise PermissionDenied(NO_CUSTOMER_RECORD)
+        return own
+    if customer is None:
+        raise ValidationError({"customer": ["Name the customer the ticket is for."]})
+    return customer
+
+
 def ticket_create(
     *,
     actor: User,
-    customer: Customer,
+    customer: Customer | None = None,
     title: str,
     description: str = "",
     service_type: ServiceType | None = None,
@@ -434,7 +425,10 @@ def ticket_create(
 ) -> Ticket:
     """Open a ticket, with its attachments, and give it at once to the
     least-loaded available engineer; with nobody available it waits, `open`.
-    Every upload is checked before anything is stored."""
+    Every upload is checked before anything is stored. The ticket comes back
+    with its customer, service type and assignee (the engineer's names and
+    address) in place, ready to show."""
+    customer = ticket_customer(actor=actor, customer=customer)
     checked = _uploads_check(uploads)
     now = timezone.now()
     # A complaint from a customer an active outage affects waits on the
@@ -461,21 +455,13 @@ def ticket_create(
             created_by=actor,
             created_at=now,
         )
-        events = [TicketEvent(ticket=ticket, kind=TicketEvent.Kind.CREATED, actor=actor)]
+        events = [Event(kind=TicketEvent.Kind.CREATED, actor=actor)]
         if chosen is not None:
-            events.append(TicketEvent(ticket=ticket, kind=TicketEvent.Kind.ASSIGNED))
-        TicketEvent.objects.bulk_create(events)
+            changes = {"assignee": (None, chosen), **_ASSIGNED_FROM_OPEN}
+            events.append(Event(kind=TicketEvent.Kind.ASSIGNED, changes=changes))
+        _record_all((ticket.pk, event) for event in events)
         if outage is not None:
             _linked_on_creation(ticket, outage=outage)
-        if chosen is not None:
-            TicketFieldChange.objects.bulk_create(
-                [
-                    TicketFieldChange(event=events[1], field="assignee", new_value=chosen.username),
-                    TicketFieldChange(
-                        event=events[1], field="status", old_value="open", new_value="assigned"
-                    ),
-                ]
-            )
         emails.email_ticket_created(ticket=ticket)
         for upload, check in checked:
             stored.append(_attachment_store(ticket, uploaded_by=actor, upload=upload, check=check))

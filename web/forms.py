@@ -305,18 +305,48 @@ def _split(value: str) -> list[str]:
     return [v.strip() for v in value.replace(";", ",").replace("\n", ",").split(",") if v.strip()]
 
 
-class NotificationForm(forms.Form):
-    """The compose form. Values are checked by the API's NotificationSerializer."""
+class AudienceForm(forms.Form):
+    """Whom a notification or an incident's notice goes to (as the audience
+    filters of the API take them; the pages fill in the choices) and how."""
 
-    kind = forms.ChoiceField(label="Kind", choices=())
-    title = forms.CharField(label="Title (email subject)", max_length=200)
-    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 10}))
     channels = forms.MultipleChoiceField(
         label="Channels",
         choices=[("email", "Email"), ("sms", "SMS")],
         widget=forms.CheckboxSelectMultiple,
         initial=["email"],
     )
+    respect_contact_window = forms.BooleanField(
+        label="Deliver only inside each customer's contact hours", required=False, initial=True
+    )
+
+    last_mile_site = forms.MultipleChoiceField(
+        label="Sites (with every site beneath)", required=False, choices=()
+    )
+    service_type = forms.MultipleChoiceField(
+        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
+    )
+    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
+    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
+    operator_code = forms.CharField(
+        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
+    )
+    account_numbers = forms.CharField(
+        label="Account numbers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "Paste account numbers (one per line or comma-separated); "
+            "they are added to the filters' customers."
+        ),
+    )
+
+
+class NotificationForm(AudienceForm):
+    """The compose form. Values are checked by the API's NotificationSerializer."""
+
+    kind = forms.ChoiceField(label="Kind", choices=())
+    title = forms.CharField(label="Title (email subject)", max_length=200)
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 10}))
     category = forms.ChoiceField(
         label="Category",
         choices=[("service", "Service"), ("marketing", "Marketing")],
@@ -346,26 +376,6 @@ class NotificationForm(forms.Form):
         required=False,
         help_text="A general send to everyone waits for a second staff member's approval.",
     )
-    last_mile_site = forms.MultipleChoiceField(
-        label="Sites (with every site beneath)", required=False, choices=()
-    )
-    service_type = forms.MultipleChoiceField(
-        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
-    )
-    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
-    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
-    operator_code = forms.CharField(
-        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
-    )
-    account_numbers = forms.CharField(
-        label="Account numbers",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=(
-            "Paste account numbers (one per line or comma-separated); "
-            "they are added to the filters' customers."
-        ),
-    )
     start_at = forms.DateTimeField(
         label="Start (UTC)",
         required=False,
@@ -377,9 +387,6 @@ class NotificationForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text="Nothing is delivered after this time.",
-    )
-    respect_contact_window = forms.BooleanField(
-        label="Deliver only inside each customer's contact hours", required=False, initial=True
     )
     test_phone = forms.CharField(
         label="Phone for a test SMS",
@@ -530,6 +537,12 @@ class ServiceTypeForm(forms.Form):
     code = forms.CharField(label="Code", max_length=64)
     name = forms.CharField(label="Name", max_length=200)
     description = forms.CharField(label="Description", required=False, widget=forms.TextInput)
+
+
+class TicketCancelForm(forms.Form):
+    """A customer cancels their ticket, saying why if they like (kept as typed)."""
+
+    note = forms.CharField(required=False, strip=False)
 
 
 class TicketTextForm(forms.Form):

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.timezone import get_current_timezone_name
 
 from incidents.models import Incident
-from web.forms import _split
+from web.forms import AudienceForm, _split
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 OUTAGE_UPDATE_STATUSES = [
@@ -15,6 +15,17 @@ OUTAGE_UPDATE_STATUSES = [
     (Incident.Status.MONITORING, "Monitoring"),
 ]
 SMS_HELP = "Up to 2 SMS segments is best; empty: the SMS carries the first lines of the message."
+
+
+def sms_body_field() -> forms.CharField:
+    """The optional short SMS text of a notice."""
+    return forms.CharField(
+        label="Short SMS text",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=SMS_HELP,
+    )
 
 
 def _zone_labels(form: forms.Form, *names: str) -> None:
@@ -40,7 +51,7 @@ def add_serializer_errors(form: forms.Form, errors: dict, *, nested: str = "") -
             form.add_error(target, str(message))
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(AudienceForm):
     """Declare an outage or schedule a maintenance."""
 
     kind = forms.ChoiceField(
@@ -49,32 +60,6 @@ class IncidentForm(forms.Form):
     title = forms.CharField(label="Title", max_length=200)
     impact = forms.ChoiceField(
         label="Impact", choices=Incident.Impact.choices, initial=Incident.Impact.MAJOR
-    )
-    last_mile_site = forms.MultipleChoiceField(
-        label="Sites (with every site beneath)", required=False, choices=()
-    )
-    service_type = forms.MultipleChoiceField(
-        label="Service types", required=False, choices=(), widget=forms.CheckboxSelectMultiple
-    )
-    location = forms.CharField(label="Locations", required=False, help_text="Comma-separated.")
-    tag = forms.CharField(label="Tags", required=False, help_text="Comma-separated.")
-    operator_code = forms.CharField(
-        label="Operator codes", required=False, help_text="Comma-separated, e.g. 900, 903."
-    )
-    account_numbers = forms.CharField(
-        label="Account numbers",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line or comma-separated; added to the customers the filters match.",
-    )
-    channels = forms.MultipleChoiceField(
-        label="Channels",
-        choices=[("email", "Email"), ("sms", "SMS")],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["email"],
-    )
-    respect_contact_window = forms.BooleanField(
-        label="Deliver only inside each customer's contact hours", required=False, initial=True
     )
     eta = forms.DateTimeField(label="Expected fix", required=False, widget=DATETIME)
     scheduled_start = forms.DateTimeField(label="Starts", required=False, widget=DATETIME)
@@ -93,13 +78,7 @@ class IncidentForm(forms.Form):
         help_text="Variables: {{ customer.name }}, {{ incident.title }}, {{ incident.eta }}, "
         "{{ incident.scheduled_start }}, {{ incident.scheduled_end }}.",
     )
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
     notify = forms.BooleanField(label="Tell the customers now", required=False, initial=True)
 
     def __init__(self, *args, **kwargs):
@@ -187,13 +166,7 @@ class IncidentUpdateForm(forms.Form):
 
     status = forms.ChoiceField(label="Status", choices=OUTAGE_UPDATE_STATUSES, required=False)
     body = forms.CharField(label="Update", widget=forms.Textarea(attrs={"rows": 6}))
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
     eta = forms.DateTimeField(label="Expected fix", required=False, widget=DATETIME)
     notify = forms.BooleanField(label="Tell the customers", required=False, initial=True)
 
@@ -215,25 +188,13 @@ class NoticeForm(forms.Form):
     """Resolve or cancel: an optional text (the service has a default)."""
 
     body = forms.CharField(label="Text", required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
 
 
 class RcaForm(forms.Form):
     title = forms.CharField(label="Title", required=False, max_length=200)
     body = forms.CharField(label="Root cause", widget=forms.Textarea(attrs={"rows": 8}))
-    sms_body = forms.CharField(
-        label="Short SMS text",
-        required=False,
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=SMS_HELP,
-    )
+    sms_body = sms_body_field()
 
 
 class IncidentFilterForm(forms.Form):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from customers.models import Site
 from delivery.models import Message, MessageStatus
+from delivery.selectors import message_tally
 from delivery.windows import window_next_opening, zone
 from incidents.models import Incident, IncidentCustomer
 from notifications.models import Notification
@@ -42,14 +43,8 @@ def notice_progress(*, notification_ids: list[int]) -> dict[int, dict]:
     if not notification_ids:
         return progress
     counts: dict[int, Counter] = defaultdict(Counter)
-    rows = (
-        Message.objects.filter(notification_id__in=notification_ids)
-        .values_list("notification_id", "status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for pk, status, n in rows:
-        counts[pk][status] += n
+    for row in message_tally(notifications=notification_ids, by=("notification_id", "status")):
+        counts[row["notification_id"]][row["status"]] += row["n"]
     deferred = (
         Message.objects.filter(notification_id__in=notification_ids, status=MessageStatus.DEFERRED)
         .values_list("notification_id", "customer__timezone", "next_attempt_at")

@@ -139,6 +139,7 @@ urlpatterns = [
         ("rca/", incidents.incident_rca_view, "web-incident-rca"),
         ("complete/", incidents.incident_complete_view, "web-incident-complete"),
         ("cancel/", incidents.incident_cancel_view, "web-incident-cancel"),
+        ("delete/", incidents.incident_delete_view, "web-incident-delete"),
     ),
     path("suppressions/", deliverability.suppressions_view, name="web-suppressions"),
     path(

@@ -171,6 +171,8 @@ def test_booleans_and_tags(admin_user):
 def test_a_non_object_body_is_rejected(admin_user):
     response = client_for(admin_user).post("/api/customers/", ["x"], format="json")
     assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Send the customer as a JSON object."]}
+    assert not Customer.objects.exists()
 
 
 def test_too_long_texts_are_rejected(admin_user):

@@ -144,3 +144,38 @@ def test_an_impossible_customer_id_in_a_scope_is_a_400(engineer_client, carol):
     )
     assert response.status_code == 400
     assert "customer_ids" in response.json()["scope"]
+
+
+@pytest.fixture
+def draft(engineer_client, carol):
+    return declare(engineer_client, status="draft", title="Alarm: link down")
+
+
+def test_staff_delete_a_draft_and_it_is_on_the_audit_log(engineer_client, engineer, draft):
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    response = engineer_client.delete(f"{URL}{draft['id']}/")
+    assert response.status_code == 204
+    assert not Incident.objects.filter(pk=draft["id"]).exists()
+    assert engineer_client.get(f"{URL}{draft['id']}/").status_code == 404
+    entry = LogEntry.objects.get(action_flag=DELETION)
+    assert entry.user_id == engineer.pk
+    assert draft["number"] in entry.change_message
+
+
+def test_an_announced_incident_is_not_deleted(engineer_client, outage):
+    response = engineer_client.delete(f"{URL}{outage['id']}/")
+    assert response.status_code == 409
+    assert "not a draft" in response.json()["detail"]
+    assert Incident.objects.get(pk=outage["id"]).status == "investigating"
+    assert Incident.objects.get(pk=outage["id"]).updates.count() == 1
+
+
+def test_customers_and_strangers_may_not_delete(
+    anon_client, customer_client, outsider_client, draft, outage
+):
+    assert anon_client.delete(f"{URL}{draft['id']}/").status_code == 401
+    assert customer_client.delete(f"{URL}{draft['id']}/").status_code == 403
+    assert customer_client.delete(f"{URL}{outage['id']}/").status_code == 403
+    assert outsider_client.delete(f"{URL}{draft['id']}/").status_code == 403
+    assert Incident.objects.filter(pk__in=[draft["id"], outage["id"]]).count() == 2

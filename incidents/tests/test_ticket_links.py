@@ -181,3 +181,36 @@ def test_linking_refuses_a_finished_incident_and_customers(
     )
     assert by_customer.status_code == 403
     assert Ticket.objects.get(pk=ticket["id"]).incident_id is None
+
+
+def test_a_ticket_raised_while_a_large_audience_is_being_frozen_is_linked(
+    engineer_client, customer_client, carol, monkeypatch
+):
+    from incidents import services
+    from incidents.models import Incident, IncidentCustomer
+
+    # A scope over the inline limit is frozen by the first notice's task,
+    # about a second after the request; this one has not run yet.
+    monkeypatch.setattr(services, "INLINE_FREEZE_LIMIT", 0)
+    outage = declare(engineer_client, notify=False)
+    assert Incident.objects.get(pk=outage["id"]).audience_frozen_at is None
+    assert not IncidentCustomer.objects.filter(incident_id=outage["id"]).exists()
+
+    ticket = raise_ticket(customer_client)
+
+    assert ticket["incident"] == outage["id"]
+    listed = customer_client.get(URL).json()["results"]
+    assert [i["id"] for i in listed] == [outage["id"]]
+    assert engineer_client.get(f"{URL}{outage['id']}/").json()["linked_tickets_count"] == 1
+
+
+def test_a_scope_not_yet_frozen_does_not_catch_a_customer_outside_it(
+    engineer_client, other_customer_user, node, monkeypatch
+):
+    from conftest import client_for
+    from incidents import services
+
+    monkeypatch.setattr(services, "INLINE_FREEZE_LIMIT", 0)
+    declare(engineer_client, notify=False)
+    ticket = raise_ticket(client_for(other_customer_user))
+    assert ticket["incident"] is None

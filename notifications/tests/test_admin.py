@@ -60,3 +60,41 @@ def test_a_draft_can_still_be_deleted_in_the_admin(client, superuser, make_notif
     client.force_login(superuser)
     client.post(f"/admin/notifications/notification/{notification.pk}/delete/", {"post": "yes"})
     assert not Notification.objects.filter(pk=notification.pk).exists()
+
+
+def test_the_admin_keeps_the_end_rules_of_the_api(client, superuser, make_notification):
+    """The admin asks notifications.services.notification_times_check, as the
+    API and the compose page do, and shows its sentence."""
+    import datetime
+
+    from django.utils import timezone
+
+    notification = make_notification(title="Works")
+    start = timezone.now() + datetime.timedelta(days=2)
+    end = start - datetime.timedelta(hours=1)
+    client.force_login(superuser)
+    url = f"/admin/notifications/notification/{notification.pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: form[name].value()
+        for name in form.fields
+        if form[name].value() is not None and name not in ("start_at", "end_at")
+    }
+    data.update(
+        {
+            "start_at_0": start.strftime("%Y-%m-%d"),
+            "start_at_1": start.strftime("%H:%M:%S"),
+            "end_at_0": end.strftime("%Y-%m-%d"),
+            "end_at_1": end.strftime("%H:%M:%S"),
+        }
+    )
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "end_at must be after start_at." in response.content.decode()
+    notification.refresh_from_db()
+    assert notification.end_at is None
+    data["end_at_0"] = (start + datetime.timedelta(hours=1)).strftime("%Y-%m-%d")
+    data["end_at_1"] = (start + datetime.timedelta(hours=1)).strftime("%H:%M:%S")
+    assert client.post(url, data).status_code == 302
+    notification.refresh_from_db()
+    assert notification.end_at is not None

@@ -106,6 +106,8 @@ class TestDrafting:
             URL, {"title": "Hi", "body": "x", "audience": {"planet": ["Mars"]}}, format="json"
         )
         assert response.status_code == 400
+        assert "planet" in str(response.json()["audience"])
+        assert not Notification.objects.exists()
 
     def test_the_end_must_follow_the_start(self, engineer_client):
         start = timezone.now() + datetime.timedelta(days=2)
@@ -129,6 +131,7 @@ class TestDrafting:
         assert response.status_code == 200 and response.json()["title"] == "Planned works"
         bad = engineer_client.patch(f"{URL}{body['id']}/", {"body": "{% for %}"}, format="json")
         assert bad.status_code == 400
+        assert "does not compile" in bad.json()["body"][0]
         assert Notification.objects.get().body == "Dear {{ customer.name }}, we are on it."
         assert engineer_client.delete(f"{URL}{body['id']}/").status_code == 204
         assert not Notification.objects.exists()
@@ -274,6 +277,7 @@ class TestSending:
         assert only_email.json()["messages"][0]["to_address"] == "qa@example.com"
         bad = engineer_client.post(f"{URL}{body['id']}/test/", {"phone": "12"}, format="json")
         assert bad.status_code == 400
+        assert list(bad.json()) == ["phone"]
 
 
 class TestStatistics:
@@ -324,6 +328,7 @@ class TestStatistics:
         assert mine["count"] == 2
         bad = engineer_client.get(f"{URL}{body['id']}/messages/?status=lost")
         assert bad.status_code == 400
+        assert "lost" in str(bad.json()["status"])
 
 
 class TestOutbox:

@@ -15,12 +15,6 @@ PNG = (
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # Argon2 is deliberately slow; these tests create many accounts.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def attachments_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT

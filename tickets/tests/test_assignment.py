@@ -119,6 +119,44 @@ class TestWaitingTickets:
         assert waiting.assignee == engineer
         assert waiting.events.filter(kind="assigned").count() == 1
 
+    def test_waiting_tickets_follow_the_rule_of_new_ones_load_then_longest_idle(
+        self, customer_user, engineer, other_engineer
+    ):
+        """One rule gives both: the least loaded first, ties to the one idle
+        longest; and each given ticket counts towards the next choice."""
+        User.objects.filter(pk__in=[engineer.pk, other_engineer.pk]).update(is_available=False)
+        waiting = [open_ticket(customer_user) for _ in range(3)]
+        now = timezone.now()
+        User.objects.filter(pk=engineer.pk).update(
+            is_available=True, last_assigned_at=now - timedelta(minutes=5)
+        )
+        User.objects.filter(pk=other_engineer.pk).update(
+            is_available=True, last_assigned_at=now - timedelta(hours=2)
+        )
+        assert services.tickets_assign_waiting() == 3
+        given = [Ticket.objects.get(pk=t.pk).assignee for t in waiting]
+        # Equal loads: the one idle longest; then the other (less loaded);
+        # then equal loads again, both just assigned: the lower id.
+        assert given == [other_engineer, engineer, engineer]
+
+    def test_a_waiting_ticket_and_a_new_one_leave_the_same_assignment_in_their_trail(
+        self, customer_user, engineer
+    ):
+        User.objects.filter(pk=engineer.pk).update(is_available=False)
+        waiting = open_ticket(customer_user)
+        User.objects.filter(pk=engineer.pk).update(is_available=True)
+        services.tickets_assign_waiting()
+        fresh = open_ticket(customer_user)
+
+        def assignment(ticket):
+            event = ticket.events.get(kind="assigned")
+            return event.actor_id, sorted(
+                event.changes.values_list("field", "old_value", "new_value")
+            )
+
+        expected = (None, [("assignee", None, engineer.username), ("status", "open", "assigned")])
+        assert assignment(waiting) == assignment(fresh) == expected
+
 
 @pytest.mark.django_db
 class TestAdminAssignment:

@@ -1,6 +1,8 @@
 import pytest
 
 from accounts.models import ApprovalStatus, User
+from accounts.services import SELF_DEMOTION_SENTENCE
+from conftest import client_for
 from customers.models import Customer
 
 PASSWORD = "correct horse battery staple"
@@ -191,9 +193,17 @@ class TestUsers:
         assert not engineer.is_active
 
     def test_an_admin_cannot_deactivate_themself(self, web_client, admin_user):
-        web_client(admin_user).post(
-            f"/users/{admin_user.pk}/", {"role": "admin", "is_active": "false"}
+        page = web_client(admin_user).post(
+            f"/users/{admin_user.pk}/", {"role": "admin", "is_active": "false"}, follow=True
         )
+        admin_user.refresh_from_db()
+        assert admin_user.is_active
+        api = client_for(admin_user).patch(
+            f"/api/users/{admin_user.pk}/", {"is_active": False}, format="json"
+        )
+        # The page and the API give the service's one sentence.
+        assert api.status_code == 409 and api.json()["detail"] == SELF_DEMOTION_SENTENCE
+        assert SELF_DEMOTION_SENTENCE in page.content.decode()
         admin_user.refresh_from_db()
         assert admin_user.is_active
 

@@ -13,6 +13,7 @@ from customers.services import site_create
 from delivery.models import Message, MessageStatus
 from delivery.services import message_batch_deliver
 from incidents.models import Incident, IncidentUpdate
+from incidents.services import incident_declare
 from notifications.models import Notification
 from web.tests.test_page_titles import plain_title
 
@@ -310,6 +311,36 @@ class TestIncidentPage:
         assert incident.status == "cancelled"
         waiting = Notification.objects.filter(incident=incident, status="scheduled")
         assert not waiting.exists()
+
+    def test_delete_draft_asks_first_and_then_deletes(self, web_client, engineer, north):
+        client = web_client(engineer)
+        draft = incident_declare(
+            created_by=engineer,
+            kind="outage",
+            title="Alarm: link down",
+            scope={"last_mile_site": ["POP-N"]},
+            body="Link down.",
+            status="draft",
+        )
+        detail = text(client.get(f"/incidents/{draft.pk}/"))
+        assert f'href="/incidents/{draft.pk}/delete/"' in detail and "Delete draft" in detail
+        asking = text(client.get(f"/incidents/{draft.pk}/delete/"))
+        assert f"Delete the draft {draft.number}?" in asking and "Yes, delete it" in asking
+        assert Incident.objects.filter(pk=draft.pk).exists()
+        response = client.post(f"/incidents/{draft.pk}/delete/")
+        assert response.status_code == 302 and response["Location"] == "/incidents/"
+        assert not Incident.objects.filter(pk=draft.pk).exists()
+        assert f"The draft {draft.number} is deleted." in text(client.get("/incidents/"))
+
+    def test_an_announced_outage_offers_no_delete_and_refuses_it(self, web_client, engineer, north):
+        client = web_client(engineer)
+        incident = declared(client)
+        assert "Delete draft" not in text(client.get(f"/incidents/{incident.pk}/"))
+        response = client.post(f"/incidents/{incident.pk}/delete/")
+        assert response.status_code == 302
+        page = text(client.get(response["Location"]))
+        assert "not a draft" in page
+        assert Incident.objects.filter(pk=incident.pk, status="investigating").exists()
 
     def test_the_list_puts_active_incidents_first_and_filters(self, web_client, engineer, north):
         client = web_client(engineer)

@@ -174,13 +174,13 @@ def user_update_view(request, user_id: int):
             messages.error(request, "The ticket limit must be a whole number from 1 to 1000.")
             return redirect("web-users")
         data["max_open_tickets"] = int(limit)
-    if target == request.user and (
-        data.get("is_active") is False or data.get("role", Role.ADMIN) != Role.ADMIN
-    ):
-        messages.error(
-            request, "You cannot demote or deactivate your own account; ask another administrator."
-        )
-        return redirect("web-users")
-    services.user_update(user=target, data=data)
-    messages.success(request, f"{target.username} is updated.")
+    # The service refuses an administrator's own demotion, as for the API.
+    attempt(
+        request,
+        services.user_update,
+        success=f"{target.username} is updated.",
+        user=target,
+        data=data,
+        actor=request.user,
+    )
     return redirect("web-users")

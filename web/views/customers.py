@@ -7,7 +7,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,16 +20,17 @@ from customers import csv_io, selectors
 from customers import services as customer_services
 from customers.api import CustomerSerializer, CustomerViewSet
 from customers.filters import CustomerFilter
-from customers.models import Customer, ServiceType, Site
-from delivery.models import Message
+from customers.models import Customer
+from delivery import selectors as delivery_selectors
 from delivery.selectors import suppression_for_customer
 from incidents.outage_minutes import outage_minutes_for_customers
 from notifications import templating
+from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
-from tickets.models import Ticket
 from web.errors import attempt, error_sentences
 from web.forms import CustomerForm, ImportForm, InteractionForm, TicketForm
 from web.permissions import staff_required
+from web.views import ticket_common
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
@@ -51,24 +51,9 @@ REPORT_LIMIT = 20_000
 def filtered_customers(request):
     """The API's own filters and search over the directory, so the page, the API
     and the export always agree."""
-    # The list shows no tags, so none are fetched (customer_list() prefetches them).
-    base = Customer.objects.select_related("last_mile_site", "service_type")
-    queryset = CustomerFilter(request.GET, queryset=base).qs
+    # The list shows no tags, so none are fetched.
+    queryset = CustomerFilter(request.GET, queryset=selectors.customer_list(tags=False)).qs
     return SearchFilter().filter_queryset(Request(request), queryset, CustomerViewSet)
-
-
-def _keyset_page(queryset, after: str):
-    """Name order with keyset paging: as fast on the thousandth page as on the first."""
-    queryset = queryset.order_by("name", "id")
-    if after.isdigit():
-        anchor = Customer.objects.filter(pk=int(after)).values_list("name", flat=True).first()
-        if anchor is not None:
-            # name >= anchor lets the (name, id) index start the scan at the anchor.
-            queryset = queryset.filter(name__gte=anchor).filter(
-                Q(name__gt=anchor) | Q(id__gt=int(after))
-            )
-    rows = list(queryset[: PAGE_SIZE + 1])
-    return rows[:PAGE_SIZE], (rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None)
 
 
 def _count(queryset) -> tuple[int, str]:
@@ -84,7 +69,9 @@ def _count(queryset) -> tuple[int, str]:
 @staff_required
 def customer_list_view(request):
     queryset = filtered_customers(request)
-    rows, next_after = _keyset_page(queryset, request.GET.get("after", ""))
+    rows, next_after = selectors.customer_keyset_page(
+        queryset, after=request.GET.get("after", ""), size=PAGE_SIZE
+    )
     count, qualifier = _count(queryset)
     context = {
         "customers": rows,
@@ -92,8 +79,8 @@ def customer_list_view(request):
         "count": count,
         "count_qualifier": qualifier,
         "params": request.GET,
-        "service_types": ServiceType.objects.order_by("name"),
-        "sites": Site.objects.order_by("code").values_list("code", "name"),
+        "service_types": selectors.service_type_list(),
+        "sites": selectors.site_choices(),
         "export_query": request.GET.urlencode(),
         "filtering": any(request.GET.get(f) for f in FILTERS),
         "import_form": ImportForm(),
@@ -106,17 +93,12 @@ def customer_list_view(request):
 def customer_detail_view(request, customer_id: int):
     customer = get_object_or_404(selectors.customer_list(), pk=customer_id)
     messages_sent = Paginator(
-        Message.objects.filter(customer=customer)
-        .select_related("notification", "notification__incident")
-        .order_by("-created_at", "-id"),
-        50,
+        delivery_selectors.message_list_for_customer(customer=customer), 50
     ).get_page(request.GET.get("page"))
     _with_subjects(customer, messages_sent)
     context = {
         "customer": customer,
-        "tickets": Ticket.objects.filter(customer=customer)
-        .select_related("assignee")
-        .order_by("-id")[:50],
+        "tickets": ticket_selectors.ticket_list_for_customer(customer=customer)[:50],
         "interactions": customer.interactions.select_related("created_by", "ticket").order_by(
             "-created_at"
         )[:50],
@@ -264,15 +246,7 @@ def customer_ticket_view(request, customer_id: int):
     if not form.is_valid():
         messages.error(request, "Give the ticket a title and a priority.")
         return redirect("web-customer", customer_id=customer.pk)
-    data = dict(form.cleaned_data)
-    ticket = attempt(
-        request,
-        ticket_services.ticket_create,
-        actor=request.user,
-        customer=customer,
-        uploads=data.pop("attachments"),
-        **data,
-    )
+    ticket = ticket_common.ticket_raise(request, form, customer=customer)
     if ticket:
         messages.success(request, f"Ticket {ticket.number} is open.")
         return redirect("web-ticket", ticket_id=ticket.pk)

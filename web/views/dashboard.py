@@ -6,11 +6,12 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from rest_framework import exceptions as api_exceptions
 
-from accounts.services import user_update
+from accounts.services import engineer_availability_set
 from notifications import selectors as notification_selectors
 from notifications.models import Notification
-from tickets.models import ACTIVE_STATUSES, Ticket
+from tickets.selectors import ticket_active_list_for_engineer
 from web import incident_selectors, selectors
 from web.permissions import staff_required
 
@@ -42,9 +43,7 @@ def _dashboard(request):
         "delivery": delivery,
         "delivery_rows": [(s, n) for s, n in delivery["by_status"].items() if n],
         "tickets": selectors.ticket_figures(user=request.user, now=now),
-        "my_tickets": Ticket.objects.filter(assignee=request.user, status__in=ACTIVE_STATUSES)
-        .select_related("customer")
-        .order_by("due_at")[:10],
+        "my_tickets": ticket_active_list_for_engineer(engineer=request.user)[:10],
         "now": now,
     }
     return render(request, "web/dashboard.html", context)
@@ -58,11 +57,12 @@ def dashboard_sending_view(request):
 @staff_required
 @require_POST
 def availability_view(request):
-    """An engineer says whether they take new tickets (as PATCH /api/engineers/{me}/ allows)."""
-    if not request.user.is_engineer:
-        raise PermissionDenied("Only engineers take tickets.")
+    """An engineer says whether they take new tickets (as PATCH /api/engineers/{me}/ does)."""
     available = request.POST.get("is_available") == "true"
-    user_update(user=request.user, data={"is_available": available})
+    try:
+        engineer_availability_set(actor=request.user, engineer=request.user, available=available)
+    except api_exceptions.PermissionDenied as exc:
+        raise PermissionDenied(str(exc.detail)) from exc
     messages.success(
         request,
         "You take new tickets again." if available else "You take no new tickets for now.",

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from delivery import selectors as delivery_selectors
 from delivery import suppression
 from delivery.models import Channel, Suppression, SuppressionReason
+from notifications import selectors as notification_selectors
 from notifications import services
 from notifications.models import Notification
 from web.errors import attempt
@@ -18,11 +19,7 @@ from web.permissions import admin_required, staff_required
 
 @staff_required
 def approvals_view(request):
-    waiting = (
-        Notification.objects.filter(status=Notification.Status.AWAITING_APPROVAL)
-        .select_related("created_by")
-        .order_by("created_at", "id")
-    )
+    waiting = notification_selectors.notification_awaiting_approval_list()
     context = {"waiting": waiting, "threshold": settings.LARGE_SEND_THRESHOLD}
     return render(request, "web/notifications/approvals.html", context)
 

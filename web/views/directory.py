@@ -1,41 +1,16 @@
 """Customers, the site tree and service types."""
 
 from django.contrib import messages
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from customers import selectors
 from customers import services as customer_services
 from customers.api import ServiceTypeSerializer, SiteSerializer
-from customers.models import Customer, ServiceType, Site
+from customers.models import ServiceType, Site
 from web.errors import attempt
 from web.forms import ServiceTypeForm, SiteForm
 from web.permissions import admin_required, staff_required
-
-
-def _site_tree() -> list[dict]:
-    """Every site with its own and its subtree's customer count, as nested nodes."""
-    direct = dict(
-        Customer.objects.filter(last_mile_site__isnull=False)
-        .values_list("last_mile_site")
-        .annotate(n=Count("id"))
-        .values_list("last_mile_site", "n")
-    )
-    nodes = {
-        row["id"]: {**row, "direct": direct.get(row["id"], 0), "total": 0, "children": []}
-        for row in Site.objects.values("id", "code", "name", "location", "parent_id", "path")
-    }
-    for node in nodes.values():
-        for ancestor in filter(None, node["path"].split("/")):
-            if int(ancestor) in nodes:
-                nodes[int(ancestor)]["total"] += node["direct"]
-        if not node["path"]:
-            node["total"] += node["direct"]
-    roots = []
-    for node in sorted(nodes.values(), key=lambda n: (n["name"].lower(), n["code"])):
-        parent = nodes.get(node["parent_id"])
-        (parent["children"] if parent else roots).append(node)
-    return roots
 
 
 @staff_required
@@ -44,10 +19,9 @@ def sites_view(request):
 
 
 def _sites_page(request, *, site_form=None, service_type_form=None, status=200):
-    service_types = ServiceType.objects.annotate(customer_count=Count("customers")).order_by("code")
     context = {
-        "roots": _site_tree(),
-        "service_types": service_types,
+        "roots": selectors.site_tree(),
+        "service_types": selectors.service_type_list_with_counts(),
         "site_form": site_form or SiteForm(auto_id="site_%s"),
         "service_type_form": service_type_form or ServiceTypeForm(auto_id="st_%s"),
     }

@@ -309,6 +309,7 @@ def _detail_context(request, incident: Incident, **forms) -> dict:
         "may_complete": incident.kind == Incident.Kind.MAINTENANCE and incident.is_active,
         "may_cancel": incident.is_active
         and (incident.kind == Incident.Kind.MAINTENANCE or incident.status == "draft"),
+        "may_delete": incident.status == Incident.Status.DRAFT,
         "may_rca": incident.status in (Incident.Status.RESOLVED, Incident.Status.COMPLETED)
         and incident.rca_published_at is None,
     }
@@ -361,63 +362,48 @@ def _run(request, form, serializer_class, action, *, success: str, **kwargs):
     return bool(attempt(request, action, success=success, **kwargs, **serializer.validated_data))
 
 
-@staff_required
-@require_POST
-def incident_update_view(request, incident_id: int):
-    incident = _incident_or_404(incident_id)
-    form = IncidentUpdateForm(request.POST, incident=incident)
-    eta_given = "eta" in form.fields
-    done = _run(
-        request,
-        form,
-        PostUpdateSerializer,
-        services.incident_update_post,
-        success="The update is posted.",
-        incident=incident,
-        created_by=request.user,
-        eta_given=eta_given,
-    )
-    if not done:
-        return _rerender(request, incident, update_form=form)
-    return redirect("web-incident", incident_id=incident.pk)
+def _notice_view(form_name: str, make_form, serializer_class, action, success: str, *, eta=False):
+    """A POST-only page action of the incident page: validate the form with the
+    API's serializer, run the service, back to the page (or the page again
+    with the form's errors). `eta`: tell the service whether the form offered
+    an ETA (an outage's update)."""
+
+    @staff_required
+    @require_POST
+    def view(request, incident_id: int):
+        incident = _incident_or_404(incident_id)
+        form = make_form(request.POST, incident)
+        extra = {"eta_given": "eta" in form.fields} if eta else {}
+        kw = {"incident": incident, "created_by": request.user, **extra}
+        if not _run(request, form, serializer_class, action, success=success, **kw):
+            return _rerender(request, incident, **{form_name: form})
+        return redirect("web-incident", incident_id=incident.pk)
+
+    return view
 
 
-@staff_required
-@require_POST
-def incident_resolve_view(request, incident_id: int):
-    incident = _incident_or_404(incident_id)
-    form = NoticeForm(request.POST, auto_id="resolve_%s")
-    done = _run(
-        request,
-        form,
-        IncidentResolveSerializer,
-        services.incident_resolve,
-        success="The outage is resolved; the customers are being told.",
-        incident=incident,
-        created_by=request.user,
-    )
-    if not done:
-        return _rerender(request, incident, resolve_form=form)
-    return redirect("web-incident", incident_id=incident.pk)
-
-
-@staff_required
-@require_POST
-def incident_rca_view(request, incident_id: int):
-    incident = _incident_or_404(incident_id)
-    form = RcaForm(request.POST, auto_id="rca_%s")
-    done = _run(
-        request,
-        form,
-        RcaRequestSerializer,
-        services.incident_rca_publish,
-        success="The root-cause report goes to every customer who was sent a notice.",
-        incident=incident,
-        created_by=request.user,
-    )
-    if not done:
-        return _rerender(request, incident, rca_form=form)
-    return redirect("web-incident", incident_id=incident.pk)
+incident_update_view = _notice_view(
+    "update_form",
+    lambda data, incident: IncidentUpdateForm(data, incident=incident),
+    PostUpdateSerializer,
+    services.incident_update_post,
+    "The update is posted.",
+    eta=True,
+)
+incident_resolve_view = _notice_view(
+    "resolve_form",
+    lambda data, _: NoticeForm(data, auto_id="resolve_%s"),
+    IncidentResolveSerializer,
+    services.incident_resolve,
+    "The outage is resolved; the customers are being told.",
+)
+incident_rca_view = _notice_view(
+    "rca_form",
+    lambda data, _: RcaForm(data, auto_id="rca_%s"),
+    RcaRequestSerializer,
+    services.incident_rca_publish,
+    "The root-cause report goes to every customer who was sent a notice.",
+)
 
 
 CONFIRMATIONS = {
@@ -426,6 +412,12 @@ CONFIRMATIONS = {
         "explain": "Its waiting notices will not go out, and everyone already told hears "
         "that it is cancelled.",
         "button": "Yes, cancel it",
+    },
+    "delete": {
+        "heading": "Delete the draft {number}?",
+        "explain": "It has told nobody; it disappears with its alerts and suggestions. "
+        "This cannot be undone.",
+        "button": "Yes, delete it",
     },
     "complete": {
         "heading": "End {number} now?",
@@ -466,6 +458,24 @@ def incident_cancel_view(request, incident_id: int):
     )
     if not done and form.errors:
         return _confirm(request, incident, "cancel", form=form, status=400)
+    return redirect("web-incident", incident_id=incident.pk)
+
+
+@staff_required
+def incident_delete_view(request, incident_id: int):
+    """GET asks; POST deletes a draft that told nobody."""
+    incident = _incident_or_404(incident_id)
+    if request.method != "POST":
+        return _confirm(request, incident, "delete")
+    number = incident.number
+    if attempt(
+        request,
+        services.incident_delete,
+        success=f"The draft {number} is deleted.",
+        incident=incident,
+        deleted_by=request.user,
+    ):
+        return redirect("web-incidents")
     return redirect("web-incident", incident_id=incident.pk)
 
 

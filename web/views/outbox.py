@@ -3,19 +3,18 @@
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 
-from delivery.models import OutboxMessage
+from delivery.models import Channel
+from delivery.selectors import outbox_list
 from web.permissions import staff_required
 
 
 @staff_required
 def outbox_view(request):
-    rows = OutboxMessage.objects.order_by("-created_at", "-id")
     to = request.GET.get("to", "").strip()
     channel = request.GET.get("channel", "")
-    if to:
-        rows = rows.filter(to__icontains=to)
-    if channel in ("email", "sms"):
-        rows = rows.filter(channel=channel)
+    if channel not in Channel.values:
+        channel = ""
+    rows = outbox_list(to=to, channel=channel)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request, "web/notifications/outbox.html", {"page": page, "to": to, "channel": channel}
@@ -24,5 +23,5 @@ def outbox_view(request):
 
 @staff_required
 def outbox_item_view(request, item_id: int):
-    item = get_object_or_404(OutboxMessage, pk=item_id)
+    item = get_object_or_404(outbox_list(), pk=item_id)
     return render(request, "web/notifications/outbox_item.html", {"item": item})

@@ -8,18 +8,19 @@ from django.views.decorators.http import require_POST
 
 from customers.api import CustomerMeSerializer
 from customers.models import Customer
-from delivery.models import Message, MessageStatus
+from customers.selectors import customer_of_user
+from delivery.models import Message
+from delivery.selectors import message_sent_list_for_customer
 from incidents.selectors import incidents_active_for_customer
 from notifications import templating
 from tickets import selectors, services
 from tickets.models import ACTIVE_STATUSES, CUSTOMER_EDITABLE_STATUSES, Status
 from tickets.throttles import ticket_create_refusal
 from web.errors import attempt
-from web.forms import ProfileForm, TicketForm, TicketTextForm
+from web.forms import ProfileForm, TicketCancelForm, TicketForm, TicketTextForm
 from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
-from web.views.common import form_post
 
 # A customer reaches only their own tickets (404 for any other) and never writes
 # internal notes.
@@ -33,7 +34,7 @@ PAGES = ticket_common.TicketPages(
 
 
 def _my_customer(request) -> Customer | None:
-    return Customer.objects.filter(user=request.user).first()
+    return customer_of_user(user=request.user)
 
 
 def _affecting_me(customer: Customer | None) -> list[dict]:
@@ -92,24 +93,14 @@ def portal_ticket_new_view(request):
     customer = _my_customer(request)
     form = TicketForm(request.POST or None, request.FILES or None)
     if customer is None:
-        messages.error(request, "Your account has no customer record yet; contact support.")
+        messages.error(request, services.NO_CUSTOMER_RECORD)
     elif request.method == "POST" and form.is_valid():
         refusal = ticket_create_refusal(request)
         if refusal is not None:
             messages.error(request, str(refusal.detail))
             return render(request, "web/portal/ticket_new.html", {"form": form}, status=429)
-        data = dict(form.cleaned_data)
-        ticket = attempt(
-            request,
-            services.ticket_create,
-            actor=request.user,
-            customer=customer,
-            uploads=data.pop("attachments"),
-            **data,
-        )
+        ticket = ticket_common.ticket_raise(request, form, customer=customer)
         if ticket:
-            # Re-read: the assignment service hands back a lightweight engineer record.
-            ticket = ticket_common.visible_ticket(request, ticket.pk)
             who = person(ticket.assignee, "")
             messages.success(
                 request,
@@ -140,22 +131,6 @@ def portal_ticket_view(request, ticket_id: int):
         ),
     }
     return render(request, "web/tickets/detail.html", context)
-
-
-@customer_required
-@require_POST
-def portal_ticket_cancel_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_status_change,
-        success="The ticket is cancelled.",
-        ticket=ticket,
-        actor=request.user,
-        status=Status.CANCELLED,
-        note=request.POST.get("note", "")[:2000],
-    )
 
 
 def _saved_sentence(user, email: str | None) -> str:
@@ -200,13 +175,7 @@ _CHANNEL_NAMES = {"email": "email", "sms": "SMS"}
 def _sent_once_each(customer: Customer, *, limit: int) -> list[tuple[Message, list[str]]]:
     """The latest sent message of each notification (a notification sent by
     email and by SMS is one thing said, listed once) and the channels it went by."""
-    rows = (
-        Message.objects.filter(
-            customer=customer, notification__isnull=False, status=MessageStatus.SENT
-        )
-        .select_related("notification", "notification__incident")
-        .order_by("-sent_at", "-id")[: limit * 4]
-    )
+    rows = message_sent_list_for_customer(customer=customer)[: limit * 4]
     by_notification: dict[int, tuple[Message, list[str]]] = {}
     for message in rows:
         first, channels = by_notification.setdefault(message.notification_id, (message, []))
@@ -235,23 +204,21 @@ def portal_notifications_view(request):
     return render(request, "web/portal/notifications.html", {"sent": sent})
 
 
-@customer_required
-@require_POST
-def portal_ticket_edit_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_update,
-        form=TicketTextForm(request.POST),
-        invalid="Give the ticket a title.",
-        success="Your ticket is updated.",
-        arguments=lambda data: {"data": data},
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
+portal_ticket_cancel_view = PAGES.action_view(
+    "cancel",
+    service=services.ticket_status_change,
+    form=TicketCancelForm,
+    success="The ticket is cancelled.",
+    arguments=lambda data: {"status": Status.CANCELLED, "note": data["note"][:2000]},
+)
+portal_ticket_edit_view = PAGES.action_view(
+    "edit",
+    service=services.ticket_update,
+    form=TicketTextForm,
+    invalid="Give the ticket a title.",
+    success="Your ticket is updated.",
+    arguments=lambda data: {"data": data},
+)
 portal_ticket_comment_view = PAGES.comment_view()
 portal_ticket_attach_view = PAGES.attach_view()
 portal_attachment_view = PAGES.attachment_view()

@@ -23,6 +23,20 @@ from web.forms import AttachmentForm, CommentForm
 from web.views.common import form_post
 
 
+def ticket_raise(request, form, *, customer) -> Ticket | None:
+    """Raise a ticket from a valid ticket form, on the portal or for a customer
+    on the phone; a refusal is shown as a message and gives None."""
+    data = dict(form.cleaned_data)
+    return attempt(
+        request,
+        services.ticket_create,
+        actor=request.user,
+        customer=customer,
+        uploads=data.pop("attachments"),
+        **data,
+    )
+
+
 def visible_ticket(request, ticket_id: int) -> Ticket:
     """The ticket if the user may see it; 404 otherwise (never reveal it exists)."""
     tickets = selectors.ticket_visible(user=request.user).select_related(
@@ -151,6 +165,35 @@ class TicketPages:
         view.__name__ = view.__qualname__ = f"{self.name}_{action}_view"
         view.__doc__ = handler.__doc__
         return self.guard(require_POST(view) if post else view)
+
+    def action_view(
+        self,
+        action: str,
+        *,
+        service: Callable,
+        success: str | Callable[[dict], str],
+        form: type | None = None,
+        invalid: str = "",
+        arguments: Callable[[dict], dict] | None = None,
+    ) -> Callable:
+        """A POST on the ticket that runs one service with the ticket, the
+        user as `actor` and the form's values (through `arguments`), shows
+        the outcome and goes back to the ticket's page."""
+
+        def handler(request, ticket: Ticket):
+            return form_post(
+                request,
+                back_to=self.url(ticket),
+                service=service,
+                form=form(request.POST) if form is not None else None,
+                invalid=invalid,
+                success=success,
+                arguments=arguments,
+                ticket=ticket,
+                actor=request.user,
+            )
+
+        return self._ticket_view(handler, action, post=True)
 
     def comment_view(self) -> Callable:
         return self._ticket_view(self.comment_add, "comment", post=True)

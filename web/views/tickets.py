@@ -1,17 +1,22 @@
 """The engineers' ticket queue and ticket page."""
 
+from datetime import date
+
+from django.contrib import messages
 from django.db.models import BooleanField, Case, When
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from config.filters import id_param
-from customers.models import ServiceType
+from customers.selectors import service_type_list
 from tickets import selectors, services
+from tickets.filters import TicketFilter
 from tickets.models import ACTIVE_STATUSES, Priority, Status
 from tickets.pagination import PartitionedCountPaginator
+from web.errors import error_sentences
 from web.forms import AssignForm, InteractionForm, ResolveForm, StatusForm, TicketEditForm
 from web.permissions import admin_required, staff_required
 from web.views import ticket_common
@@ -24,6 +29,44 @@ PAGES = ticket_common.TicketPages(
 )
 
 
+# What the queue's form sends, read by the API's own TicketFilter.
+_FILTER_PARAMS = (
+    "status",
+    "active",
+    "priority",
+    "service_type",
+    "assignee",
+    "created_after",
+    "created_before",
+    "overdue",
+    "search",
+)
+
+
+def _filter_params(query) -> dict[str, str]:
+    """The page's query string in the API's terms. The page shows only
+    unfinished tickets unless a status is chosen or `active=false` asks for
+    all; `overdue` is a tick box (only `true` filters); a day is the whole day."""
+    params = {name: value for name in _FILTER_PARAMS if (value := query.get(name, "").strip())}
+    active = params.pop("active", "true")
+    if "status" not in params and active == "true":
+        params["active"] = "true"
+    if params.get("overdue") != "true":
+        params.pop("overdue", None)
+    last_day = _day(params.get("created_before", ""))
+    if last_day is not None:
+        params["created_before"] = f"{last_day.isoformat()}T23:59:59.999999"
+    return params
+
+
+def _day(value: str) -> date | None:
+    """A day the page sent, or None for none or one that is no day (2026-13-40)."""
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
 def _queue(request):
     user = request.user
     scope = request.GET.get("scope") or ("mine" if user.is_engineer else "all")
@@ -32,28 +75,14 @@ def _queue(request):
         tickets = tickets.filter(assignee=user)
     elif scope == "unassigned":
         tickets = tickets.filter(assignee__isnull=True)
-    params = request.GET
-    if params.get("status") in Status.values:
-        tickets = tickets.filter(status=params["status"])
-    elif params.get("active", "true") == "true":
+    # A value the filter cannot read is left out; one it refuses is said on the page.
+    filters = TicketFilter(_filter_params(request.GET), queryset=tickets, request=request)
+    try:
+        tickets = filters.qs
+    except ValidationError as exc:
+        for sentence in error_sentences(exc.detail):
+            messages.error(request, sentence)
         tickets = tickets.filter(status__in=ACTIVE_STATUSES)
-    if params.get("priority") in Priority.values:
-        tickets = tickets.filter(priority=params["priority"])
-    if params.get("service_type"):
-        tickets = tickets.filter(service_type__code=params["service_type"])
-    assignee_id = id_param(params.get("assignee", ""))
-    if assignee_id is not None:
-        tickets = tickets.filter(assignee_id=assignee_id)
-    for name, lookup in (
-        ("created_after", "created_at__date__gte"),
-        ("created_before", "created_at__date__lte"),
-    ):
-        day = parse_date(params.get(name, "") or "")
-        if day:
-            tickets = tickets.filter(**{lookup: day})
-    if params.get("overdue") == "true":
-        tickets = tickets.filter(selectors.ticket_overdue_q())
-    tickets = selectors.ticket_search(tickets, term=params.get("search", ""))
     overdue = Case(
         When(selectors.ticket_overdue_q(), then=True), default=False, output_field=BooleanField()
     )
@@ -75,7 +104,7 @@ def ticket_list_view(request):
         "scopes": SCOPES,
         "statuses": Status.choices,
         "priorities": Priority.choices,
-        "service_types": ServiceType.objects.order_by("name"),
+        "service_types": service_type_list(),
         "engineers": selectors.engineer_list(),
         "params": request.GET,
         "active": request.GET.get("active", "true"),
@@ -114,20 +143,6 @@ def ticket_detail_view(request, ticket_id: int):
 
 @staff_required
 @require_POST
-def ticket_accept_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_accept,
-        success="You accepted the ticket; it is in progress.",
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
-@staff_required
-@require_POST
 def ticket_status_view(request, ticket_id: int):
     ticket = ticket_common.visible_ticket(request, ticket_id)
     allowed = services.allowed_transitions_for(ticket=ticket, user=request.user)
@@ -139,23 +154,6 @@ def ticket_status_view(request, ticket_id: int):
         invalid=f"Choose one of the allowed statuses: {', '.join(allowed) or 'none'}.",
         success=lambda data: f"The ticket is now {data['status'].replace('_', ' ')}.",
         arguments=lambda data: {"status": data["status"], "note": data["note"]},
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
-@staff_required
-@require_POST
-def ticket_resolve_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_resolve,
-        form=ResolveForm(request.POST),
-        invalid="Describe the resolution before resolving the ticket.",
-        success="The ticket is resolved.",
-        arguments=lambda data: {"resolution": data["resolution"]},
         ticket=ticket,
         actor=request.user,
     )
@@ -177,44 +175,39 @@ def ticket_assign_view(request, ticket_id: int):
     )
 
 
-@staff_required
-@require_POST
-def ticket_edit_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.ticket_update,
-        form=TicketEditForm(request.POST),
-        invalid="Give the ticket a title and a priority.",
-        success="The ticket is updated.",
-        arguments=lambda data: {"data": data},
-        ticket=ticket,
-        actor=request.user,
-    )
-
-
-@staff_required
-@require_POST
-def ticket_interaction_view(request, ticket_id: int):
-    ticket = ticket_common.visible_ticket(request, ticket_id)
-    return form_post(
-        request,
-        back_to=PAGES.url(ticket),
-        service=services.interaction_create,
-        form=InteractionForm(request.POST),
-        invalid="Give the kind and a duration in whole minutes.",
-        success="The interaction is logged.",
-        arguments=lambda data: {
-            "kind": data["kind"],
-            "duration_seconds": data["duration_minutes"] * 60,
-            "notes": data["notes"],
-        },
-        actor=request.user,
-        ticket=ticket,
-    )
-
-
+ticket_accept_view = PAGES.action_view(
+    "accept",
+    service=services.ticket_accept,
+    success="You accepted the ticket; it is in progress.",
+)
+ticket_resolve_view = PAGES.action_view(
+    "resolve",
+    service=services.ticket_resolve,
+    form=ResolveForm,
+    invalid="Describe the resolution before resolving the ticket.",
+    success="The ticket is resolved.",
+    arguments=lambda data: {"resolution": data["resolution"]},
+)
+ticket_edit_view = PAGES.action_view(
+    "edit",
+    service=services.ticket_update,
+    form=TicketEditForm,
+    invalid="Give the ticket a title and a priority.",
+    success="The ticket is updated.",
+    arguments=lambda data: {"data": data},
+)
+ticket_interaction_view = PAGES.action_view(
+    "interaction",
+    service=services.interaction_create,
+    form=InteractionForm,
+    invalid="Give the kind and a duration in whole minutes.",
+    success="The interaction is logged.",
+    arguments=lambda data: {
+        "kind": data["kind"],
+        "duration_seconds": data["duration_minutes"] * 60,
+        "notes": data["notes"],
+    },
+)
 ticket_comment_view = PAGES.comment_view()
 ticket_attach_view = PAGES.attach_view()
 ticket_attachment_view = PAGES.attachment_view()

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("delivery", "0006_delivery_counter"),
+        ("delivery", "0008_message_transactional_created_index"),
     ]
 
     operations = [
