@@ -417,8 +417,7 @@ def notification_finish_if_done(*, notification_ids: list[int]) -> None:
 
 def notification_start_due(*, now: datetime.datetime | None = None) -> int:
     """Beat: start scheduled notifications whose time has come, redo
-    materialisations whose task was lost, expire the undelivered messages of
-    what passed its end (delivery.messages_expire_ended), and
+    materialisations whose task was lost, expire what passed its end, and
     finish what is done. Returns how many notifications were started."""
     now = now or timezone.now()
     due_ids = list(
@@ -442,10 +441,17 @@ def notification_start_due(*, now: datetime.datetime | None = None) -> int:
         status=Status.SENDING, materialized_at__isnull=True, started_at__lt=stale
     ):
         notification_materialise(notification=notification)
-    delivery.messages_expire_ended(now=now)
+    notification_expire_ended(now=now)
     sending = list(Notification.objects.filter(status=Status.SENDING).values_list("pk", flat=True))
     notification_finish_if_done(notification_ids=sending)
     return started
+
+
+def notification_expire_ended(*, now: datetime.datetime) -> int:
+    """Undelivered messages of sending notifications whose end has passed
+    become `expired` (delivery writes them); the notifications themselves
+    finish in notification_finish_if_done. Returns the messages expired."""
+    return delivery.messages_expire_ended(now=now)
 
 
 def notification_test_send(
