@@ -5,9 +5,12 @@ Figures, each printed with its bound from the issue:
 - the "send" API call's latency for a 100,000-customer audience (< 200 ms);
 - email end to end (render → local aiosmtpd → status recorded), 20,000
   recipients, 2 worker processes on PostgreSQL + Redis (≥ 600/s and ≥ half a
-  bare smtplib loop over one reused connection, measured in the same run);
+  bare smtplib loop over one reused connection, measured in the same run),
+  and beside it the multi-client ceiling: what the same sink takes from as
+  many plain smtplib clients as the pipeline has connections (2 workers ×
+  DELIVERY_LANES), each on a reused connection in its own process;
 - SMS to a local keep-alive HTTP gateway (≥ 800/s and ≥ half a bare
-  requests.Session loop);
+  requests.Session loop), and the same ceiling with parallel bare sessions;
 - the same email sent the naive way (one task and one new connection per
   message): our rate / naive rate ≥ 10;
 - Celery tasks per notification (≤ one per batch).
@@ -17,9 +20,9 @@ a temporary folder; PostgreSQL database `proactive_delivery_bench`) and its
 own Redis database, so nothing here touches anyone's data.
 
 Environment: BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/),
-BENCH_DELIVERY_PG_DB (default proactive_delivery_bench), BENCH_REDIS_URL
-(default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT (default 20000),
-BENCH_NAIVE_COUNT (default the same).
+BENCH_DELIVERY_DB (default proactive_delivery_bench),
+BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT
+(default 20000), BENCH_NAIVE_COUNT (default the same).
 """
 
 import json
@@ -35,14 +38,18 @@ from celery import shared_task
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
-# Its own name when several runs share one server (e.g. proactive_delivery_bench_before).
-PG_DB = os.environ.get("BENCH_DELIVERY_PG_DB", "proactive_delivery_bench")
+# BENCH_DELIVERY_DB: another name, so two runs on one server do not meet.
+PG_DB = os.environ.get("BENCH_DELIVERY_DB", "proactive_delivery_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 COUNT = int(os.environ.get("BENCH_DELIVERY_COUNT", "20000"))
 # The naive way sends all 20,000 too (about two minutes); a smaller
 # BENCH_NAIVE_COUNT measures its rate on fewer messages for a quicker run.
 NAIVE_COUNT = int(os.environ.get("BENCH_NAIVE_COUNT", str(COUNT)))
 MATERIALISE_COUNT = 100_000
+# The pipeline's connections to a sink: two worker processes × their lanes;
+# the multi-client ceiling uses as many plain clients.
+WORKERS = 2
+CONNECTIONS = WORKERS * int(os.environ.get("DELIVERY_LANES", "2"))
 
 
 # --- the naive way, for comparison: one task and one connection per message
@@ -100,8 +107,17 @@ def _child(phase: str, env: dict) -> dict:
     raise RuntimeError(f"benchmark phase {phase} failed:\n{tail}")
 
 
+INFORMATIVE = " (goal of #17)"
+
+
+def _informative(label: str, ratio: float) -> tuple:
+    """A ratio to the multi-client ceiling, printed beside the issue's goal
+    (≥ 0.8) but not yet a bound of this benchmark."""
+    return (label, f"{ratio:.2f}", "≥ 0.8" + INFORMATIVE, ratio >= 0.8)
+
+
 def _row(label: str, value: str, bound: str, ok: bool) -> str:
-    return f"  {label:<58} {value:>14}   {bound:<26} {'ok' if ok else 'MISSED'}"
+    return f"  {label:<60} {value:>14}   {bound:<20} {'ok' if ok else 'MISSED'}"
 
 
 def main() -> int:
@@ -160,8 +176,14 @@ def main() -> int:
             email["rate"] >= 600,
         ),
         (
-            "bare smtplib loop, one reused connection (median of 3)",
+            "bare smtplib loop, one connection (median of 3)",
             f"{email['bare_rate']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            f"multi-client ceiling: {CONNECTIONS} smtplib clients, own processes",
+            f"{email['multi_rate']:.0f} /s",
             "",
             True,
         ),
@@ -172,10 +194,14 @@ def main() -> int:
             True,
         ),
         (
-            "email: ours / bare loop",
+            "email: ours / one connection",
             f"{email['rate'] / email['bare_rate']:.2f}",
             "≥ 0.5",
             email["rate"] / email["bare_rate"] >= 0.5,
+        ),
+        _informative(
+            f"email: ours / {CONNECTIONS}-client ceiling",
+            email["rate"] / email["multi_rate"],
         ),
         (
             f"naive (task + connection per message), {email['naive_count']:,} msgs",
@@ -196,16 +222,26 @@ def main() -> int:
             sms["rate"] >= 800,
         ),
         (
-            "bare requests.Session loop, keep-alive (ceiling)",
+            "bare requests.Session loop, one connection",
             f"{sms['bare_rate']:.0f} /s",
             "",
             True,
         ),
         (
-            "SMS: ours / bare loop",
+            f"multi-client ceiling: {CONNECTIONS} keep-alive sessions, own processes",
+            f"{sms['multi_rate']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            "SMS: ours / one connection",
             f"{sms['rate'] / sms['bare_rate']:.2f}",
             "≥ 0.5",
             sms["rate"] / sms["bare_rate"] >= 0.5,
+        ),
+        _informative(
+            f"SMS: ours / {CONNECTIONS}-client ceiling",
+            sms["rate"] / sms["multi_rate"],
         ),
         (
             f"Celery drain tasks per notification ({email['batches']} batches)",
@@ -215,9 +251,14 @@ def main() -> int:
         ),
     ]
     for label, value, bound, ok in checks:
-        failures += not ok
+        failures += not ok and not bound.endswith(INFORMATIVE)
         lines.append(_row(label, value, bound, ok))
         print(lines[-1], flush=True)
+    print(
+        f"  ({INFORMATIVE.strip()}: the issue's goal for lanes as processes, printed, not enforced "
+        "by this benchmark's exit code)",
+        flush=True,
+    )
     print(f"\nload average during the run: {flow['load']}", flush=True)
     return 1 if failures else 0
 
@@ -325,12 +366,12 @@ def _drain_tasks(fleet) -> int:
     )
 
 
-def _run_notification(location: str, channel: str, count: int) -> float:
-    from delivery.models import Message
-    from notifications import services
+def _notification(location: str, channel: str):
+    """A planned-works notice to every customer at `location` (a kind the
+    two-person rule never holds), not sent yet."""
     from notifications.models import Notification
 
-    notification = Notification.objects.create(
+    return Notification.objects.create(
         title="Works at {{ customer.location }}",
         body="Dear {{ customer.name }}, planned works on account {{ customer.account_number }}.",
         kind=Notification.Kind.MAINTENANCE,
@@ -338,6 +379,19 @@ def _run_notification(location: str, channel: str, count: int) -> float:
         audience={"location": [location]},
         respect_contact_window=False,
     )
+
+
+def _run_notification(location: str, channel: str, count: int) -> float:
+    return _send_and_wait(_notification(location, channel), count)
+
+
+def _send_and_wait(notification, count: int) -> float:
+    """Send the notification and wait until the workers complete it; the rate in messages/s."""
+    from delivery.models import Message
+    from notifications import services
+    from notifications.models import Notification
+
+    channel = notification.channels[0]
     started = time.perf_counter()
     services.notification_send(notification=notification)
     # The workers mark the notification completed once no message is open;
@@ -354,10 +408,9 @@ def _run_notification(location: str, channel: str, count: int) -> float:
     return count / seconds
 
 
-def _bare_smtp(port: int, notification_location: str, *, nodelay: bool) -> float:
-    import smtplib
-    import socket
-
+def _smtp_payloads(notification_location: str) -> list[tuple[str, bytes]]:
+    """The notification's messages as the pipeline renders them, ready for a
+    bare client to send: (recipient, bytes)."""
     from delivery.channels.email import EmailTransport
     from delivery.models import Message
     from delivery.rendering import Renderer
@@ -370,32 +423,111 @@ def _bare_smtp(port: int, notification_location: str, *, nodelay: bool) -> float
     renderer = Renderer()
     transport = EmailTransport.__new__(EmailTransport)
     transport.connection, transport.domain = None, "bench.local"
-    payloads = [
+    return [
         (m.to_address, transport.build(renderer.outgoing(m)).message().as_bytes(linesep="\r\n"))
         for m in messages
     ]
+
+
+def _smtp_client(port: int, payloads: list[tuple[str, bytes]], *, nodelay: bool) -> tuple:
+    """One plain smtplib client on one reused connection: (start, end) of
+    its sending, on the machine's monotonic clock."""
+    import smtplib
+    import socket
+
     smtp = smtplib.SMTP("127.0.0.1", port)
     if nodelay:
         smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     started = time.perf_counter()
     for to, payload in payloads:
         smtp.sendmail("noreply@proactive.local", [to], payload)
-    rate = len(payloads) / (time.perf_counter() - started)
+    ended = time.perf_counter()
     smtp.quit()
-    return rate
+    return started, ended
 
 
-def _bare_sms(url: str, token: str, count: int) -> float:
+def _bare_smtp(port: int, payloads: list[tuple[str, bytes]], *, nodelay: bool) -> float:
+    """A bare smtplib loop over one reused connection: messages per second."""
+    started, ended = _smtp_client(port, payloads, nodelay=nodelay)
+    return len(payloads) / (ended - started)
+
+
+def _sms_client(url: str, token: str, texts: list[tuple[int, str, str]]) -> tuple:
+    """One bare keep-alive requests.Session posting every text: (start, end)."""
     import requests
 
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
-    texts = [(i, f"+7903{i:07d}", f"Dear Customer {i}, planned works.") for i in range(count)]
+    session.post(url, json={"id": -1, "phone": "+79030000000", "text": "warm"}, timeout=10)
     started = time.perf_counter()
     for i, phone, text in texts:
         response = session.post(url, json={"id": i, "phone": phone, "text": text}, timeout=10)
         response.raise_for_status()
-    return count / (time.perf_counter() - started)
+    return started, time.perf_counter()
+
+
+def _sms_texts(count: int) -> list[tuple[int, str, str]]:
+    return [(i, f"+7903{i:07d}", f"Dear Customer {i}, planned works.") for i in range(count)]
+
+
+def _bare_sms(url: str, token: str, count: int) -> float:
+    started, ended = _sms_client(url, token, _sms_texts(count))
+    return count / (ended - started)
+
+
+def _in_parallel(target, chunks: list[list]) -> float:
+    """Run target(chunk) for each chunk in its own process (fork, started
+    together), as independent clients of the same sink; the combined rate
+    is all items over the time from the first start to the last end."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # the children must not share this process's sockets
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    go = context.Event()
+
+    def run(chunk):
+        go.wait()
+        results.put(target(chunk))
+
+    processes = [context.Process(target=run, args=(chunk,)) for chunk in chunks]
+    for process in processes:
+        process.start()
+    time.sleep(0.5)  # every client connected and waiting
+    go.set()
+    spans = [results.get(timeout=900) for _ in processes]
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a parallel client failed (exit code {process.exitcode})")
+    seconds = max(end for _, end in spans) - min(start for start, _ in spans)
+    return sum(len(chunk) for chunk in chunks) / seconds
+
+
+def _split(items: list, parts: int) -> list[list]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def _multi_smtp(port: int, payloads: list[tuple[str, bytes]], clients: int) -> float:
+    """The multi-client ceiling: `clients` plain smtplib clients on reused
+    connections, each in its own process, as many as the pipeline's
+    connections (workers × lanes)."""
+
+    def send(chunk):
+        return _smtp_client(port, chunk, nodelay=True)
+
+    return _in_parallel(send, _split(payloads, clients))
+
+
+def _multi_sms(url: str, token: str, count: int, clients: int) -> float:
+    """`clients` bare keep-alive sessions in parallel processes."""
+
+    def send(chunk):
+        return _sms_client(url, token, chunk)
+
+    return _in_parallel(send, _split(_sms_texts(count), clients))
 
 
 def _naive(fleet, location: str, count: int) -> float:
@@ -506,14 +638,19 @@ def phase_throughput() -> dict:
         _settle()
         # The ceiling is a single connection's round trips, so a busy moment
         # on the machine moves it: the median of three passes.
-        bare_passes = [_bare_smtp(smtp_port, "Mail", nodelay=True) for _ in range(3)]
+        payloads = _smtp_payloads("Mail")
+        bare_passes = [_bare_smtp(smtp_port, payloads, nodelay=True) for _ in range(3)]
         bare = statistics.median(bare_passes)
-        bare_nagle = _bare_smtp(smtp_port, "Mail", nodelay=False)
+        bare_nagle = _bare_smtp(smtp_port, payloads, nodelay=False)
+        # The multi-client ceiling: as many plain clients as the pipeline has
+        # connections (workers × lanes), each in its own process.
+        multi = _multi_smtp(smtp_port, payloads, CONNECTIONS)
         _settle()
         sms_rate = _run_notification("Phone", "sms", COUNT)
         sms_tasks = _drain_tasks(fleet) - email_tasks
         _settle()
         bare_sms = _bare_sms(gateway, token, COUNT)
+        multi_sms = _multi_sms(gateway, token, COUNT, CONNECTIONS)
         naive_rate = _naive(fleet, "Mail", NAIVE_COUNT)
         load = os.getloadavg()
     finally:
@@ -528,6 +665,7 @@ def phase_throughput() -> dict:
             "bare_rate": bare,
             "bare_passes": bare_passes,
             "bare_rate_nagle": bare_nagle,
+            "multi_rate": multi,
             "naive_rate": naive_rate,
             "naive_count": NAIVE_COUNT,
             "tasks": email_tasks,
@@ -537,6 +675,7 @@ def phase_throughput() -> dict:
             "count": COUNT,
             "rate": sms_rate,
             "bare_rate": bare_sms,
+            "multi_rate": multi_sms,
             "tasks": sms_tasks,
             "batches": batches,
         },

@@ -14,6 +14,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from config.pagination import EstimatedCountPage, estimated_count
+from customers.selectors import customer_page_ids
 
 MAX_ROWS = 10_000
 
@@ -55,11 +56,12 @@ class CustomerPagination(EstimatedCountPage, PageNumberPagination):
                     ]
                 }
             )
-        # A deferred join: find the page's ids on the (covering) ordering
-        # index first, then read only those rows.
         # A deferred join in one round trip: the page's ids come from the
         # (covering) ordering index in a subquery, the full rows only for them.
         page_ids = queryset.values("pk")[offset : offset + page_size + 1]
+        if request.query_params.get("search", "").strip():
+            # A search's page is found in two steps (see the selector).
+            page_ids = customer_page_ids(queryset=queryset, offset=offset, limit=page_size + 1)
         source = queryset.model.objects.filter(pk__in=page_ids).order_by(*queryset.query.order_by)
         rows_of = getattr(view, "page_rows", None)
         rows = list(rows_of(source) if rows_of else source)

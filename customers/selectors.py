@@ -8,7 +8,9 @@ from datetime import UTC
 from django.db import connection
 from django.db.models import BooleanField, CharField, Count, ExpressionWrapper, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Concat
 
+from config.pagination import planner_estimate
 from customers.models import Customer, ServiceType, Site, Tag
 
 AUDIENCE_FIELDS = ("location", "last_mile_site", "service_type", "tag", "operator_code")
@@ -93,6 +95,71 @@ def customer_audience(*, audience: dict | None) -> QuerySet[Customer]:
     if ids:
         filters |= Q(pk__in=ids)
     return active.filter(filters)
+
+
+# How far a search's page is looked for along the list's order before the
+# search indexes are asked instead (see customer_page_ids).
+SEARCH_WALK_ROWS = 50_000
+# Up to this many matches (the planner's estimate) a search's page is found
+# by its indexes straight away.
+SEARCH_SORT_ROWS = 5_000
+
+
+def customer_page_ids(*, queryset: QuerySet[Customer], offset: int, limit: int) -> list[int]:
+    """The ids of one page of a searched customer list, in the list's order.
+
+    A search over a million customers has two good plans on PostgreSQL, and
+    the planner cannot tell which one a term needs: walking the (name, id)
+    index and testing each row finds a page at once when the matches are
+    spread through the names ("petrova"), but walks most of the index when
+    they sit together far into it ("olga": every match is an "Olga …", past
+    all the A–N names); the search indexes find every match and sort them,
+    which costs in proportion to the matches. So a term the planner expects
+    few matches for goes to the search indexes at once; otherwise the walk
+    goes first but only over the first SEARCH_WALK_ROWS names, and when the
+    page is not among them the search indexes answer (ordering by an
+    expression the ordered index cannot give, so the planner uses them).
+    Same rows, same order."""
+    ordering = tuple(queryset.query.order_by)
+
+    def page(qs: QuerySet) -> list[int]:
+        return list(qs.values_list("pk", flat=True)[offset : offset + limit])
+
+    if connection.vendor != "postgresql" or ordering != ("name", "id"):
+        return page(queryset)
+    by_indexes = queryset.order_by(Concat("name", Value("")), "id")
+    if planner_estimate(queryset) <= SEARCH_SORT_ROWS:
+        return page(by_indexes)  # few matches: finding and sorting them all is quick
+    edge = _walk_edge()
+    if edge is None:  # a directory this small is walked whole in milliseconds
+        return page(queryset)
+    # Every row up to that name (a prefix of the order, so its first page is
+    # the list's): one range of the index, not a filter on all of it.
+    walked = page(queryset.filter(name__lte=edge))
+    if len(walked) == limit:
+        return walked
+    return page(by_indexes)
+
+
+def _walk_edge() -> str | None:
+    """The name about SEARCH_WALK_ROWS names into the order: from the
+    column's statistics (a catalog read), or counted along the index when
+    the table has none yet. None when the directory is not much larger."""
+    table = Customer._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.histogram_bounds::text::text[], c.reltuples FROM pg_stats s "
+            "JOIN pg_class c ON c.oid = %s::regclass "
+            "WHERE s.tablename = %s AND s.attname = 'name'",
+            [table, table],
+        )
+        row = cursor.fetchone()
+    if row and row[0] and row[1] > 2 * SEARCH_WALK_ROWS:
+        bounds, rows = row
+        return bounds[int(len(bounds) * SEARCH_WALK_ROWS / rows)]
+    edge = Customer.objects.order_by("name", "id").values_list("name", flat=True)
+    found = list(edge[SEARCH_WALK_ROWS : SEARCH_WALK_ROWS + 1])
+    return found[0] if found else None
 
 
 def customer_of_user(*, user) -> Customer | None:

@@ -1,12 +1,12 @@
 """GET /api/status/: the public status as JSON, for anyone, from the cache."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.public_status import public_status, status_cache_seconds
+from incidents.public_status import public_status, status_headers
 
 
 class StatusPageUpdateSerializer(serializers.Serializer):
@@ -46,11 +46,17 @@ class PublicStatusView(APIView):
         description="For anyone, without signing in. Locations and service types only; no "
         "customer data, and a site's code only when the site is public. Cached for "
         "STATUS_CACHE_SECONDS (10 s by default).",
-        responses={200: PublicStatusSerializer},
+        responses={
+            200: PublicStatusSerializer,
+            304: OpenApiResponse(
+                description="Not modified: the If-None-Match or If-Modified-Since sent names "
+                "the current document."
+            ),
+        },
         auth=[],
     )
     def get(self, request):
         document = public_status()
-        response = Response(PublicStatusSerializer(document).data)
-        response["Cache-Control"] = f"public, max-age={status_cache_seconds()}"
-        return response
+        return status_headers(
+            Response(PublicStatusSerializer(document).data), built_at=document["built_at"]
+        )

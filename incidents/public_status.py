@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.http import http_date
 
 from config.env import env_int
 from customers.models import ServiceType, Site
@@ -223,6 +224,15 @@ def public_status(*, wait_seconds: float = 2.0) -> dict:
         if document is not None:
             return document
     return _document_build(timezone.now())
+
+
+def status_headers(response, *, built_at: datetime):
+    """The caching headers of every public status response: public for the
+    cache period, Last-Modified at the document's build (ETag and 304s are
+    added by the views' `conditional_page`)."""
+    response["Cache-Control"] = f"public, max-age={status_cache_seconds()}"
+    response["Last-Modified"] = http_date(built_at.timestamp())
+    return response
 
 
 def public_status_forget() -> None:

@@ -23,36 +23,61 @@ def _posted_updates() -> QuerySet[IncidentUpdate]:
     return IncidentUpdate.objects.exclude(kind=IncidentUpdate.Kind.SUGGESTION)
 
 
+def _audience_links(customer):
+    return IncidentCustomer.objects.filter(incident=OuterRef("pk"), customer=customer)
+
+
+def _scope_includes(scope: dict, customer) -> bool:
+    """While a large scope is still being frozen (the second after its
+    declaration) the scope itself says who is affected."""
+    return customer_audience(audience=scope).filter(pk=customer.pk).exists()
+
+
 def incidents_affecting(*, queryset: QuerySet[Incident], customer) -> QuerySet[Incident]:
     """The incidents of `queryset` whose audience includes the customer: the
-    frozen audience, or, while a large scope is still being frozen (the
-    second after its declaration), the scope itself."""
-    links = IncidentCustomer.objects.filter(incident=OuterRef("pk"), customer=customer)
+    frozen audience, or, while a large scope is still being frozen, the scope."""
     unfrozen = [
         pk
         for pk, scope in queryset.filter(audience_frozen_at__isnull=True)
         .order_by()
         .values_list("pk", "scope")
-        if customer_audience(audience=scope).filter(pk=customer.pk).exists()
+        if _scope_includes(scope, customer)
     ]
-    return queryset.filter(Q(Exists(links)) | Q(pk__in=unfrozen))
+    return queryset.filter(Q(Exists(_audience_links(customer))) | Q(pk__in=unfrozen))
+
+
+# The fields of an incident's latest update read with it (the rest load when used).
+_LATEST_FIELDS = ("id", "body", "created_at")
 
 
 def incidents_active_for_customer(*, customer) -> list[Incident]:
-    """Active outages whose audience includes the customer, newest first,
-    each with `latest_update` (an IncidentUpdate or None)."""
+    """Active outages whose audience includes the customer (as in
+    `incidents_affecting`), newest first, each with `latest_update` (an
+    IncidentUpdate or None). It runs on every ticket raised, so it is one
+    query (an index lookup of the customer's audience links, the latest
+    update read with each outage); an outage whose audience is still being
+    frozen costs one more, for its scope."""
     latest = _posted_updates().filter(incident=OuterRef("pk")).order_by("-created_at", "-id")
-    active = Incident.objects.filter(kind=Incident.Kind.OUTAGE, status__in=ACTIVE_OUTAGE_STATUSES)
-    incidents = list(
-        incidents_affecting(queryset=active, customer=customer)
-        .annotate(latest_update_id=Subquery(latest.values("pk")[:1]))
+    latest_fields = {f"latest_{name}": Subquery(latest.values(name)[:1]) for name in _LATEST_FIELDS}
+    linked = Exists(_audience_links(customer))
+    candidates = (
+        Incident.objects.filter(kind=Incident.Kind.OUTAGE, status__in=ACTIVE_OUTAGE_STATUSES)
+        .filter(Q(linked) | Q(audience_frozen_at__isnull=True))
+        .annotate(linked=linked, **latest_fields)
         .order_by("-created_at", "-id")
     )
-    updates = IncidentUpdate.objects.in_bulk(
-        [i.latest_update_id for i in incidents if i.latest_update_id]
-    )
+    incidents = [i for i in candidates if i.linked or _scope_includes(i.scope, customer)]
     for incident in incidents:
-        incident.latest_update = updates.get(incident.latest_update_id)
+        incident.latest_update = None
+        if incident.latest_id is not None:
+            known = {name: getattr(incident, f"latest_{name}") for name in _LATEST_FIELDS}
+            known["incident_id"] = incident.pk
+            fields = [f.attname for f in IncidentUpdate._meta.concrete_fields if f.attname in known]
+            update = IncidentUpdate.from_db(
+                Incident.objects.db, fields, [known[name] for name in fields]
+            )
+            update.incident = incident
+            incident.latest_update = update
     return incidents
 
 

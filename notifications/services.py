@@ -4,10 +4,11 @@ report."""
 
 import datetime
 import logging
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -304,23 +305,96 @@ def notification_send_to_customers(
 
 
 def notification_materialise(*, notification: Notification) -> int:
-    """Freeze the audience into Message rows (set-based; idempotent)."""
+    """Freeze the audience into Message rows (set-based; idempotent), in
+    parts by customer id, each committed on its own: the first
+    MATERIALISE_FIRST_PART customers, handed to the dispatcher at once so the
+    first message leaves while the rest are written, then the others. A run
+    that stopped between parts (its worker died) is redone from the start
+    by the scheduler's sweep, skipping the rows already there: nobody is
+    materialised twice (the unique constraint stands guard), and a cancel
+    between parts stops the rest. Returns the number of rows written."""
+    written, after, first = 0, None, True
+    while True:
+        outcome = _materialise_part(notification, after=after, first=first)
+        if outcome is None:  # cancelled meanwhile, or another run finished it
+            return written
+        rows, after, older = outcome
+        written += rows
+        if after is None:
+            break
+        if first:
+            _dispatch_now()
+        elif connection.vendor == "sqlite" and not connection.in_atomic_block:
+            # One writer at a time holds the SQLite file: a worker's claim
+            # waiting in its busy handler (which retries every 100 ms) gets
+            # in before the next part takes the file again.
+            time.sleep(MATERIALISE_SQLITE_PAUSE_SECONDS)
+        first = False
+    _log(notification, "materialised", messages=written)
+    notification_finish_if_done(notification_ids=[notification.pk, *older])
+    return written
+
+
+# The first part of a large audience: small enough to write in a few tens of
+# milliseconds, large enough to keep the workers busy while the rest is written.
+MATERIALISE_FIRST_PART = INLINE_MATERIALISE_LIMIT
+# Later parts: PostgreSQL writes them in one statement (the workers' claims
+# never wait for it); SQLite in parts of this many customers with a pause
+# between them, so a claim never waits for more than one part.
+MATERIALISE_SQLITE_PART = 20_000
+MATERIALISE_SQLITE_PAUSE_SECONDS = 0.11
+
+
+def _materialise_part(
+    notification: Notification, *, after: int | None, first: bool
+) -> tuple[int, int | None, list[int]] | None:
+    """Write, in one transaction, the audience's customers with an id above
+    `after`, up to the part's size. Returns (rows written, the highest
+    customer id of the part or None when it was the last, the ids of the
+    older notices superseded), or None when there is nothing to do (no
+    longer sending, or already materialised)."""
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification.pk)
         if notification.status != Status.SENDING or notification.materialized_at:
-            return 0
+            return None
+        audience = notification_audience(notification=notification, materialising=True)
+        existing = Message.objects.filter(notification=notification)
+        if after is not None:
+            audience = audience.filter(pk__gt=after)
+            existing = existing.filter(customer_id__gt=after)
+        size = MATERIALISE_FIRST_PART if first else _later_part_size()
+        upto = None
+        if size is not None:
+            # The part's last id, if anyone comes after it.
+            edge = list(audience.order_by("pk").values_list("pk", flat=True)[size - 1 : size + 1])
+            upto = edge[0] if len(edge) == 2 else None
         written = delivery.messages_materialise(
             notification=notification,
-            customers=notification_audience(notification=notification, materialising=True),
+            customers=audience if upto is None else audience.filter(pk__lte=upto),
             channels=notification.channels,
-            fresh=not Message.objects.filter(notification=notification).exists(),
+            # The row lock keeps other materialisations out; the conflict
+            # check is needed only if rows past `after` exist (a redone run).
+            fresh=not existing.exists(),
         )
-        older = _supersede_older_notices(notification)
-        notification.materialized_at = timezone.now()
-        notification.save(update_fields=["materialized_at", "updated_at"])
-        _log(notification, "materialised", messages=written)
-    notification_finish_if_done(notification_ids=[notification.pk, *older])
-    return written
+        last = upto is None
+        older = _supersede_older_notices(notification) if first or last else []
+        if last:
+            notification.materialized_at = timezone.now()
+            notification.save(update_fields=["materialized_at", "updated_at"])
+        return written, upto, older
+
+
+def _later_part_size() -> int | None:
+    return None if connection.vendor == "postgresql" else MATERIALISE_SQLITE_PART
+
+
+def _dispatch_now() -> None:
+    """The first part is committed: drain tasks for it now, one broker hop
+    sooner than the dispatcher's nudge. Losing this costs only latency."""
+    try:
+        delivery.message_dispatch_due()
+    except Exception as exc:
+        logger.warning("could not dispatch the first part: %s", exc)
 
 
 def _supersede_older_notices(notification: Notification) -> list[int]:

@@ -84,6 +84,14 @@ def commands(*, dev: bool, host: str, port: str, data_dir: Path) -> dict[str, li
             "threads",
             "--concurrency",
             "2",
+            # The filesystem broker has no event loop: the worker acknowledges
+            # a finished task only between two polls of the queue, which wait
+            # up to 2 s when nothing arrives. With one task per thread in hand
+            # (the project's prefetch of 1), finished but unacknowledged tasks
+            # (beat's ticks, a dispatch) kept the next one waiting that long at
+            # each hop of a send; a few more in hand take it at once.
+            "--prefetch-multiplier",
+            "4",
             "-n",
             "worker@%h",
             "--without-gossip",

@@ -59,6 +59,12 @@ class TicketSerializer(serializers.ModelSerializer):
     service_type = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     is_overdue = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
+    follows = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="The ticket this one follows up (a customer's reply to a ticket resolved "
+        "too long ago opens a new ticket that follows it), or null.",
+    )
 
     class Meta:
         model = Ticket
@@ -79,6 +85,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "is_overdue",
             "escalation_level",
             "incident",
+            "follows",
             "allowed_transitions",
             "created_by",
             "created_at",
@@ -107,6 +114,7 @@ class TicketSerializer(serializers.ModelSerializer):
             "is_overdue": self.get_is_overdue(ticket),
             "escalation_level": ticket.escalation_level,
             "incident": ticket.incident_id,
+            "follows": ticket.follows_id,
             "allowed_transitions": self.get_allowed_transitions(ticket),
             "created_by": ticket.created_by_id,
             "created_at": _iso(ticket.created_at),

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
@@ -346,47 +346,88 @@ INCIDENT_RESOLUTION_TEXT = (
 )
 
 
+def _insert_per_ticket(model, *, tickets, values: dict[str, Any]) -> None:
+    """One INSERT … SELECT: a `model` row for each ticket of `tickets` (a
+    queryset of their pks), its other columns set to `values`."""
+    qn = connection.ops.quote_name
+    subquery, params = tickets.query.sql_with_params()
+    fields = [model._meta.get_field(name) for name in values]
+    columns = ", ".join(qn(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    ticket_column = qn(model._meta.get_field("ticket").column)
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({ticket_column}, {columns}) "  # noqa: S608
+        f"SELECT t.id, {marks} FROM {qn(Ticket._meta.db_table)} t WHERE t.id IN ({subquery})"
+    )
+    adapted = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*adapted, *params])
+
+
 def tickets_resolve_with_incident(*, incident: Incident, actor: User | None = None) -> int:
     """The incident resolved: its linked open tickets are resolved with a
-    public comment, set-based (thousands of tickets in a few statements).
-    No ticket email: the customer hears of it once, from the incident's
-    resolution notice."""
+    public comment and an event each, set-based (a few statements whatever
+    the number of tickets; nothing per ticket in Python). No ticket email:
+    the customer hears of it once, from the incident's resolution notice."""
+    active = [s.value for s in ACTIVE_STATUSES]
     now = timezone.now()
-    rows = list(
-        Ticket.objects.select_for_update()
-        .filter(incident=incident, status__in=[s.value for s in ACTIVE_STATUSES])
-        .values_list("pk", "status", "assignee_id")
-    )
-    if not rows:
-        return 0
-    text = INCIDENT_RESOLUTION_TEXT.format(number=incident.number, title=incident.title)
-    ids = [pk for pk, _, _ in rows]
-    Ticket.objects.filter(pk__in=ids).update(
-        status=Status.RESOLVED, resolved_at=now, resolution=text, updated_at=now
-    )
-    Comment.objects.bulk_create(
-        Comment(ticket_id=pk, author=actor, body=text, internal=False) for pk in ids
-    )
-    note = f"Resolved with incident {incident.number}."
-    _record_all(
-        (
-            pk,
-            Event(
-                kind=TicketEvent.Kind.RESOLVED,
-                actor=actor,
-                changes={"status": (old, Status.RESOLVED)},
-                note=note,
-            ),
+    with transaction.atomic():
+        # Every ticket of the incident is locked, finished ones too, so that
+        # none joins or leaves the active set between the statements below
+        # (and nobody else can add an event to one of them meanwhile).
+        rows = list(
+            Ticket.objects.select_for_update()
+            .filter(incident=incident)
+            .values_list("status", "assignee_id")
         )
-        for pk, old, _ in rows
-    )
-    if any(assignee for _, _, assignee in rows):
+        count = sum(1 for status, _ in rows if status in active)
+        if not count:
+            return 0
+        linked = Ticket.objects.filter(incident=incident, status__in=active).order_by().values("pk")
+        text = INCIDENT_RESOLUTION_TEXT.format(number=incident.number, title=incident.title)
+        actor_id = actor.pk if actor else None
+        _insert_per_ticket(
+            Comment,
+            tickets=linked,
+            values={"author_id": actor_id, "body": text, "internal": False, "created_at": now},
+        )
+        last_event = TicketEvent.objects.aggregate(last=Max("pk"))["last"] or 0
+        _insert_per_ticket(
+            TicketEvent,
+            tickets=linked,
+            values={
+                "kind": TicketEvent.Kind.RESOLVED.value,
+                "actor_id": actor_id,
+                "note": f"Resolved with incident {incident.number}.",
+                "internal": False,
+                "created_at": now,
+            },
+        )
+        # Each new event's change: the ticket's status before the UPDATE below.
+        qn = connection.ops.quote_name
+        subquery, params = linked.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {qn(TicketFieldChange._meta.db_table)} "  # noqa: S608
+                "(event_id, field, old_value, new_value) "
+                f"SELECT e.id, 'status', t.status, %s FROM {qn(TicketEvent._meta.db_table)} e "
+                f"JOIN {qn(Ticket._meta.db_table)} t ON t.id = e.ticket_id "
+                f"WHERE e.id > %s AND t.id IN ({subquery})",
+                [Status.RESOLVED.value, last_event, *params],
+            )
+        Ticket.objects.filter(incident=incident, status__in=active).update(
+            status=Status.RESOLVED, resolved_at=now, resolution=text, updated_at=now
+        )
+    if any(assignee for status, assignee in rows if status in active):
         _after_load_freed()
     logger.info(
         "tickets resolved with their incident",
-        extra={"incident_id": incident.pk, "tickets": len(ids)},
+        extra={"incident_id": incident.pk, "tickets": count},
     )
-    return len(ids)
+    return count
 
 
 # --- creation and edits -----------------------------------------------------------

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from delivery.channels import Outgoing, TransportError
 from delivery.models import Channel, OutboxMessage
+from delivery.outbox import outbox_store
 
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -122,10 +123,10 @@ class OutboxSmsTransport:
     """The embedded default: the SMS is stored in the outbox."""
 
     def send(self, outgoing: Outgoing) -> str:
-        row = OutboxMessage.objects.create(
+        row = OutboxMessage(
             channel=Channel.SMS, to=outgoing.to, body=outgoing.text, message_id=outgoing.message_id
         )
-        return f"outbox-{row.pk}"
+        return f"outbox-{outbox_store([row])[0]}"
 
     def close(self) -> None:
         pass

@@ -179,6 +179,29 @@ def test_a_newer_notice_supersedes_what_the_contact_window_held_back(engineer_cl
     assert stats["by_status"]["superseded"] == 1
 
 
+def test_a_newer_notice_written_in_parts_supersedes_the_older_one_in_every_part(
+    engineer_client, people, monkeypatch
+):
+    from notifications import services as notification_services
+
+    # Parts of one customer: the two affected make a notice of two parts.
+    monkeypatch.setattr(notification_services, "MATERIALISE_FIRST_PART", 1)
+    monkeypatch.setattr(notification_services, "MATERIALISE_SQLITE_PART", 1)
+    body = declare(engineer_client)
+    first = body["updates"][0]["notification"]
+
+    response = engineer_client.post(
+        f"{URL}{body['id']}/updates/",
+        {"body": "Cause identified.", "status": "identified"},
+        format="json",
+    )
+    second = response.json()["notification"]
+
+    anna, boris = people["anna"].pk, people["boris"].pk
+    assert statuses(first) == {anna: S.SUPERSEDED, boris: S.SUPERSEDED}
+    assert statuses(second) == {anna: S.PENDING, boris: S.PENDING}
+
+
 def test_the_resolution_is_the_only_notice_a_held_back_customer_wakes_up_to(
     engineer_client, people
 ):

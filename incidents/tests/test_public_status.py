@@ -182,3 +182,15 @@ class TestCost:
         assert "Fibre cut, crews on site" in client.get("/status/").content.decode()
         feed = client.get("/status/feed.atom").content.decode()
         assert "Fibre cut, crews on site" in feed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", PUBLIC_URLS)
+def test_a_visitor_with_the_current_document_gets_304(client, scene, url):
+    first = client.get(url)
+    assert first["Cache-Control"] == "public, max-age=10"
+    assert first["ETag"] and first["Last-Modified"]
+    again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    assert client.get(url, HTTP_IF_MODIFIED_SINCE=first["Last-Modified"]).status_code == 304
+    assert client.get(url, HTTP_IF_NONE_MATCH='"older"').status_code == 200

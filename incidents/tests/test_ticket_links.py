@@ -9,10 +9,11 @@ from django.utils import timezone
 from customers.models import Customer
 from delivery.models import Message, OutboxMessage
 from incidents.tests.helpers import URL, declare, deliver
-from tickets.models import Comment, Ticket, TicketFieldChange
+from tickets.models import Comment, Ticket, TicketEvent, TicketFieldChange
 
 pytestmark = pytest.mark.django_db
 TICKETS = "/api/tickets/"
+ACTIVE = ("open", "assigned", "in_progress", "on_hold")
 
 
 @pytest.fixture
@@ -129,6 +130,48 @@ def test_resolving_the_outage_resolves_linked_tickets_with_one_notice_to_the_cus
     last_comment = Comment.objects.filter(ticket=resolved).last()
     assert "is resolved" in last_comment.body and not last_comment.internal
     assert Message.objects.filter(customer=carol, notification__isnull=True).count() == 1
+
+
+def test_resolving_resolves_every_active_linked_ticket_once_and_leaves_the_others(
+    engineer_client, customer_client, carol, engineer
+):
+    """Each active linked ticket, whatever its status, gets one public
+    comment and one "resolved" event recording its status before; a linked
+    ticket already finished and an unlinked one are left as they were."""
+    outage = declare(engineer_client)
+    linked = {status: raise_ticket(customer_client)["id"] for status in ACTIVE}
+    for status, pk in linked.items():
+        assignee = None if status == "open" else engineer
+        Ticket.objects.filter(pk=pk).update(status=status, assignee=assignee)
+    finished = raise_ticket(customer_client)["id"]
+    Ticket.objects.filter(pk=finished).update(status="cancelled")
+    outside = Ticket.objects.create(
+        title="Slow", customer=carol, status="open", due_at=timezone.now(), created_by=engineer
+    )
+    counts_before = {
+        pk: Comment.objects.filter(ticket_id=pk).count() for pk in [*linked.values(), finished]
+    }
+
+    response = engineer_client.post(f"{URL}{outage['id']}/resolve/", {}, format="json")
+
+    assert response.status_code == 200
+    for status, pk in linked.items():
+        ticket = Ticket.objects.get(pk=pk)
+        assert (ticket.status, ticket.resolution != "") == ("resolved", True)
+        new_comments = list(Comment.objects.filter(ticket_id=pk)[counts_before[pk] :])
+        assert [(c.internal, "is resolved" in c.body) for c in new_comments] == [(False, True)]
+        [event] = TicketEvent.objects.filter(ticket_id=pk, kind="resolved")
+        assert event.actor_id == engineer.pk
+        assert [(c.field, c.old_value, c.new_value) for c in event.changes.all()] == [
+            ("status", status, "resolved")
+        ]
+    assert Ticket.objects.get(pk=finished).status == "cancelled"
+    assert Comment.objects.filter(ticket_id=finished).count() == counts_before[finished]
+    assert not TicketEvent.objects.filter(ticket_id=finished, kind="resolved").exists()
+    assert Ticket.objects.get(pk=outside.pk).status == "open"
+    assert not TicketEvent.objects.filter(ticket=outside).exists()
+    timeline = customer_client.get(f"{TICKETS}{linked['open']}/events/").json()["results"]
+    assert timeline[-1]["kind"] == "resolved"
 
 
 def test_staff_link_and_unlink_by_patch_and_unlinking_assigns_it(

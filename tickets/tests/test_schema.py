@@ -35,5 +35,8 @@ def test_the_schema_documents_every_ticket_endpoint(engineer):
         "active",
     } <= list_parameters
     assert {"created_after", "created_before", "search", "overdue", "scope"} <= list_parameters
+    ticket = schema["components"]["schemas"]["Ticket"]["properties"]
+    assert ticket["follows"]["nullable"] is True and ticket["follows"]["type"] == "integer"
+    assert "follows up" in ticket["follows"]["description"]
     upload = schema["paths"]["/api/tickets/{id}/attachments/"]["post"]["requestBody"]
     assert "multipart/form-data" in upload["content"]

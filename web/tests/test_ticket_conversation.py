@@ -181,6 +181,9 @@ class TestReplyToAFinishedTicket:
         assert response.status_code == 201
         follow_up = Ticket.objects.get(follows=raised)
         assert response.json()["ticket"] == follow_up.pk
+        shown = customer_client.get(f"/api/tickets/{follow_up.pk}/").json()
+        assert shown["follows"] == raised.pk
+        assert customer_client.get(f"/api/tickets/{raised.pk}/").json()["follows"] is None
         assert follow_up.title == f"Follow-up to {raised.number}: No internet"
         assert follow_up.customer == raised.customer and follow_up.status == Status.ASSIGNED
         raised.refresh_from_db()

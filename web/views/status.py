@@ -1,13 +1,16 @@
 """The public status page and its Atom feed: for anyone, from the cached
 status document (incidents.public_status), so a crowd of visitors during an
-outage costs the database at most one query per STATUS_CACHE_SECONDS."""
+outage costs the database at most one query per STATUS_CACHE_SECONDS. With
+ETag and Last-Modified, and a 304 to a visitor who has the current one;
+under the WSGI server config.prebuilt answers most visitors before Django."""
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils.feedgenerator import Atom1Feed
+from django.views.decorators.http import conditional_page
 
-from incidents.public_status import public_status, status_cache_seconds
+from incidents.public_status import public_status, status_headers
 
 _STATUS_WORDS = {
     "investigating": "Investigating",
@@ -19,11 +22,6 @@ _STATUS_WORDS = {
     "completed": "Completed",
     "cancelled": "Cancelled",
 }
-
-
-def _cached_publicly(response: HttpResponse) -> HttpResponse:
-    response["Cache-Control"] = f"public, max-age={status_cache_seconds()}"
-    return response
 
 
 def _for_display(incident: dict) -> dict:
@@ -58,16 +56,20 @@ def _page_bytes(document: dict) -> bytes:
     return render_to_string("web/status/status.html", context).encode()
 
 
+@conditional_page
 def status_page_view(request):
-    content = _once_per_build("page", public_status(), _page_bytes)
-    return _cached_publicly(HttpResponse(content, content_type="text/html; charset=utf-8"))
+    document = public_status()
+    content = _once_per_build("page", document, _page_bytes)
+    response = HttpResponse(content, content_type="text/html; charset=utf-8")
+    return status_headers(response, built_at=document["built_at"])
 
 
+@conditional_page
 def status_feed_view(request):
-    content = _once_per_build("feed", public_status(), _feed_bytes)
-    return _cached_publicly(
-        HttpResponse(content, content_type="application/atom+xml; charset=utf-8")
-    )
+    document = public_status()
+    content = _once_per_build("feed", document, _feed_bytes)
+    response = HttpResponse(content, content_type="application/atom+xml; charset=utf-8")
+    return status_headers(response, built_at=document["built_at"])
 
 
 def _feed_bytes(document: dict) -> bytes:
