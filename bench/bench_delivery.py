@@ -413,14 +413,14 @@ def _smtp_payloads(notification_location: str) -> list[tuple[str, bytes]]:
     bare client to send: (recipient, bytes)."""
     from delivery.channels.email import EmailTransport
     from delivery.models import Message
-    from delivery.services import _Renderer
+    from delivery.rendering import Renderer
 
     messages = list(
         Message.objects.filter(customer__location=notification_location)
         .select_related("notification", "customer", "customer__last_mile_site")
         .select_related("customer__service_type")[:COUNT]
     )
-    renderer = _Renderer()
+    renderer = Renderer()
     transport = EmailTransport.__new__(EmailTransport)
     transport.connection, transport.domain = None, "bench.local"
     return [

@@ -127,18 +127,18 @@ class OutboxMessage(models.Model):
         return f"{self.channel} to {self.to}: {self.subject or self.body[:40]}"
 
 
-class DispatchTicket(models.Model):
+class DrainSignal(models.Model):
     """A drain task the dispatcher has enqueued and no worker has started yet.
 
     Counting these keeps the dispatcher at one task per batch of due rows; a
-    ticket older than its time to live is presumed lost with its broker
+    signal older than its time to live is presumed lost with its broker
     message and forgotten, so the rows it covered are dispatched again.
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     def __str__(self) -> str:
-        return f"dispatch ticket #{self.pk}"
+        return f"drain signal #{self.pk}"
 
 
 class SuppressionReason(models.TextChoices):

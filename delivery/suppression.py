@@ -192,7 +192,7 @@ def message_failed_for_good(*, message: Message, error) -> None:
             detail=error.message,
         )
     if fallback_after_failure(message=message):
-        from delivery.services import message_nudge_on_commit
+        from delivery.dispatch import message_nudge_on_commit
 
         message_nudge_on_commit()
 

@@ -23,9 +23,11 @@ def dispatch_due_messages() -> int:
 
 
 @shared_task(name="delivery.tasks.drain_messages", ignore_result=True)
-def drain_messages(ticket_id: int | None = None) -> int:
+def drain_messages(signal_id: int | None = None, ticket_id: int | None = None) -> int:
+    """`ticket_id` is the name `signal_id` had before: tasks queued by an
+    older dispatcher still carry it."""
     try:
-        return services.message_drain(ticket_id=ticket_id)
+        return services.message_drain(signal_id=ticket_id if signal_id is None else signal_id)
     except DatabaseError as exc:
         if disk_full(exc):
             # Nothing more can be recorded: what this drain claimed and did

@@ -435,12 +435,7 @@ def notification_cancel(*, notification: Notification) -> Notification:
     if notification.status in (Status.COMPLETED, Status.EXPIRED):
         raise Conflict(f"The notification is already {notification.status}; nothing to cancel.")
     now = timezone.now()
-    cancelled = Message.objects.filter(notification=notification, status__in=OPEN_STATUSES).update(
-        status=MessageStatus.CANCELLED,
-        next_attempt_at=None,
-        last_error="The notification was cancelled.",
-        updated_at=now,
-    )
+    cancelled = delivery.messages_cancel(notification_id=notification.pk, now=now)
     notification.status = Status.CANCELLED
     notification.finished_at = now
     notification.save(update_fields=["status", "finished_at", "updated_at"])
@@ -460,14 +455,11 @@ def notification_retry_failed(*, notification: Notification) -> int:
         raise Conflict(
             "The notification's end time has passed; its messages can no longer be sent."
         )
-    retried = Message.objects.filter(notification=notification, status=MessageStatus.FAILED).update(
-        status=MessageStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now
-    )
+    retried = delivery.messages_retry_failed(notification_id=notification.pk, now=now)
     if retried:
         notification.status = Status.SENDING
         notification.finished_at = None
         notification.save(update_fields=["status", "finished_at", "updated_at"])
-        delivery.message_nudge_on_commit()
     _log(notification, "failed messages retried", messages=retried)
     return retried
 
@@ -530,22 +522,10 @@ def notification_start_due(*, now: datetime.datetime | None = None) -> int:
 
 
 def notification_expire_ended(*, now: datetime.datetime) -> int:
-    """Undelivered messages of notifications whose end has passed become
-    `expired` in one statement (rows being sent right now are left to their
-    worker, which checks the end itself)."""
-    expired = Message.objects.filter(
-        notification__status=Status.SENDING,
-        notification__end_at__lte=now,
-        status__in=(MessageStatus.PENDING, MessageStatus.DEFERRED),
-    ).update(
-        status=MessageStatus.EXPIRED,
-        next_attempt_at=None,
-        last_error="The notification ended before this message could be delivered.",
-        updated_at=now,
-    )
-    if expired:
-        logger.info("messages expired at the notification's end", extra={"messages": expired})
-    return expired
+    """Undelivered messages of sending notifications whose end has passed
+    become `expired` (delivery writes them); the notifications themselves
+    finish in notification_finish_if_done. Returns the messages expired."""
+    return delivery.messages_expire_ended(now=now)
 
 
 def notification_test_send(
@@ -565,17 +545,15 @@ def notification_test_send(
         rendered = templating.notification_render(
             notification=notification, customer=values, channel=channel
         )
-        message = Message.objects.create(
+        message = delivery.message_test_copy_send(
             channel=channel,
             to_address=targets[channel],
             subject=prefix + rendered.subject,
-            body=rendered.text,
+            text=rendered.text,
             html=rendered.html if channel == Channel.EMAIL else "",
-            status=MessageStatus.PENDING,
-            next_attempt_at=timezone.now(),
         )
         _log(notification, "test copy", message_id=message.pk, channel=channel)
-        messages.append(delivery.message_deliver_now(message=message))
+        messages.append(message)
     return messages
 
 

@@ -104,3 +104,63 @@ def test_the_check_catches_a_call_upward_wherever_it_hides(source):
 )
 def test_reading_data_and_calling_downward_or_within_are_allowed(source):
     assert upward_calls(app="delivery", module="delivery.tasks", source=source) == []
+
+
+# --- delivery alone writes Message rows -----------------------------------------
+
+WRITES = {"create", "bulk_create", "update", "bulk_update", "delete", "get_or_create"}
+WRITES |= {"update_or_create", "save"}
+
+
+def _on_message_rows(node: ast.AST) -> bool:
+    """Whether a call's receiver chain starts at `Message.objects` or at a
+    `Message(...)` instance made on the spot."""
+    while isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
+        if isinstance(node, ast.Attribute) and node.attr == "objects":
+            return isinstance(node.value, ast.Name) and node.value.id == "Message"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.func.id == "Message"
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return False
+
+
+def message_writes(source: str) -> list[int]:
+    """The lines of a file that write Message rows through the ORM."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in WRITES
+        and _on_message_rows(node.func.value)
+    )
+
+
+def test_only_delivery_writes_message_rows():
+    """Other apps ask delivery (delivery.services) to create, cancel, retry
+    or expire messages; they may read them."""
+    writes = [
+        f"{relative}:{line}"
+        for app, relative in _source_files()
+        if app != "delivery"
+        for line in message_writes((ROOT / relative).read_text(encoding="utf-8"))
+    ]
+    assert writes == [], "Message rows written outside delivery:\n" + "\n".join(writes)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Message.objects.create(channel='email')",
+        "Message.objects.filter(notification=n, status='failed').update(status='pending')",
+        "Message.objects.filter(pk=1).order_by('pk')[:5].delete()",
+        "Message(channel='sms').save()",
+    ],
+)
+def test_the_message_write_check_catches_each_kind_of_write(source):
+    assert message_writes(source) == [1]
+
+
+def test_reading_messages_is_not_a_write():
+    source = "Message.objects.filter(status='sent').count()\nOutboxMessage.objects.create()"
+    assert message_writes(source) == []

@@ -1,5 +1,5 @@
 """A drain lane's PostgreSQL paths, against committed rows: the claim in one
-statement (rows another worker holds are skipped, the dispatch ticket goes
+statement (rows another worker holds are skipped, the drain signal goes
 with it) and recording sent messages without waiting for the answer (the
 rows end up as the waiting way leaves them, a row that is no longer ours is
 left alone, the recorder's own connection goes away with its lane)."""
@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from conftest import wait_until
 from customers.models import Customer
-from delivery import services
-from delivery.models import DispatchTicket, Message, MessageStatus, OutboxMessage
+from delivery import sending, services
+from delivery.models import DrainSignal, Message, MessageStatus, OutboxMessage
 from delivery.recording import SentRecorder
 from delivery.tests.conftest import started
 
@@ -59,7 +59,7 @@ def test_a_batch_recorded_without_waiting_ends_with_every_row_sent(
 def test_a_row_that_is_no_longer_ours_is_left_alone(postgres, make_notification, make_customer):
     _notification(make_notification, make_customer, 1)
     ids = services.message_claim_batch()
-    mine, taken = services._load(ids)
+    mine, taken = sending.messages_load(ids)
     Message.objects.filter(pk=taken.pk).update(status=S.CANCELLED)
     recorder = SentRecorder()
     try:
@@ -79,7 +79,7 @@ def test_the_recorders_connection_lasts_as_long_as_its_lane(
     _notification(make_notification, make_customer, 5)
     before = _own_connections()
     recorder = SentRecorder()
-    (message,) = services._load(services.message_claim_batch(limit=1))
+    (message,) = sending.messages_load(services.message_claim_batch(limit=1))
     recorder.record(message, provider_id="<a@x>", segments=None)
     assert _own_connections() == before + 1
     recorder.close()
@@ -91,11 +91,11 @@ def test_the_recorders_connection_lasts_as_long_as_its_lane(
     assert wait_until(lambda: _own_connections() == before, timeout=5)
 
 
-def test_a_claim_skips_rows_another_worker_holds_and_takes_its_ticket_along(
+def test_a_claim_skips_rows_another_worker_holds_and_takes_its_signal_along(
     postgres, make_notification, make_customer
 ):
     _notification(make_notification, make_customer, 5)
-    ticket = DispatchTicket.objects.create(created_at=timezone.now())
+    signal = DrainSignal.objects.create(created_at=timezone.now())
     every = set(Message.objects.values_list("pk", flat=True))
     other = psycopg.connect(**connection.get_connection_params())  # another worker, mid-claim
     try:
@@ -105,9 +105,9 @@ def test_a_claim_skips_rows_another_worker_holds_and_takes_its_ticket_along(
                 "SELECT id FROM delivery_message ORDER BY id LIMIT 4 FOR UPDATE"
             ).fetchall()
         }
-        ids = services.message_claim_batch(ticket_id=ticket.pk)
+        ids = services.message_claim_batch(signal_id=signal.pk)
         assert set(ids) == every - held and ids == sorted(ids)
-        assert not DispatchTicket.objects.filter(pk=ticket.pk).exists()
+        assert not DrainSignal.objects.filter(pk=signal.pk).exists()
         claimed = Message.objects.filter(pk__in=ids)
         assert all(m.status == S.SENDING and m.attempts == 1 for m in claimed)
         assert all(m.next_attempt_at > timezone.now() for m in claimed)

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 
 from customers.models import Customer
-from delivery import services
-from delivery.models import DispatchTicket, Message, MessageStatus, OutboxMessage
+from delivery import fence as cancel_fence
+from delivery import recording, rendering, sending, services
+from delivery.models import DrainSignal, Message, MessageStatus, OutboxMessage
 from delivery.tests.conftest import started
 from notifications.models import Notification
 
@@ -119,7 +120,7 @@ def test_a_batch_costs_a_fixed_number_of_queries_plus_at_most_one_per_message(
 
     # The cancel fence is also re-taken every FENCE_SECONDS of wall time; on a
     # slow machine that adds queries that say nothing about per-message cost.
-    monkeypatch.setattr(services, "FENCE_SECONDS", 3600.0)
+    monkeypatch.setattr(cancel_fence, "FENCE_SECONDS", 3600.0)
 
     def batch_queries(count: int) -> int:
         Message.objects.all().delete()
@@ -267,16 +268,16 @@ def test_a_batch_in_progress_sends_nothing_once_the_cancel_has_committed(
     notification = started(make_notification())
     materialise(notification)
     ids = services.message_claim_batch()
-    first, second = services._load(ids)
+    first, second = sending.messages_load(ids)
     fence, transports, renderer = (
-        services._CancelFence(services.SentRecorder()),
-        services.Transports(),
-        services._Renderer(),
+        cancel_fence.CancelFence(recording.SentRecorder()),
+        sending.Transports(),
+        rendering.Renderer(),
     )
-    services._send_one(first, transports, renderer, fence)
+    sending.message_send_one(first, transports, renderer, fence)
     fence.release()  # the run ends; the cancel may now commit
     notification_cancel(notification=notification)
-    services._send_one(second, transports, renderer, fence)
+    sending.message_send_one(second, transports, renderer, fence)
     assert OutboxMessage.objects.count() == 1
     assert sorted(Message.objects.values_list("status", flat=True)) == [S.CANCELLED, S.SENT]
 
@@ -307,7 +308,7 @@ def test_retry_delays_grow_exponentially_with_jitter_up_to_the_cap(settings):
     settings.DELIVERY_RETRY_BASE_SECONDS = 10
     settings.DELIVERY_RETRY_MAX_SECONDS = 100
     for attempts, full in ((1, 10), (2, 20), (3, 40), (4, 80), (5, 100), (12, 100)):
-        delays = {services.retry_delay(attempts=attempts).total_seconds() for _ in range(20)}
+        delays = {recording.retry_delay(attempts=attempts).total_seconds() for _ in range(20)}
         assert all(full / 2 <= d <= full for d in delays)
         assert len(delays) > 1  # jittered
 
@@ -335,15 +336,32 @@ def test_the_dispatcher_enqueues_one_task_per_batch_and_not_again_while_they_wai
         make_customer()
     materialise(make_notification())
     assert services.message_dispatch_due() == 3
-    assert DispatchTicket.objects.count() == 3
+    assert DrainSignal.objects.count() == 3
     assert services.message_dispatch_due() == 0
-    # That task's batch: its ticket and 2 rows leave together.
-    services.message_batch_deliver(ticket_id=DispatchTicket.objects.first().pk)
-    assert DispatchTicket.objects.count() == 2
+    # That task's batch: its signal and 2 rows leave together.
+    services.message_batch_deliver(signal_id=DrainSignal.objects.first().pk)
+    assert DrainSignal.objects.count() == 2
     assert services.message_dispatch_due() == 0  # 3 due rows are covered by 2 waiting tasks
 
 
-def test_the_dispatcher_forgets_tickets_whose_task_was_lost(
+@pytest.mark.parametrize("kwarg", ["signal_id", "ticket_id"])
+def test_a_drain_task_takes_its_signal_whichever_name_queued_it(
+    kwarg, make_customer, make_notification
+):
+    """`ticket_id` is how a dispatcher before the rename named the signal:
+    such tasks may still wait in the broker after an upgrade."""
+    from delivery.tasks import drain_messages
+
+    make_customer()
+    materialise(started(make_notification()))
+    assert services.message_dispatch_due() == 1
+    signal = DrainSignal.objects.get()
+    assert drain_messages.run(**{kwarg: signal.pk}) == 1
+    assert not DrainSignal.objects.exists()
+    assert Message.objects.get().status == S.SENT
+
+
+def test_the_dispatcher_forgets_signals_whose_task_was_lost(
     settings, make_customer, make_notification
 ):
     settings.DELIVERY_LEASE_SECONDS = 20
@@ -352,12 +370,12 @@ def test_the_dispatcher_forgets_tickets_whose_task_was_lost(
     assert services.message_dispatch_due() == 1
     later = timezone.now() + datetime.timedelta(seconds=11)
     assert services.message_dispatch_due(now=later) == 1
-    assert DispatchTicket.objects.count() == 1
+    assert DrainSignal.objects.count() == 1
 
 
 def test_the_dispatcher_does_nothing_when_nothing_is_due(make_customer, make_notification):
     assert services.message_dispatch_due() == 0
-    assert not DispatchTicket.objects.exists()
+    assert not DrainSignal.objects.exists()
 
 
 def test_one_drain_task_goes_on_while_full_batches_keep_coming(
@@ -387,8 +405,7 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
     due rows look empty; the per-message UPDATEs must not scan it."""
     from django.db import connection
 
-    from delivery.recording import _sent_sql
-    from delivery.services import _record_sql, _relaxed_commits
+    from delivery.recording import _sent_sql, record_sql, relaxed_commits
 
     Customer.objects.bulk_create(
         Customer(account_number=f"PLAN-{i}", name=f"C {i}", email=f"p{i}@example.com")
@@ -407,11 +424,11 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
         _sent_sql(["%s"] * 7),
         ["sent", now, now, "id", None, pk, "sending"],
     )
-    deferred = _record_sql(
+    deferred = record_sql(
         pk, status="deferred", updated_at=now, last_error="451", next_attempt_at=now
     )
     plans = []
-    _relaxed_commits(True)
+    relaxed_commits(True)
     try:
         with connection.cursor() as cursor:
             for sql, params in (sent, deferred):
@@ -422,6 +439,6 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
                 cursor.execute("DEALLOCATE outcome")
     finally:
-        _relaxed_commits(False)
+        relaxed_commits(False)
     for plan in plans:
         assert "delivery_message_pkey" in plan, plan
