@@ -121,7 +121,7 @@ def message_send_one(
     try:
         if next_message is not None and message.channel == Channel.EMAIL:
             following = (next_message.pk, next_message.to_address)
-            provider_id = transport.send(outgoing, then=following)
+            provider_id = transport.send(outgoing, next_message=following)
         else:
             provider_id = transport.send(outgoing)
     except TransportError as error:

@@ -1,5 +1,8 @@
 """Turning a service's refusal into one sentence on the page."""
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import APIException
@@ -26,14 +29,26 @@ def refusal_sentences(exc: Exception) -> list[str]:
     return [str(exc)]
 
 
-def attempt(request, action, *, success: str = "", **kwargs):
-    """Run a service; on refusal show its sentence(s) and return None."""
+@dataclass(frozen=True)
+class Attempt:
+    """What a service called from a page came to: `ok` (true, and the
+    attempt itself truthy, unless the service refused) and its `value`."""
+
+    ok: bool
+    value: Any = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def attempt(request, action, *, success: str = "", **kwargs) -> Attempt:
+    """Run a service; on refusal show its sentence(s) on the page."""
     try:
         result = action(**kwargs)
     except (APIException, DjangoValidationError) as exc:
         for sentence in refusal_sentences(exc):
             messages.error(request, sentence)
-        return None
+        return Attempt(ok=False)
     if success:
         messages.success(request, success)
-    return result if result is not None else True
+    return Attempt(ok=True, value=result)

@@ -113,9 +113,11 @@ class _PipelinedSession:
         getreply = self.smtp.getreply
         return getreply(), getreply(), getreply()
 
-    def send(self, key: object, recipient: str, data: bytes, then: tuple[object, str] | None):
-        """Deliver `data` to `recipient`; `then` = (key, recipient) of the
-        message that comes next, whose envelope goes along."""
+    def send(
+        self, key: object, recipient: str, data: bytes, next_message: tuple[object, str] | None
+    ):
+        """Deliver `data` to `recipient`; `next_message` = (key, recipient) of
+        the message that comes next, whose envelope goes along."""
         # The caller hangs up first if the open envelope is for another message.
         if self.opened is None or self.opened != key:
             self.smtp.send(self._envelope_command(recipient))
@@ -125,12 +127,12 @@ class _PipelinedSession:
         self.opened = None
         self._check_envelope(recipient, replies)
         payload = _content(data)
-        if then is not None:
-            payload += self._envelope_command(then[1])
+        if next_message is not None:
+            payload += self._envelope_command(next_message[1])
         self.smtp.send(payload)
         code, reply = self.smtp.getreply()
-        if then is not None:
-            self.opened = then[0]  # its replies are read when it is sent
+        if next_message is not None:
+            self.opened = next_message[0]  # its replies are read when it is sent
         if code != 250:
             if code == 421:
                 self.smtp.close()
@@ -222,17 +224,18 @@ class EmailTransport:
             return self.connection.connection
         return None
 
-    def send(self, outgoing: Outgoing, *, then: tuple[int, str] | None = None) -> str:
-        """Hand one message to the server; returns its Message-ID. `then`,
-        (message id, address) of the message the caller will send next,
-        lets a pipelining server open its envelope in the same round trip."""
+    def send(self, outgoing: Outgoing, *, next_message: tuple[int, str] | None = None) -> str:
+        """Hand one message to the server; returns its Message-ID.
+        `next_message`, (message id, address) of the message the caller will
+        send next, lets a pipelining server open its envelope in the same
+        round trip."""
         opened = self.session.opened if self.session is not None else None
         if opened is not None and opened != outgoing.message_id:
             self._reset()  # the message it was opened for is not coming
         self._open()
         smtp = self._smtp()
         if smtp is not None:
-            return self._send_fast(smtp, outgoing, then)
+            return self._send_fast(smtp, outgoing, next_message)
         email = self.build(outgoing)
         try:
             sent = self.connection.send_messages([email])
@@ -249,7 +252,7 @@ class EmailTransport:
         provider_id = getattr(getattr(email, "anymail_status", None), "message_id", None)
         return str(provider_id) if provider_id else email.extra_headers["Message-ID"]
 
-    def _send_fast(self, smtp, outgoing: Outgoing, then: tuple[int, str] | None) -> str:
+    def _send_fast(self, smtp, outgoing: Outgoing, next_message: tuple[int, str] | None) -> str:
         headers = self._headers(outgoing)
         message_id = headers.pop("Message-ID")
         recipient = address(outgoing.to)
@@ -266,8 +269,8 @@ class EmailTransport:
         try:
             if self.session is not None:
                 following = None
-                if then is not None and outgoing.message_id is not None:
-                    following = (then[0], address(then[1]))
+                if next_message is not None and outgoing.message_id is not None:
+                    following = (next_message[0], address(next_message[1]))
                 self.session.send(outgoing.message_id, recipient, data, following)
             else:
                 smtp.sendmail(self.sender, [recipient], data)
@@ -280,7 +283,7 @@ class EmailTransport:
         return message_id
 
     def abandon(self) -> None:
-        """The message announced as `then` will not be sent: make sure its
+        """The message announced as `next_message` will not be sent: make sure its
         envelope cannot turn into a delivery."""
         if self.session is not None and self.session.opened is not None:
             self._reset()

@@ -327,10 +327,10 @@ def test_with_pipelining_the_next_envelope_rides_along_and_an_abandoned_one_is_n
         settings_for(settings, sink)
         before = sink.handler.connections
         transport = EmailTransport()
-        transport.send(_outgoing(1, "a@example.com"), then=(2, "b@example.com"))
-        transport.send(_outgoing(2, "b@example.com"), then=(3, "c@example.com"))
+        transport.send(_outgoing(1, "a@example.com"), next_message=(2, "b@example.com"))
+        transport.send(_outgoing(2, "b@example.com"), next_message=(3, "c@example.com"))
         transport.abandon()  # message 3 was cancelled after its envelope opened
-        transport.send(_outgoing(4, "d@example.com"), then=(5, "e@example.com"))
+        transport.send(_outgoing(4, "d@example.com"), next_message=(5, "e@example.com"))
         transport.send(_outgoing(6, "f@example.com"))  # 5 failed to render
         transport.close()
         assert [r.to for r in sink.received] == [
@@ -348,9 +348,9 @@ def test_with_pipelining_a_refused_next_recipient_fails_alone_on_the_same_sessio
         settings_for(settings, sink)
         before = sink.handler.connections
         transport = EmailTransport()
-        transport.send(_outgoing(1, "a@example.com"), then=(2, "gone@example.com"))
+        transport.send(_outgoing(1, "a@example.com"), next_message=(2, "gone@example.com"))
         with pytest.raises(TransportError) as refused:
-            transport.send(_outgoing(2, "gone@example.com"), then=(3, "c@example.com"))
+            transport.send(_outgoing(2, "gone@example.com"), next_message=(3, "c@example.com"))
         assert refused.value.permanent and "550" in refused.value.message
         transport.send(_outgoing(3, "c@example.com"))
         transport.close()

@@ -32,7 +32,7 @@ def notification_approve_view(request, notification_id: int):
         request, services.notification_approve, notification=notification, approver=request.user
     )
     if result:
-        messages.success(request, f"Approved: it goes to {result.queued} customers.")
+        messages.success(request, f"Approved: it goes to {result.value.queued} customers.")
     return redirect(request.POST.get("next") or f"/notifications/{notification.pk}/")
 
 

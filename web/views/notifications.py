@@ -108,9 +108,9 @@ def notification_compose_view(request, notification_id: int | None = None):
             status=400,
         )
     if action == "send":
-        return redirect("web-notification-send", notification_id=saved.pk)
+        return redirect("web-notification-send", notification_id=saved.value.pk)
     messages.success(request, "The draft is saved.")
-    return redirect("web-notification", notification_id=saved.pk)
+    return redirect("web-notification", notification_id=saved.value.pk)
 
 
 def _send_test(request, data: dict, phone: str) -> None:
@@ -130,12 +130,12 @@ def _send_test(request, data: dict, phone: str) -> None:
         email=request.user.email,
         phone=address.validated_data.get("phone", ""),
     )
-    if not sent or sent is True:
+    if not sent or not sent.value:
         messages.error(
             request, "No test copy was sent: give your email or a phone for the chosen channels."
         )
         return
-    where = ", ".join(f"{m.to_address} ({m.status})" for m in sent)
+    where = ", ".join(f"{m.to_address} ({m.status})" for m in sent.value)
     messages.success(request, f"A test copy went to {where}; read it in the outbox.")
 
 
@@ -217,6 +217,7 @@ def notification_send_view(request, notification_id: int):
     if request.method == "POST":
         result = attempt(request, services.notification_send, notification=notification)
         if result:
+            result = result.value
             if result.notification.status == Notification.Status.AWAITING_APPROVAL:
                 messages.info(
                     request,
@@ -337,7 +338,7 @@ def notification_duplicate_view(request, notification_id: int):
         respect_contact_window=original.respect_contact_window,
     )
     if copy:
-        return redirect("web-notification-edit", notification_id=copy.pk)
+        return redirect("web-notification-edit", notification_id=copy.value.pk)
     return redirect("web-notification", notification_id=original.pk)
 
 
@@ -345,7 +346,7 @@ def notification_duplicate_view(request, notification_id: int):
 @require_POST
 def notification_retry_failed_view(request, notification_id: int):
     notification = get_object_or_404(Notification, pk=notification_id)
-    count = attempt(request, services.notification_retry_failed, notification=notification)
-    if count is not None:
-        messages.success(request, f"{count} failed message(s) will be sent again.")
+    retried = attempt(request, services.notification_retry_failed, notification=notification)
+    if retried:
+        messages.success(request, f"{retried.value} failed message(s) will be sent again.")
     return redirect("web-notification", notification_id=notification.pk)

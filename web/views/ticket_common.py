@@ -27,7 +27,7 @@ def ticket_raise(request, form, *, customer) -> Ticket | None:
     """Raise a ticket from a valid ticket form, on the portal or for a customer
     on the phone; a refusal is shown as a message and gives None."""
     data = dict(form.cleaned_data)
-    return attempt(
+    raised = attempt(
         request,
         services.ticket_create,
         actor=request.user,
@@ -35,6 +35,7 @@ def ticket_raise(request, form, *, customer) -> Ticket | None:
         uploads=data.pop("attachments"),
         **data,
     )
+    return raised.value
 
 
 def visible_ticket(request, ticket_id: int) -> Ticket:
@@ -112,6 +113,7 @@ class TicketPages:
         )
         if not comment:
             return redirect(self.url(ticket))
+        comment = comment.value
         if comment.ticket_id != ticket.pk:
             messages.success(
                 request,
