@@ -3,7 +3,7 @@ import logging.config
 import os
 
 from celery import Celery
-from celery.signals import setup_logging, task_failure, task_postrun, task_prerun
+from celery.signals import setup_logging, task_failure, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -42,3 +42,15 @@ def _log_task_failure(task_id=None, exception=None, sender=None, **_):
     task_logger.error(
         "task failed %s: %s", getattr(sender, "name", "?"), exception, extra={"task_id": task_id}
     )
+
+
+@worker_init.connect
+def _yield_to_the_website(**_) -> None:
+    """A large send must not slow the engineers' console: a worker (and the
+    pool processes it starts) runs at a lower CPU priority than the website
+    (`WORKER_NICENESS`, 10 by default; 0 keeps them equal). The send loses
+    little: whatever CPU the website does not use is still the workers'."""
+    from django.conf import settings
+
+    if settings.WORKER_NICENESS:
+        os.nice(settings.WORKER_NICENESS)
