@@ -14,7 +14,7 @@ import uuid
 from time import monotonic
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
@@ -37,3 +37,10 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+def use_for_filesystem_urls() -> None:
+    """`filesystem://` means this transport, in every process and whatever
+    broker URL a process ends up with (kombu picks a transport by the URL's
+    scheme, through this table)."""
+    TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"

@@ -5,8 +5,11 @@ import os
 from celery import Celery
 from celery.signals import setup_logging, task_failure, task_postrun, task_prerun, worker_init
 
+from config import broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+broker.use_for_filesystem_urls()
 app = Celery("proactive")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
