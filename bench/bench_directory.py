@@ -20,11 +20,12 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.child import pg_admin, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -76,30 +77,12 @@ LAST = [stem + ending for stem in _STEMS.split() for ending in _ENDINGS]
 
 
 def _worker(mode: str, env: dict[str, str]) -> dict:
-    """Run this module as `worker <mode>` with the given environment; its
-    last stdout line is a JSON object of figures."""
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    full_env["LOG_LEVEL"] = "WARNING"
-    if not full_env.get("DATABASE_URL"):
-        full_env.pop("DATABASE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_directory", "worker", mode],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {mode} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Run this module as `worker <mode>` with the given environment."""
+    return run_child("bench.bench_directory", ["worker", mode], env)
 
 
 def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
+    pg_admin(PG_SERVER, sql)
 
 
 def _check(figures: dict) -> list[str]:

@@ -26,11 +26,12 @@ Smaller for a quick try: BENCH_INCIDENTS_CUSTOMERS=20000 BENCH_INCIDENTS_ORDER_C
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.child import pg_admin, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -60,29 +61,11 @@ ZERO_GOALS = (
 
 
 def _worker(env: dict[str, str], mode: str = "worker") -> dict:
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    full_env["LOG_LEVEL"] = "WARNING"
-    full_env["DEBUG"] = "false"
-    if not full_env.get("DATABASE_URL"):
-        full_env.pop("DATABASE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_incidents", mode],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"worker failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("bench.bench_incidents", [mode], env)
 
 
 def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
+    pg_admin(PG_SERVER, sql)
 
 
 def main() -> int:

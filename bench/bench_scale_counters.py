@@ -21,12 +21,13 @@ BENCH_COUNTERS_MESSAGES=20000.
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from bench.child import pg_admin, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
@@ -46,28 +47,11 @@ GOALS = {
 
 
 def _child(env: dict[str, str]) -> dict:
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
-    full_env.update({"LOG_LEVEL": "WARNING", "DEBUG": "false"})
-    if not full_env.get("DATABASE_URL"):
-        full_env.pop("DATABASE_URL", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.bench_scale_counters", "child"],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"child failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child("bench.bench_scale_counters", ["child"], env)
 
 
 def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
+    pg_admin(PG_SERVER, sql)
 
 
 def main() -> int:
