@@ -108,7 +108,14 @@ def test_a_429_with_retry_after_defers_without_spending_an_attempt(settings, mak
     from delivery.tests.conftest import started
     from delivery.tests.sinks import SmsGatewaySink
 
-    customer = Customer.objects.create(account_number="A1", name="Ann", phone="+79001234567")
+    always = datetime.time(0, 0)  # open all day, whatever the hour the test runs at
+    customer = Customer.objects.create(
+        account_number="A1",
+        name="Ann",
+        phone="+79001234567",
+        contact_window_start=always,
+        contact_window_end=always,
+    )
     with SmsGatewaySink(busy_after=0, retry_after="120") as gateway:
         settings.SMS_GATEWAY_URL, settings.SMS_GATEWAY_TOKEN = gateway.url, ""
         notification = started(make_notification(channels=["sms"]))

@@ -1,7 +1,7 @@
 """Incidents built row by row for the tests of what customers and the public
 see of them (the status page, the portal, the outage-minutes report)."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -18,6 +18,9 @@ def customer(account: str, **fields) -> Customer:
         "name": f"Customer {account}",
         "email": f"{account.lower()}@mail.example",
         "phone": "+79001234567",
+        # Open all day: what is sent does not depend on the hour the tests run at.
+        "contact_window_start": time(0, 0),
+        "contact_window_end": time(0, 0),
     }
     return Customer.objects.create(account_number=account, **(defaults | fields))
 
