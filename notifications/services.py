@@ -340,8 +340,11 @@ def notification_materialise(*, notification: Notification) -> int:
 MATERIALISE_FIRST_PART = INLINE_MATERIALISE_LIMIT
 # Later parts: PostgreSQL writes them in one statement (the workers' claims
 # never wait for it); SQLite in parts of this many customers with a pause
-# between them, so a claim never waits for more than one part.
-MATERIALISE_SQLITE_PART = 20_000
+# between them, so a claim never waits for more than one part (about half a
+# second on a small machine). Each part pays its own commit, its own pass to
+# find where it ends and its own pause: parts of 20,000 made a 100,000-customer
+# notice take 1.4 s to write instead of 0.8 s.
+MATERIALISE_SQLITE_PART = 100_000
 MATERIALISE_SQLITE_PAUSE_SECONDS = 0.11
 
 
