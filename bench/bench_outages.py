@@ -7,7 +7,8 @@
   materialised by the worker's task body, run here, and each customer must
   have exactly one message about it and no ticket email;
 - the public status page under 200 concurrent keep-alive visitors on
-  `make run`'s own gunicorn command (scripts/run.py: 1 process, 4 threads):
+  `make run`'s own web server command (scripts/run.py: granian, 1 process,
+  Django in 4 threads):
   p95 < 50 ms, no errors, and the database queries it costs, counted by
   PostgreSQL itself (transactions of the benchmark database during the run;
   every autocommit query is one); the visitors are asyncio connections in
@@ -405,9 +406,9 @@ def _database_activity() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _make_run_web_command(port: int, app: str = "config.wsgi") -> list[str]:
-    """`make run`'s own gunicorn command (scripts/run.py), on our port; `app`
-    replaces the Django application to measure the server's ceiling."""
+def _make_run_web_command(port: int, app: str | None = None) -> list[str]:
+    """`make run`'s own web server command (scripts/run.py), on our port;
+    `app` replaces the Django application to measure the server's ceiling."""
     import importlib.util
     from pathlib import Path
 
@@ -416,7 +417,7 @@ def _make_run_web_command(port: int, app: str = "config.wsgi") -> list[str]:
     run = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run)
     command = run.commands(dev=False, host="127.0.0.1", port=str(port), data_dir=Path("."))["web"]
-    return [app if part == "config.wsgi" else part for part in command]
+    return [app if app and part == run.WSGI_APPLICATION else part for part in command]
 
 
 def _server(command: list[str]) -> subprocess.Popen:
@@ -425,7 +426,7 @@ def _server(command: list[str]) -> subprocess.Popen:
 
 def trivial_application(environ, start_response):
     """The ceiling: a WSGI app that does nothing but answer a page of the
-    same size, served by the same gunicorn command."""
+    same size, served by the same command."""
     body = b"x" * int(os.environ.get("BENCH_TRIVIAL_BYTES", "1200"))
     start_response("200 OK", [("Content-Type", "text/html"), ("Content-Length", str(len(body)))])
     return [body]
@@ -518,7 +519,7 @@ def _figures(run: dict) -> str:
 
 
 def _bench_status_page() -> None:
-    """`/status/` on `make run`'s gunicorn under STATUS_CLIENTS concurrent
+    """`/status/` on `make run`'s web server under STATUS_CLIENTS concurrent
     visitors; the database's transactions meanwhile (PostgreSQL's count);
     then the same command serving a trivial WSGI app: the ceiling."""
     from django.db import connections
@@ -560,8 +561,8 @@ def _bench_status_page() -> None:
     cost = max(queries - background, 0)
     latencies = run["latencies"]
     print(
-        f"/status/ on make run's gunicorn (1 process, 4 threads), {STATUS_CLIENTS} concurrent "
-        f"keep-alive visitors x {STATUS_REQUESTS}: {_figures(run)} "
+        f"/status/ on make run's web server (granian, 1 process, 4 threads), {STATUS_CLIENTS} "
+        f"concurrent keep-alive visitors x {STATUS_REQUESTS}: {_figures(run)} "
         f"({_verdict(_p95(latencies), 50)} ms), errors {run['errors']}; database: {queries} "
         f"transactions in {run['elapsed']:.1f} s + {flush} s (with no visitor: {idle} in 5 s) "
         f"= about {cost} for the visitors (bound: <= 1 query per {STATUS_PERIOD:g} s, "

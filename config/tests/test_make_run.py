@@ -38,13 +38,29 @@ def _free_port() -> int:
 
 
 def _get(port: int, path: str) -> tuple[int | None, dict, bytes]:
+    """Status, headers (looked up whatever their case) and body."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
     except OSError:
         return None, {}, b""
+
+
+def _alive_in_group(group: int) -> list[int]:
+    """The pids of the process group's members that still run (not zombies
+    waiting for a parent to reap them)."""
+    alive = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == group and state not in ("Z", "X"):
+            alive.append(int(stat_file.parent.name))
+    return alive
 
 
 class MakeRun:
@@ -198,10 +214,10 @@ def test_make_run_serves_for_real_supervises_backs_up_and_restores(tmp_path):
         try:
             first.wait_healthy()
             assert _get(first.port, "/docs/")[0] == 200
-            # gunicorn, DEBUG off: a plain 404 page, no list of URLs, no traceback.
+            # granian, DEBUG off: a plain 404 page, no list of URLs, no traceback.
             status, headers, body = _get(first.port, "/no-such-page/")
             assert status == 404
-            assert headers.get("Server", "").startswith("gunicorn")
+            assert headers.get("Server", "") == "granian"
             assert b"Not found" in body
             assert b"URLconf" not in body and b"Traceback" not in body
             # Static files collected into the data folder and served by whitenoise.
@@ -230,6 +246,9 @@ def test_make_run_serves_for_real_supervises_backs_up_and_restores(tmp_path):
                 what="the restart line",
             )
             _wait(lambda: first.child_pid("web") != web_pid, timeout=10, what="a new web")
+            # Nothing of the dead one is left answering with the old code:
+            # its worker process went with it.
+            _wait(lambda: not _alive_in_group(web_pid), timeout=5, what="the old web gone")
             first.wait_healthy(timeout=60)
 
             # An upload, then a send; a backup while it runs; a SIGKILL.

@@ -197,3 +197,24 @@ def test_a_stale_copy_serves_at_once_while_one_thread_rebuilds_it(outage):
         assert app.builds == 2
     finally:
         app.close()
+
+
+def test_the_process_environment_never_reaches_a_request(db):
+    """A server that starts each request's environ from the process's own
+    environment: Django sees the request, not the secret key or the
+    database URL; a header the request sent is kept."""
+    from config.wsgi import without_process_environment
+
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        start_response("200 OK", [])
+        return [b""]
+
+    inherited = {"SECRET_KEY": "not-for-requests", "DATABASE_URL": "postgres://u:pw@db/p"}
+    request = environ("/status/", HTTP_X_REQUEST_ID="abc") | inherited
+    without_process_environment(app, inherited)(request, lambda *args: None)
+
+    assert "SECRET_KEY" not in seen and "DATABASE_URL" not in seen
+    assert seen["HTTP_X_REQUEST_ID"] == "abc" and seen["PATH_INFO"] == "/status/"
