@@ -58,7 +58,9 @@ def main() -> int:
     env["TICKET_CREATE_RATE"] = "100000/hour"
     env.setdefault("LOG_LEVEL", "WARNING")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    return subprocess.call([sys.executable, "-m", "bench.bench_outages", "--child"], env=env)
+    return subprocess.call(
+        [sys.executable, "-m", "bench.bench_tickets_outages", "--child"], env=env
+    )
 
 
 def _ensure_database(url: str) -> None:
@@ -442,7 +444,15 @@ def _load(port: int, path: str) -> dict:
     started = time.perf_counter()
     children = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_outages", "--load", str(port), path, str(share)],
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_tickets_outages",
+                "--load",
+                str(port),
+                path,
+                str(share),
+            ],
             stdout=subprocess.PIPE,
         )
         for share in shares
@@ -572,7 +582,9 @@ def _bench_status_page() -> None:
         flush=True,
     )
     port = _free_port()
-    server = _server(_make_run_web_command(port, app="bench.bench_outages:trivial_application"))
+    server = _server(
+        _make_run_web_command(port, app="bench.bench_tickets_outages:trivial_application")
+    )
     try:
         ceiling = _measure(port, "/")
     finally:
