@@ -6,7 +6,10 @@ Figures, each printed beside its goal:
   5% without an email address (one SMS each instead, the fallback), 2 worker
   processes on PostgreSQL + Redis: throughput ≥ 90% of the plain run's,
   measured in the same run on 20,000 other customers;
-- the suppression join: writing the rows takes one INSERT per channel;
+- the suppression join: writing the rows takes one INSERT per channel and
+  part (a notice is written in parts, the first MATERIALISE_FIRST_PART
+  customers dispatched at once, the rest in one more statement on
+  PostgreSQL), none per message;
 - EMAIL_MAX_PER_SECOND held within 5% by 2 workers (4 lanes) together:
   the steady rate (the middle 90% of the sends) of a limited run. The limit
   must be one the fleet could exceed, so by default it is 40% of the plain
@@ -46,6 +49,7 @@ def main() -> int:
         result = _child_here("responsible", env)
     plain, responsible, limited = result["plain"], result["responsible"], result["limited"]
     ratio = responsible["rate"] / plain["rate"]
+    parts = responsible["parts"]
     limit = limited["limit"]
     deviation = abs(limited["rate"] - limit) / limit
     checks = [
@@ -59,10 +63,10 @@ def main() -> int:
         ("  of which sent: email / SMS / suppressed", responsible["split"], "", True),
         ("with suppression and fallback / plain", f"{ratio:.2f}", "≥ 0.90", ratio >= 0.90),
         (
-            "INSERTs to write the rows (email + fallback)",
+            f"INSERTs to write the rows (email + fallback, {parts} parts)",
             str(responsible["inserts"]),
-            "≤ 2, none per message",
-            responsible["inserts"] <= 2,
+            f"≤ {2 * parts}, none per message",
+            responsible["inserts"] <= 2 * parts,
         ),
         (
             f"EMAIL_MAX_PER_SECOND={limit:.0f}, {limited['count']:,} msgs, 2 workers (steady)",
@@ -160,7 +164,11 @@ def _send(location: str, *, fallback: str | None):
     Notification.objects.filter(pk=notification.pk).update(started_at=timezone.now())
     with CaptureQueriesContext(connection) as queries:
         services.notification_materialise(notification=notification)
-    inserts = sum(1 for q in queries.captured_queries if q["sql"].lstrip().startswith("INSERT"))
+    inserts = sum(
+        1
+        for q in queries.captured_queries
+        if q["sql"].lstrip().startswith('INSERT INTO "delivery_message"')
+    )
     finished = Notification.objects.filter(pk=notification.pk).exclude(status="sending")
     while not finished.exists():
         if time.perf_counter() - started > 900:
@@ -210,6 +218,7 @@ def phase_responsible() -> dict:
 
     from delivery.models import Message
     from delivery.tests.sinks import free_port
+    from notifications.services import MATERIALISE_FIRST_PART
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     _customers(COUNT, location="Plain")
@@ -275,6 +284,8 @@ def phase_responsible() -> dict:
         "responsible": {
             "rate": COUNT / seconds,
             "inserts": inserts,
+            # The first part, then the rest in one statement (PostgreSQL).
+            "parts": 1 + (COUNT > MATERIALISE_FIRST_PART),
             "split": f"{sent_email} / {sent_sms} / {suppressed}",
         },
         "limited": {
