@@ -20,13 +20,13 @@ BENCH_RATE_LIMIT and BENCH_RATE_COUNT.
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_delivery import PG_BASE, REDIS_URL, ROOT, _customers, _row, _settle
+from bench.bench_delivery import PG_BASE, REDIS_URL, _customers, _row, _settle
+from bench.child import run_phase, sinks_start, sinks_stop
 
 PG_DB = "proactive_deliverability_bench"
 COUNT = int(os.environ.get("BENCH_DELIVERABILITY_COUNT", "20000"))
@@ -43,7 +43,7 @@ def main() -> int:
             "CELERY_BROKER_URL": REDIS_URL,
             "BENCH_FRESH_DB": "1",
         }
-        result = _child_here("responsible", env)
+        result = run_phase("bench.bench_delivery_deliverability", "responsible", env)
     plain, responsible, limited = result["plain"], result["responsible"], result["limited"]
     ratio = responsible["rate"] / plain["rate"]
     limit = limited["limit"]
@@ -79,23 +79,6 @@ def main() -> int:
         print(_row(label, value, bound, ok), flush=True)
     print(f"\nload average during the run: {result['load']}", flush=True)
     return 1 if failures else 0
-
-
-def _child_here(phase: str, env: dict) -> dict:
-    full_env = {**os.environ, "DJANGO_ENV": "test", "DEBUG": "false", "LOG_LEVEL": "WARNING", **env}
-    process = subprocess.run(
-        [sys.executable, "-m", "bench.bench_delivery_deliverability", phase],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    for line in process.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    tail = (process.stdout + process.stderr)[-3000:]
-    raise RuntimeError(f"benchmark phase {phase} failed:\n{tail}")
 
 
 # --- the child ----------------------------------------------------------------
@@ -209,24 +192,14 @@ def phase_responsible() -> dict:
     from django.db.models import Count
 
     from delivery.models import Message
-    from delivery.tests.sinks import free_port
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     _customers(COUNT, location="Plain")
     _customers(COUNT, location="Careful", start=COUNT)
     _prepare_responsible("Careful")
     _settle()
-    smtp_port, http_port, token = free_port(), free_port(), "bench-token"
-    sinks = [
-        subprocess.Popen(
-            [sys.executable, "-m", "delivery.tests.sinks", kind, str(port), token],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        for kind, port in (("smtp", smtp_port), ("http", http_port))
-    ]
-    for sink in sinks:
-        sink.stdout.readline()
+    token = "bench-token"
+    sinks, (smtp_port, http_port) = sinks_start(("smtp", "http"), token=token)
     folder = Path(os.environ["PROACTIVE_DATA_DIR"])
     env = {
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
@@ -264,9 +237,7 @@ def phase_responsible() -> dict:
         )
         load = os.getloadavg()
     finally:
-        for sink in sinks:
-            sink.terminate()
-            sink.wait()
+        sinks_stop(sinks)
     sent_email = split.get(("email", "sent"), 0)
     sent_sms = split.get(("sms", "sent"), 0)
     suppressed = split.get(("email", "suppressed"), 0)

@@ -36,6 +36,8 @@ import sys
 import time
 from datetime import timedelta
 
+from bench.child import pg_ensure_database
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_h7_bench_outages"
 CUSTOMERS = int(os.environ.get("BENCH_OUTAGE_CUSTOMERS", "1000000"))
 INCIDENTS = int(os.environ.get("BENCH_OUTAGE_INCIDENTS", "500"))
@@ -58,17 +60,6 @@ def main() -> int:
     env.setdefault("LOG_LEVEL", "WARNING")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return subprocess.call([sys.executable, "-m", "bench.bench_outages", "--child"], env=env)
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _p95(values: list[float]) -> float:
@@ -608,7 +599,7 @@ def _get(port: int, path: str) -> int:
 
 
 def _child() -> int:
-    _ensure_database(os.environ["DATABASE_URL"])
+    pg_ensure_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()

@@ -36,6 +36,8 @@ import sys
 import time
 from datetime import timedelta
 
+from bench.child import pg_ensure_database
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_bench_tickets"
 TICKETS = int(os.environ.get("BENCH_TICKETS", "200000"))
 CUSTOMERS = 20_000
@@ -94,17 +96,6 @@ def main() -> int:
     env.setdefault("LOG_LEVEL", "WARNING")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return subprocess.call([sys.executable, "-m", "bench.bench_tickets", "--child"], env=env)
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 _VOCABULARY: tuple[list[str], list[float]] | None = None
@@ -366,7 +357,7 @@ def _flush_broker() -> None:
 
 def _child() -> int:
     url = os.environ["DATABASE_URL"]
-    _ensure_database(url)
+    pg_ensure_database(url)
     import django
 
     django.setup()
