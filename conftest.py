@@ -262,8 +262,10 @@ def start_worker(tmp_path):
         worker.stop()
 
 
-def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
-    """Poll until predicate() is truthy; return its value or fail with a message."""
+def wait_until(
+    predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "the condition"
+):
+    """Poll until predicate() is truthy; return its value or fail saying what did not happen."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -272,7 +274,7 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")
+    pytest.fail(f"{what}: not within {timeout} s")
 
 
 @pytest.fixture(autouse=True)
