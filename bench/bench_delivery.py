@@ -35,7 +35,7 @@ from pathlib import Path
 
 from celery import shared_task
 
-from bench.child import run_phase, sinks_start, sinks_stop
+from bench.child import pg_database_recreate, run_phase, sinks_start, sinks_stop
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
@@ -257,12 +257,7 @@ def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres") and os.environ.get("BENCH_FRESH_DB"):
-        import psycopg
-
-        admin = url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+        pg_database_recreate(url)
     import django
 
     django.setup()

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench.bench_delivery import PG_BASE, REDIS_URL, _customers, _row, _settle
-from bench.child import run_phase, sinks_start, sinks_stop
+from bench.child import pg_database_recreate, run_phase, sinks_start, sinks_stop
 
 PG_DB = "proactive_deliverability_bench"
 COUNT = int(os.environ.get("BENCH_DELIVERABILITY_COUNT", "20000"))
@@ -86,13 +86,7 @@ def main() -> int:
 
 def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
+    pg_database_recreate(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
