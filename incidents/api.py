@@ -20,6 +20,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import signed_in
 from customers.api import AudienceSerializer
 from customers.models import Customer, ServiceType, Site
 from customers.selectors import site_subtree_q
@@ -54,9 +55,9 @@ class IsStaffOrCustomerReader(BasePermission):
     message = "Only engineers and administrators may do this."
 
     def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
+        if not signed_in(request):
             return False
+        user = request.user
         if user.is_staff_member:
             return True
         return user.is_customer and user.is_approved and view.action in ("list", "retrieve")
