@@ -37,6 +37,7 @@ import time
 from datetime import timedelta
 
 from bench.child import pg_ensure_database
+from bench.common import customer_account
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_h7_bench_outages"
 CUSTOMERS = int(os.environ.get("BENCH_OUTAGE_CUSTOMERS", "1000000"))
@@ -194,7 +195,7 @@ def _bench_ticket_raise() -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from accounts.models import ApprovalStatus, Role, User
+    from accounts.models import User
     from accounts.services import token_issue
     from customers.models import Customer
     from incidents.models import Incident
@@ -202,18 +203,7 @@ def _bench_ticket_raise() -> None:
 
     active = Incident.objects.get(title="Bench: the active outage")
     customer = Customer.objects.filter(incident_links__incident=active).order_by("pk").first()
-    if customer.user_id is None:
-        user = User.objects.create(
-            username=f"bench_outage_{customer.pk}",
-            email=customer.email,
-            role=Role.CUSTOMER,
-            approval_status=ApprovalStatus.APPROVED,
-            email_confirmed_at=timezone.now(),
-            password="!",
-        )
-        Customer.objects.filter(pk=customer.pk).update(user=user)
-    else:
-        user = customer.user
+    user = customer_account(customer, username=f"bench_outage_{customer.pk}")
     User.objects.filter(pk=user.pk, email_confirmed_at__isnull=True).update(
         email_confirmed_at=timezone.now()
     )

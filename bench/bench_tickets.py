@@ -37,6 +37,7 @@ import time
 from datetime import timedelta
 
 from bench.child import pg_ensure_database
+from bench.common import customer_account
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_bench_tickets"
 TICKETS = int(os.environ.get("BENCH_TICKETS", "200000"))
@@ -228,26 +229,12 @@ def _forget_earlier_runs() -> None:
 
 
 def _customer_keys(n: int) -> list[str]:
-    from django.utils import timezone
-
-    from accounts.models import ApprovalStatus, Role, User
     from accounts.services import token_issue
     from customers.models import Customer
 
     keys = []
     for customer in Customer.objects.filter(account_number__startswith="BT-").order_by("pk")[:n]:
-        if customer.user_id is None:
-            user = User.objects.create(
-                username=f"bench_cust{customer.pk}",
-                email=customer.email,
-                role=Role.CUSTOMER,
-                approval_status=ApprovalStatus.APPROVED,
-                password="!",
-                email_confirmed_at=timezone.now(),
-            )
-            Customer.objects.filter(pk=customer.pk).update(user=user)
-        else:
-            user = customer.user
+        user = customer_account(customer, username=f"bench_cust{customer.pk}")
         keys.append(token_issue(user=user).key)
     return keys
 

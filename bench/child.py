@@ -44,8 +44,8 @@ def pg_admin(server: str, sql: str) -> None:
 def pg_database_recreate(url: str) -> None:
     """Drop the database `url` names, whoever is connected to it, and create it empty."""
     server, name = url.rstrip("/").rsplit("/", 1)
-    pg_admin(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    pg_admin(server, f"CREATE DATABASE {name}")
+    pg_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_admin(server, f'CREATE DATABASE "{name}"')
 
 
 def run_phase(module: str, phase: str, env: dict) -> dict:
