@@ -69,6 +69,12 @@ def admin_user(db):
 
 
 @pytest.fixture
+def superuser(db):
+    """Who signs in to the Django admin."""
+    return User.objects.create_superuser("root", "root@example.com", "pw-123456789")
+
+
+@pytest.fixture
 def engineer(db):
     return make_user("eric_engineer", Role.ENGINEER, first_name="Eric")
 
