@@ -69,6 +69,12 @@ def admin_user(db):
 
 
 @pytest.fixture
+def superuser(db):
+    """Who signs in to the Django admin."""
+    return User.objects.create_superuser("root", "root@example.com", "pw-123456789")
+
+
+@pytest.fixture
 def engineer(db):
     return make_user("eric_engineer", Role.ENGINEER, first_name="Eric")
 
@@ -262,8 +268,10 @@ def start_worker(tmp_path):
         worker.stop()
 
 
-def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
-    """Poll until predicate() is truthy; return its value or fail with a message."""
+def wait_until(
+    predicate, *, timeout: float = 30.0, interval: float = 0.1, what: str = "the condition"
+):
+    """Poll until predicate() is truthy; return its value or fail saying what did not happen."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -272,7 +280,7 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"condition not met within {timeout} s")
+    pytest.fail(f"{what}: not within {timeout} s")
 
 
 @pytest.fixture(autouse=True)

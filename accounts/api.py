@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import ApiToken, ApprovalStatus, Role, User
+from accounts.models import IDENTITY_FIELDS, ApiToken, ApprovalStatus, Role, User
 from accounts.permissions import IsAdmin
 from accounts.throttles import (
     ConfirmationResendThrottle,
@@ -40,11 +40,7 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
+            *IDENTITY_FIELDS,
             "role",
             "approval_status",
             "is_active",

@@ -47,6 +47,10 @@ class ProactiveUserManager(UserManager):
         return super().create_superuser(username, email, password, **extra_fields)
 
 
+# Who an account is, as every list of people shows it.
+IDENTITY_FIELDS = ("id", "username", "email", "first_name", "last_name")
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     approval_status = models.CharField(

@@ -3,10 +3,15 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
+def signed_in(request) -> bool:
+    """An active user has signed in."""
+    user = request.user
+    return bool(user and user.is_authenticated and user.is_active)
+
+
 def _signed_in_as(request, role: str) -> bool:
     """An active, signed-in user for whom `user.<role>` holds (e.g. `is_admin`)."""
-    user = request.user
-    return bool(user and user.is_authenticated and user.is_active and getattr(user, role))
+    return signed_in(request) and bool(getattr(request.user, role))
 
 
 class _RoleRequired(BasePermission):

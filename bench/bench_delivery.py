@@ -28,13 +28,14 @@ BENCH_REDIS_URL (default redis://127.0.0.1:6379/12), BENCH_DELIVERY_COUNT
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from celery import shared_task
+
+from bench.child import pg_database_recreate, run_phase, sinks_start, sinks_stop
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
@@ -90,21 +91,7 @@ def naive_send_one(message_id: int) -> None:
 
 
 def _child(phase: str, env: dict) -> dict:
-    # DEBUG off as in production: no per-query bookkeeping.
-    full_env = {**os.environ, "DJANGO_ENV": "test", "DEBUG": "false", "LOG_LEVEL": "WARNING", **env}
-    process = subprocess.run(
-        [sys.executable, "-m", "bench.bench_delivery", phase],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    for line in process.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    tail = (process.stdout + process.stderr)[-3000:]
-    raise RuntimeError(f"benchmark phase {phase} failed:\n{tail}")
+    return run_phase("bench.bench_delivery", phase, env)
 
 
 INFORMATIVE = " (goal of #17)"
@@ -270,12 +257,7 @@ def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres") and os.environ.get("BENCH_FRESH_DB"):
-        import psycopg
-
-        admin = url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {PG_DB}")
+        pg_database_recreate(url)
     import django
 
     django.setup()
@@ -594,23 +576,13 @@ def phase_throughput() -> dict:
     import redis
 
     from delivery.tests.fleet import Fleet
-    from delivery.tests.sinks import free_port
 
     redis.Redis.from_url(REDIS_URL).flushdb()
     _customers(COUNT, location="Mail")
     _customers(COUNT, location="Phone", start=COUNT)
     _settle()
-    smtp_port, http_port, token = free_port(), free_port(), "bench-token"
-    sinks = [
-        subprocess.Popen(
-            [sys.executable, "-m", "delivery.tests.sinks", kind, str(port), token],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        for kind, port in (("smtp", smtp_port), ("http", http_port))
-    ]
-    for sink in sinks:
-        sink.stdout.readline()  # "ready"
+    token = "bench-token"
+    sinks, (smtp_port, http_port) = sinks_start(("smtp", "http"), token=token)
     gateway = f"http://127.0.0.1:{http_port}/send"
     folder = Path(os.environ["PROACTIVE_DATA_DIR"])
     fleet = Fleet(
@@ -655,9 +627,7 @@ def phase_throughput() -> dict:
         load = os.getloadavg()
     finally:
         fleet.stop()
-        for sink in sinks:
-            sink.terminate()
-            sink.wait()
+        sinks_stop(sinks)
     return {
         "email": {
             "count": COUNT,

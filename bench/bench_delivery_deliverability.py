@@ -23,13 +23,13 @@ BENCH_RATE_LIMIT and BENCH_RATE_COUNT.
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_delivery import PG_BASE, REDIS_URL, ROOT, _customers, _row, _settle
+from bench.bench_delivery import PG_BASE, REDIS_URL, _customers, _row, _settle
+from bench.child import pg_database_recreate, run_phase, sinks_start, sinks_stop
 
 PG_DB = "proactive_deliverability_bench"
 COUNT = int(os.environ.get("BENCH_DELIVERABILITY_COUNT", "20000"))
@@ -46,7 +46,7 @@ def main() -> int:
             "CELERY_BROKER_URL": REDIS_URL,
             "BENCH_FRESH_DB": "1",
         }
-        result = _child_here("responsible", env)
+        result = run_phase("bench.bench_delivery_deliverability", "responsible", env)
     plain, responsible, limited = result["plain"], result["responsible"], result["limited"]
     ratio = responsible["rate"] / plain["rate"]
     parts = responsible["parts"]
@@ -85,35 +85,12 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def _child_here(phase: str, env: dict) -> dict:
-    full_env = {**os.environ, "DJANGO_ENV": "test", "DEBUG": "false", "LOG_LEVEL": "WARNING", **env}
-    process = subprocess.run(
-        [sys.executable, "-m", "bench.bench_delivery_deliverability", phase],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    for line in process.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT ") :])
-    tail = (process.stdout + process.stderr)[-3000:]
-    raise RuntimeError(f"benchmark phase {phase} failed:\n{tail}")
-
-
 # --- the child ----------------------------------------------------------------
 
 
 def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import psycopg
-
-    url = os.environ["DATABASE_URL"]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
+    pg_database_recreate(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -217,7 +194,6 @@ def phase_responsible() -> dict:
     from django.db.models import Count
 
     from delivery.models import Message
-    from delivery.tests.sinks import free_port
     from notifications.services import MATERIALISE_FIRST_PART
 
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -225,17 +201,8 @@ def phase_responsible() -> dict:
     _customers(COUNT, location="Careful", start=COUNT)
     _prepare_responsible("Careful")
     _settle()
-    smtp_port, http_port, token = free_port(), free_port(), "bench-token"
-    sinks = [
-        subprocess.Popen(
-            [sys.executable, "-m", "delivery.tests.sinks", kind, str(port), token],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        for kind, port in (("smtp", smtp_port), ("http", http_port))
-    ]
-    for sink in sinks:
-        sink.stdout.readline()
+    token = "bench-token"
+    sinks, (smtp_port, http_port) = sinks_start(("smtp", "http"), token=token)
     folder = Path(os.environ["PROACTIVE_DATA_DIR"])
     env = {
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
@@ -273,9 +240,7 @@ def phase_responsible() -> dict:
         )
         load = os.getloadavg()
     finally:
-        for sink in sinks:
-            sink.terminate()
-            sink.wait()
+        sinks_stop(sinks)
     sent_email = split.get(("email", "sent"), 0)
     sent_sms = split.get(("sms", "sent"), 0)
     suppressed = split.get(("email", "suppressed"), 0)

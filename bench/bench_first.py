@@ -39,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.child import pg_database_recreate
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
 PG_DB = "proactive_bench_first"
@@ -272,13 +274,9 @@ def _setup(env: dict) -> str:
 
 
 def _fresh_pg() -> str:
-    import psycopg
-
-    admin = PG_BASE.rstrip("/") + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {PG_DB}")
-    return PG_BASE.rstrip("/") + "/" + PG_DB
+    url = PG_BASE.rstrip("/") + "/" + PG_DB
+    pg_database_recreate(url)
+    return url
 
 
 def _row(label: str, value: str, goal: str = "", ok: bool | None = None) -> str:

@@ -32,6 +32,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.child import sinks_start, sinks_stop
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_bench_load"
@@ -241,8 +243,6 @@ def _child() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from delivery.tests.sinks import free_port
-
     redis.Redis.from_url(REDIS_URL).flushdb()
     call_command("collectstatic", "--noinput", verbosity=0)  # the Dockerfile's build step
     _step("migrated, static files collected")
@@ -254,13 +254,7 @@ def _child() -> int:
         f"seeded {2 * RECIPIENTS:,} customers, {USERS} staff, {TICKETS:,} tickets, "
         f"{INCIDENTS} incidents in {time.monotonic() - seeding:.0f} s"
     )
-    smtp_port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "delivery.tests.sinks", "smtp", str(smtp_port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    sink.stdout.readline()  # "ready"
+    sinks, (smtp_port,) = sinks_start(("smtp",))
     env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"}
     base = f"http://127.0.0.1:{os.environ['PORT']}"
     processes, logs = {}, {}
@@ -297,8 +291,7 @@ def _child() -> int:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        sink.terminate()
-        sink.wait()
+        sinks_stop(sinks)
     try:
         result = json.loads((scratch / "locust.json").read_text())
     except FileNotFoundError:

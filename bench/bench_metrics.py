@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from bench.child import pg_database_recreate
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_bench_metrics"
 MESSAGES = int(os.environ.get("BENCH_METRICS_MESSAGES", "1000000"))
 BUSY_DUE = 200_000
@@ -32,16 +34,6 @@ def main() -> int:
     env.setdefault("LOG_LEVEL", "WARNING")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return subprocess.call([sys.executable, "-m", "bench.bench_metrics", "--child"], env=env)
-
-
-def _fresh_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 _INSERT = """
@@ -134,7 +126,7 @@ def _measure(label: str) -> float:
 
 def _child() -> int:
     url = os.environ["DATABASE_URL"]
-    _fresh_database(url)
+    pg_database_recreate(url)
     import django
 
     django.setup()

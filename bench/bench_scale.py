@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.child import sinks_start, sinks_stop
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 PG_NAME = os.environ.get("BENCH_SCALE_DB", "proactive_bench_scale")
@@ -273,7 +275,6 @@ def child() -> dict:
     from delivery import services as delivery
     from delivery.models import Message
     from delivery.tests.fleet import Fleet
-    from delivery.tests.sinks import free_port
     from notifications import services
     from notifications.models import Notification
 
@@ -304,13 +305,7 @@ def child() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE delivery_message")
 
-    smtp_port = free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "delivery.tests.sinks", "smtp", str(smtp_port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    sink.stdout.readline()  # "ready"
+    sinks, (smtp_port,) = sinks_start(("smtp",))
     fleet = Fleet(
         database_url=os.environ["DATABASE_URL"],
         broker_url=REDIS_URL,
@@ -393,8 +388,7 @@ def child() -> dict:
         figures["fence_wait_s"] = waits[0] if waits else 0.0
     finally:
         fleet.stop()
-        sink.terminate()
-        sink.wait()
+        sinks_stop(sinks)
     figures["sent"], figures["first_rate"], figures["last_rate"] = _rates(first.pk)
     figures["during_send_p95_ms"] = {
         name: statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]

@@ -36,6 +36,9 @@ import sys
 import time
 from datetime import timedelta
 
+from bench.child import pg_ensure_database
+from bench.common import customer_account
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_bench_tickets"
 TICKETS = int(os.environ.get("BENCH_TICKETS", "200000"))
 CUSTOMERS = 20_000
@@ -94,17 +97,6 @@ def main() -> int:
     env.setdefault("LOG_LEVEL", "WARNING")
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return subprocess.call([sys.executable, "-m", "bench.bench_tickets", "--child"], env=env)
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 _VOCABULARY: tuple[list[str], list[float]] | None = None
@@ -237,26 +229,12 @@ def _forget_earlier_runs() -> None:
 
 
 def _customer_keys(n: int) -> list[str]:
-    from django.utils import timezone
-
-    from accounts.models import ApprovalStatus, Role, User
     from accounts.services import token_issue
     from customers.models import Customer
 
     keys = []
     for customer in Customer.objects.filter(account_number__startswith="BT-").order_by("pk")[:n]:
-        if customer.user_id is None:
-            user = User.objects.create(
-                username=f"bench_cust{customer.pk}",
-                email=customer.email,
-                role=Role.CUSTOMER,
-                approval_status=ApprovalStatus.APPROVED,
-                password="!",
-                email_confirmed_at=timezone.now(),
-            )
-            Customer.objects.filter(pk=customer.pk).update(user=user)
-        else:
-            user = customer.user
+        user = customer_account(customer, username=f"bench_cust{customer.pk}")
         keys.append(token_issue(user=user).key)
     return keys
 
@@ -366,7 +344,7 @@ def _flush_broker() -> None:
 
 def _child() -> int:
     url = os.environ["DATABASE_URL"]
-    _ensure_database(url)
+    pg_ensure_database(url)
     import django
 
     django.setup()

@@ -37,6 +37,9 @@ import sys
 import time
 from datetime import timedelta
 
+from bench.child import pg_ensure_database
+from bench.common import customer_account
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/proactive_h7_bench_outages"
 CUSTOMERS = int(os.environ.get("BENCH_OUTAGE_CUSTOMERS", "1000000"))
 INCIDENTS = int(os.environ.get("BENCH_OUTAGE_INCIDENTS", "500"))
@@ -61,17 +64,6 @@ def main() -> int:
     return subprocess.call(
         [sys.executable, "-m", "bench.bench_tickets_outages", "--child"], env=env
     )
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _p95(values: list[float]) -> float:
@@ -206,7 +198,7 @@ def _bench_ticket_raise() -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from accounts.models import ApprovalStatus, Role, User
+    from accounts.models import User
     from accounts.services import token_issue
     from customers.models import Customer
     from incidents.models import Incident
@@ -214,18 +206,7 @@ def _bench_ticket_raise() -> None:
 
     active = Incident.objects.get(title="Bench: the active outage")
     customer = Customer.objects.filter(incident_links__incident=active).order_by("pk").first()
-    if customer.user_id is None:
-        user = User.objects.create(
-            username=f"bench_outage_{customer.pk}",
-            email=customer.email,
-            role=Role.CUSTOMER,
-            approval_status=ApprovalStatus.APPROVED,
-            email_confirmed_at=timezone.now(),
-            password="!",
-        )
-        Customer.objects.filter(pk=customer.pk).update(user=user)
-    else:
-        user = customer.user
+    user = customer_account(customer, username=f"bench_outage_{customer.pk}")
     User.objects.filter(pk=user.pk, email_confirmed_at__isnull=True).update(
         email_confirmed_at=timezone.now()
     )
@@ -621,7 +602,7 @@ def _get(port: int, path: str) -> int:
 
 
 def _child() -> int:
-    _ensure_database(os.environ["DATABASE_URL"])
+    pg_ensure_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()

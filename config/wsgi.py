@@ -14,7 +14,6 @@ from django.conf import settings  # noqa: E402 - after setup
 from config.prebuilt import PrebuiltPages  # noqa: E402
 
 
-
 def without_process_environment(app, inherited: dict[str, str]):
     """Some servers (granian, which `make run` uses) start each request's
     environ from the process environment, as PEP 3333 allows: the secret key

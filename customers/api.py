@@ -31,7 +31,7 @@ from customers.filters import (
     SiteFilter,
     TieBreakOrderingFilter,
 )
-from customers.models import Customer, ServiceType, Site
+from customers.models import PREFERENCE_FIELDS, Customer, ServiceType, Site
 from customers.pagination import CustomerPagination
 from customers.validation import FIELDS, CodeLookups, customer_clean
 
@@ -131,16 +131,7 @@ class CustomerSerializer(serializers.Serializer):
         return selectors.customer_represent(row, [t.name for t in instance.tags.all()])
 
 
-ME_EDITABLE = (
-    "email",
-    "phone",
-    "timezone",
-    "contact_window_start",
-    "contact_window_end",
-    "email_opt_in",
-    "sms_opt_in",
-    "marketing_opt_in",
-)
+ME_EDITABLE = ("email", "phone", *PREFERENCE_FIELDS, "marketing_opt_in")
 
 
 class CustomerMeSerializer(CustomerSerializer):

@@ -20,27 +20,25 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from customers.models import Customer, ServiceType, Site
+from customers.models import CONTACT_FIELDS, PREFERENCE_FIELDS, Customer, ServiceType, Site
 from customers.services import tag_ids_for_names
-from customers.validation import DEFAULTS, FIELDS, REQUIRED, CodeLookups, customer_clean
+from customers.validation import (
+    BOOLEAN_FIELDS,
+    DEFAULTS,
+    FIELDS,
+    REQUIRED,
+    CodeLookups,
+    customer_clean,
+)
 
 BATCH_SIZE = 2000
 READ_ONLY_COLUMNS = {"id", "created_at", "updated_at"}
 # Model columns written by the import, in a fixed order.
 COLUMNS = (
-    "account_number",
-    "name",
-    "email",
-    "phone",
-    "operator_code",
-    "location",
+    *CONTACT_FIELDS,
     "last_mile_site_id",
     "service_type_id",
-    "timezone",
-    "contact_window_start",
-    "contact_window_end",
-    "email_opt_in",
-    "sms_opt_in",
+    *PREFERENCE_FIELDS,
     "is_active",
 )
 NEW_ROW_DEFAULTS: dict[str, Any] = {
@@ -154,7 +152,7 @@ class _Importer:
                 value = row[name]
                 if convert and isinstance(value, str):
                     row[name] = _parse_db_time(value)
-            for name in BOOL_COLUMNS:
+            for name in BOOLEAN_FIELDS:
                 row[name] = bool(row[name])
         return {row["account_number"]: row for row in rows}
 
@@ -320,9 +318,6 @@ class _Importer:
             ],
             batch_size=2000,
         )
-
-
-BOOL_COLUMNS = ("email_opt_in", "sms_opt_in", "is_active")
 
 
 def _in(column: str, values: list) -> tuple[str, list]:

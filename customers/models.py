@@ -54,6 +54,16 @@ class Tag(models.Model):
 
 DEFAULT_WINDOW_START = datetime.time(8, 0)
 DEFAULT_WINDOW_END = datetime.time(22, 0)
+# The parts every list of a customer's fields is built from: who they are and
+# how to reach them; when and on which channels they want to hear from us.
+CONTACT_FIELDS = ("account_number", "name", "email", "phone", "operator_code", "location")
+PREFERENCE_FIELDS = (
+    "timezone",
+    "contact_window_start",
+    "contact_window_end",
+    "email_opt_in",
+    "sms_opt_in",
+)
 
 
 class Customer(models.Model):

@@ -11,7 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat
 
 from config.pagination import planner_estimate
-from customers.models import Customer, ServiceType, Site, Tag
+from customers.models import CONTACT_FIELDS, PREFERENCE_FIELDS, Customer, ServiceType, Site, Tag
 
 AUDIENCE_FIELDS = ("location", "last_mile_site", "service_type", "tag", "operator_code")
 
@@ -236,19 +236,10 @@ def site_choices() -> QuerySet:
 # instance machinery).
 LIST_VALUES = (
     "id",
-    "account_number",
-    "name",
-    "email",
-    "phone",
-    "operator_code",
-    "location",
+    *CONTACT_FIELDS,
     "last_mile_site__code",
     "service_type__code",
-    "timezone",
-    "contact_window_start",
-    "contact_window_end",
-    "email_opt_in",
-    "sms_opt_in",
+    *PREFERENCE_FIELDS,
     "marketing_opt_in",
     "is_active",
     "created_at",

@@ -17,7 +17,14 @@ from phonenumbers.phonemetadata import PhoneMetadata
 # Private, but the pinned version's: classifies a number against one region.
 from phonenumbers.phonenumberutil import _number_type_helper as number_type_helper
 
-from customers.models import DEFAULT_WINDOW_END, DEFAULT_WINDOW_START, ServiceType, Site
+from customers.models import (
+    CONTACT_FIELDS,
+    DEFAULT_WINDOW_END,
+    DEFAULT_WINDOW_START,
+    PREFERENCE_FIELDS,
+    ServiceType,
+    Site,
+)
 
 PHONE_REGION = "RU"
 TEXT_LIMITS = {"account_number": 64, "name": 200, "location": 200}
@@ -35,20 +42,11 @@ DEFAULTS: dict[str, Any] = {
 }
 # Every writable field, in the order of the CSV header.
 FIELDS = (
-    "account_number",
-    "name",
-    "email",
-    "phone",
-    "operator_code",
-    "location",
+    *CONTACT_FIELDS,
     "last_mile_site",
     "service_type",
     "tags",
-    "timezone",
-    "contact_window_start",
-    "contact_window_end",
-    "email_opt_in",
-    "sms_opt_in",
+    *PREFERENCE_FIELDS,
     "is_active",
 )
 REQUIRED = ("account_number", "name")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from customers.models import PREFERENCE_FIELDS
 from delivery import hooks
 from delivery.channels import TransportError
 from delivery.channels.email import EmailTransport
@@ -164,11 +165,7 @@ _CUSTOMER_READ = (
     "name",
     "account_number",
     "location",
-    "timezone",
-    "contact_window_start",
-    "contact_window_end",
-    "email_opt_in",
-    "sms_opt_in",
+    *PREFERENCE_FIELDS,
     "marketing_opt_in",
     "is_active",
     "last_mile_site__code",

@@ -20,14 +20,14 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import signed_in
 from customers.api import AudienceSerializer
 from customers.models import Customer, ServiceType, Site
 from customers.selectors import site_subtree_q
-from delivery.models import Channel
 from incidents import selectors, services
 from incidents.models import Incident, IncidentCustomer, IncidentUpdate
 from notifications import templating
-from notifications.api import NoticeTotalsSerializer
+from notifications.api import ChannelsField, NoticeTotalsSerializer
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -55,9 +55,9 @@ class IsStaffOrCustomerReader(BasePermission):
     message = "Only engineers and administrators may do this."
 
     def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
+        if not signed_in(request):
             return False
+        user = request.user
         if user.is_staff_member:
             return True
         return user.is_customer and user.is_approved and view.action in ("list", "retrieve")
@@ -147,18 +147,17 @@ class RcaSerializer(serializers.Serializer):
     notification = serializers.IntegerField(allow_null=True)
 
 
+# What names an incident and when it happens; staff read these and more, a
+# customer of the incident these only (and its public updates).
+NAMING_FIELDS = ["id", "number", "kind", "title", "impact", "status"]
+TIMING_FIELDS = ["eta", "started_at", "resolved_at", "scheduled_start", "scheduled_end"]
+PUBLIC_FIELDS = [*NAMING_FIELDS, *TIMING_FIELDS, "updates"]
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
     scope = ScopeSerializer()
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(
-            choices=Channel.choices,
-            error_messages={"invalid_choice": '"{input}" is not a channel; use email or sms.'},
-        ),
-        allow_empty=False,
-        default=lambda: [Channel.EMAIL.value],
-        error_messages={"empty": "Choose at least one channel: email, sms."},
-    )
+    channels = ChannelsField()
     affected_count = serializers.SerializerMethodField()
     notified_count = serializers.SerializerMethodField()
     linked_tickets_count = serializers.SerializerMethodField()
@@ -168,21 +167,12 @@ class IncidentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id",
-            "number",
-            "kind",
-            "title",
-            "impact",
-            "status",
+            *NAMING_FIELDS,
             "scope",
             "channels",
             "respect_contact_window",
             "public",
-            "eta",
-            "started_at",
-            "resolved_at",
-            "scheduled_start",
-            "scheduled_end",
+            *TIMING_FIELDS,
             "reminder_minutes_before",
             "reminder_body",
             "start_body",
@@ -244,9 +234,6 @@ class IncidentSerializer(serializers.ModelSerializer):
             "notification": obj.rca_notification_id,
         }
 
-    def validate_channels(self, value):
-        return list(dict.fromkeys(value))
-
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         if self.instance is None and kind is None:
@@ -305,20 +292,7 @@ class PublicIncidentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
-        fields = [
-            "id",
-            "number",
-            "kind",
-            "title",
-            "impact",
-            "status",
-            "eta",
-            "started_at",
-            "resolved_at",
-            "scheduled_start",
-            "scheduled_end",
-            "updates",
-        ]
+        fields = PUBLIC_FIELDS
 
     @extend_schema_field(PublicUpdateSerializer(many=True))
     def get_updates(self, obj) -> list[dict]:

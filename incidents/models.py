@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from config.numbering import Numbered, number_format
+
 DEFAULT_REMINDER_BODY = (
     "Reminder: planned maintenance \u201c{{ incident.title }}\u201d starts at "
     "{{ incident.scheduled_start }} and should end by {{ incident.scheduled_end }}."
@@ -32,7 +34,9 @@ def _notice_link(*, related_name: str = "+") -> models.ForeignKey:
     )
 
 
-class Incident(models.Model):
+class Incident(Numbered):
+    NUMBER_PREFIX = "INC"
+
     class Kind(models.TextChoices):
         OUTAGE = "outage", "Outage"
         MAINTENANCE = "maintenance", "Planned maintenance"
@@ -124,20 +128,13 @@ class Incident(models.Model):
             models.Index(fields=["status", "scheduled_start"], name="incident_status_start"),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.number} {self.title}"
-
-    @property
-    def number(self) -> str:
-        return format_number(self.pk)
-
     @property
     def is_active(self) -> bool:
         return self.status not in self.FINISHED_STATUSES
 
 
 def format_number(pk: int | None) -> str:
-    return f"INC-{pk:06d}" if pk else ""
+    return number_format("INC", pk)
 
 
 class IncidentCustomer(models.Model):

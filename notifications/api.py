@@ -39,6 +39,35 @@ class SmsPreviewSerializer(serializers.Serializer):
     segments = serializers.IntegerField()
 
 
+# What the service records as a notification goes along; never written by a client.
+RECORDED_FIELDS = [
+    "status",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "started_at",
+    "finished_at",
+    "approved_by",
+    "approved_at",
+]
+
+
+class ChannelsField(serializers.ListField):
+    """The channels a notice goes out on: email unless said, at least one, each once."""
+
+    child = serializers.ChoiceField(
+        choices=Channel.choices,
+        error_messages={"invalid_choice": '"{input}" is not a channel; use email or sms.'},
+    )
+    default_error_messages = {"empty": "Choose at least one channel: email, sms."}
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_empty=False, default=lambda: [Channel.EMAIL.value], **kwargs)
+
+    def to_internal_value(self, data) -> list[str]:
+        return list(dict.fromkeys(super().to_internal_value(data)))
+
+
 class NotificationSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(
         choices=Notification.Kind.choices,
@@ -47,15 +76,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "invalid_choice": '"{input}" is not a kind; use general, outage, maintenance or rca.'
         },
     )
-    channels = serializers.ListField(
-        child=serializers.ChoiceField(
-            choices=Channel.choices,
-            error_messages={"invalid_choice": '"{input}" is not a channel; use email or sms.'},
-        ),
-        allow_empty=False,
-        default=lambda: [Channel.EMAIL.value],
-        error_messages={"empty": "Choose at least one channel: email, sms."},
-    )
+    channels = ChannelsField()
     audience = AudienceSerializer(required=False)
     category = serializers.ChoiceField(
         choices=Notification.Category.choices,
@@ -78,50 +99,19 @@ class NotificationSerializer(serializers.ModelSerializer):
         model = Notification
         fields = [
             "id",
-            "title",
-            "body",
-            "body_html",
-            "sms_body",
-            "kind",
-            "channels",
-            "category",
-            "fallback_channel",
-            "audience",
+            *services.CONTENT_FIELDS,
             "incident",
-            "start_at",
-            "end_at",
-            "respect_contact_window",
-            "status",
-            "created_by",
-            "created_at",
-            "updated_at",
-            "started_at",
-            "finished_at",
-            "approved_by",
-            "approved_at",
+            *services.TIMING_FIELDS,
+            *RECORDED_FIELDS,
             "totals",
             "sms_preview",
         ]
-        read_only_fields = [
-            "id",
-            "incident",
-            "status",
-            "created_by",
-            "created_at",
-            "updated_at",
-            "started_at",
-            "finished_at",
-            "approved_by",
-            "approved_at",
-        ]
+        read_only_fields = ["id", "incident", *RECORDED_FIELDS]
         extra_kwargs = {
             "title": {"max_length": TITLE_MAX_CHARS},
             "body": {"max_length": settings.NOTIFICATION_BODY_MAX_CHARS},
             "body_html": {"max_length": settings.NOTIFICATION_BODY_HTML_MAX_CHARS},
         }
-
-    def validate_channels(self, value):
-        return list(dict.fromkeys(value))
 
     def validate(self, attrs):
         instance = self.instance

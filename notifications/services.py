@@ -29,7 +29,8 @@ logger = logging.getLogger("proactive.notifications")
 INLINE_MATERIALISE_LIMIT = 2000
 
 Status = Notification.Status
-EDITABLE_FIELDS = (
+# What a draft's author may change: what it says and to whom, then when.
+CONTENT_FIELDS = (
     "title",
     "body",
     "body_html",
@@ -39,10 +40,9 @@ EDITABLE_FIELDS = (
     "category",
     "fallback_channel",
     "audience",
-    "start_at",
-    "end_at",
-    "respect_contact_window",
 )
+TIMING_FIELDS = ("start_at", "end_at", "respect_contact_window")
+EDITABLE_FIELDS = (*CONTENT_FIELDS, *TIMING_FIELDS)
 
 
 def _log(notification: Notification, event: str, **extra) -> None:

@@ -18,28 +18,29 @@ class CommentInline(admin.TabularInline):
     readonly_fields = ["author", "created_at"]
 
 
-class AttachmentInline(admin.TabularInline):
-    model = Attachment
+class _ReadOnlyInline(admin.TabularInline):
+    """Rows shown to read: none is added, changed or deleted here."""
+
     extra = 0
-    fields = ["original_name", "content_type", "size", "uploaded_by", "created_at"]
-    readonly_fields = fields
     can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
-class EventInline(admin.TabularInline):
-    """The audit trail, read-only: who changed what, with old and new values."""
+class AttachmentInline(_ReadOnlyInline):
+    model = Attachment
+    fields = ["original_name", "content_type", "size", "uploaded_by", "created_at"]
+
+
+class EventInline(_ReadOnlyInline):
+    """The audit trail: who changed what, with old and new values."""
 
     model = TicketEvent
-    extra = 0
     fields = ["created_at", "kind", "actor", "note", "changed"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="changes")
     def changed(self, event):

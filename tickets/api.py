@@ -17,7 +17,13 @@ from rest_framework.parsers import FormParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
-from accounts.permissions import IsAdmin, IsCustomerReading, IsEngineer, IsStaffMember
+from accounts.permissions import (
+    IsAdmin,
+    IsCustomerReading,
+    IsEngineer,
+    IsStaffMember,
+    signed_in,
+)
 from accounts.services import engineer_availability_set
 from config.parsers import JSONParser
 from config.schema import responds_with
@@ -72,9 +78,9 @@ class IsTicketUser(BasePermission):
     message = "Your account may not use tickets."
 
     def has_permission(self, request, view):
-        user = request.user
-        if not (user and user.is_authenticated and user.is_active):
+        if not signed_in(request):
             return False
+        user = request.user
         return user.is_staff_member or (user.is_customer and user.is_approved)
 
 

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.numbering import Numbered
+
 
 class Priority(models.TextChoices):
     LOW = "low", "Low"
@@ -40,7 +42,9 @@ CUSTOMER_EDITABLE_STATUSES = [Status.OPEN, Status.ASSIGNED]
 _ACTIVE_Q = Q(status__in=[s.value for s in ACTIVE_STATUSES])
 
 
-class Ticket(models.Model):
+class Ticket(Numbered):
+    NUMBER_PREFIX = "T"
+
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # These foreign keys are indexed by the composite (key, -id) indexes in
@@ -108,20 +112,9 @@ class Ticket(models.Model):
             models.Index(fields=["due_at"], name="ticket_active_due", condition=_ACTIVE_Q),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.number} {self.title}"
-
-    @property
-    def number(self) -> str:
-        return format_number(self.pk)
-
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
-
-
-def format_number(pk: int | None) -> str:
-    return f"T-{pk:06d}" if pk else ""
 
 
 class _TrailEntry(models.Model):

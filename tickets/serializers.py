@@ -7,7 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import IDENTITY_FIELDS, User
 from customers.models import Customer, ServiceType
 from incidents.models import Incident
 from tickets.models import (
@@ -280,11 +280,7 @@ class EngineerSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = [
-            "id",
-            "username",
-            "email",
-            "first_name",
-            "last_name",
+            *IDENTITY_FIELDS,
             "is_active",
             "is_available",
             "max_open_tickets",

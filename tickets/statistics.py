@@ -95,6 +95,17 @@ def _rows(tickets: QuerySet[Ticket]):
     )
 
 
+def _per_day(tickets, moment: str, *, since: datetime, until: datetime) -> dict[date, int]:
+    """How many tickets' `moment` falls on each UTC day from since until until."""
+    return dict(
+        tickets.filter(**{f"{moment}__gte": since, f"{moment}__lt": until})
+        .annotate(day=TruncDate(moment, tzinfo=UTC))
+        .values("day")
+        .annotate(n=Count("*"))
+        .values_list("day", "n")
+    )
+
+
 def _backlog(*, since: datetime, days: int) -> list[dict]:
     tickets = Ticket.objects.order_by().annotate(finished_at=_finished_at())
     until = since + timedelta(days=days)
@@ -103,20 +114,8 @@ def _backlog(*, since: datetime, days: int) -> list[dict]:
         .filter(Q(finished_at__isnull=True) | Q(finished_at__gte=since))
         .count()
     )
-    raised = dict(
-        tickets.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
-        .values("day")
-        .annotate(n=Count("*"))
-        .values_list("day", "n")
-    )
-    finished = dict(
-        tickets.filter(finished_at__gte=since, finished_at__lt=until)
-        .annotate(day=TruncDate("finished_at", tzinfo=UTC))
-        .values("day")
-        .annotate(n=Count("*"))
-        .values_list("day", "n")
-    )
+    raised = _per_day(tickets, "created_at", since=since, until=until)
+    finished = _per_day(tickets, "finished_at", since=since, until=until)
     points, backlog = [], open_before
     for offset in range(days):
         day: date = (since + timedelta(days=offset)).date()

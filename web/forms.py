@@ -7,6 +7,18 @@ from django.utils.timezone import get_current_timezone_name
 from accounts.models import Role, validate_timezone
 
 
+def add_api_errors(form: forms.Form, errors: dict, *, nested: str = "") -> None:
+    """Put the API's {field: [sentences]} on the form's fields of those names (the
+    rest on the form as a whole); `nested` names a serializer whose own fields
+    are the form's."""
+    for field, messages in errors.items():
+        if field == nested and isinstance(messages, dict):
+            add_api_errors(form, messages)
+            continue
+        for message in messages if isinstance(messages, list) else [messages]:
+            form.add_error(field if field in form.fields else None, str(message))
+
+
 class LoginForm(forms.Form):
     username = forms.CharField(
         max_length=150, widget=forms.TextInput(attrs={"autocomplete": "username"})
@@ -45,10 +57,7 @@ class SignupForm(forms.Form):
         if serializer.is_valid():
             self.cleaned_data = dict(serializer.validated_data)
             return True
-        for field, errors in serializer.errors.items():
-            target = field if field in self.fields else None
-            for error in errors:
-                self.add_error(target, str(error))
+        add_api_errors(self, serializer.errors)
         return False
 
 
@@ -254,7 +263,9 @@ class CustomerForm(forms.Form):
         self.is_valid()
         serializer = make_serializer(self.payload())
         if not serializer.is_valid():
-            self.add_errors({k: v for k, v in serializer.errors.items() if k not in self.errors})
+            add_api_errors(
+                self, {k: v for k, v in serializer.errors.items() if k not in self.errors}
+            )
 
     def validated_serializer(self, make_serializer):
         """The API serializer built by `make_serializer(data)` once it accepts the
@@ -264,13 +275,8 @@ class CustomerForm(forms.Form):
         serializer = make_serializer(self.payload())
         if serializer.is_valid():
             return serializer
-        self.add_errors(serializer.errors)
+        add_api_errors(self, serializer.errors)
         return None
-
-    def add_errors(self, errors: dict) -> None:
-        for field, messages in errors.items():
-            for message in messages if isinstance(messages, list) else [messages]:
-                self.add_error(field if field in self.fields else None, str(message))
 
 
 class ProfileForm(forms.Form):
@@ -466,15 +472,7 @@ class NotificationForm(AudienceForm):
         serializer = make_serializer(self.payload())
         if serializer.is_valid():
             return serializer
-        for field, messages in serializer.errors.items():
-            if field == "audience" and isinstance(messages, dict):
-                for sub, sub_messages in messages.items():
-                    target = sub if sub in self.fields else None
-                    for message in sub_messages:
-                        self.add_error(target, str(message))
-                continue
-            for message in messages if isinstance(messages, list) else [messages]:
-                self.add_error(field if field in self.fields else None, str(message))
+        add_api_errors(self, serializer.errors, nested="audience")
         return None
 
     @staticmethod
@@ -526,11 +524,6 @@ class SiteForm(forms.Form):
         data = dict(self.cleaned_data)
         data["parent"] = data["parent"] or None
         return data
-
-    def add_errors(self, errors: dict) -> None:
-        for field, messages in errors.items():
-            for message in messages if isinstance(messages, list) else [messages]:
-                self.add_error(field if field in self.fields else None, str(message))
 
 
 class ServiceTypeForm(forms.Form):

@@ -74,50 +74,46 @@ class TestRegister:
         assert not Customer.objects.exists()
 
 
+@pytest.fixture
+def decide(admin_client_api, pending_engineer, django_capture_on_commit_callbacks):
+    """An administrator approves or rejects the pending engineer, giving a reason."""
+
+    def decide(decision: str, reason: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return admin_client_api.post(
+                f"/api/users/{pending_engineer.pk}/{decision}/", {"reason": reason}
+            )
+
+    return decide
+
+
+def _sign_in(client, user: User):
+    return client.post(
+        "/api/login/", {"username": user.username, "password": "correct horse battery staple"}
+    )
+
+
 @pytest.mark.django_db
 class TestApproval:
     def test_approving_lets_the_engineer_sign_in_and_emails_them(
-        self,
-        admin_client_api,
-        pending_engineer,
-        anon_client,
-        mailoutbox,
-        django_capture_on_commit_callbacks,
+        self, decide, pending_engineer, anon_client, mailoutbox
     ):
-        with django_capture_on_commit_callbacks(execute=True):
-            response = admin_client_api.post(
-                f"/api/users/{pending_engineer.pk}/approve/", {"reason": "Welcome aboard"}
-            )
+        response = decide("approve", "Welcome aboard")
         assert response.status_code == 200
         assert response.json()["approval_status"] == "approved"
         assert len(mailoutbox) == 1
         assert mailoutbox[0].to == [pending_engineer.email]
         assert "approved" in mailoutbox[0].subject
         assert "Welcome aboard" in mailoutbox[0].body
-        login = anon_client.post(
-            "/api/login/",
-            {"username": pending_engineer.username, "password": "correct horse battery staple"},
-        )
-        assert login.status_code == 200
+        assert _sign_in(anon_client, pending_engineer).status_code == 200
 
     def test_rejecting_tells_the_applicant_why(
-        self,
-        admin_client_api,
-        pending_engineer,
-        anon_client,
-        mailoutbox,
-        django_capture_on_commit_callbacks,
+        self, decide, pending_engineer, anon_client, mailoutbox
     ):
-        with django_capture_on_commit_callbacks(execute=True):
-            admin_client_api.post(
-                f"/api/users/{pending_engineer.pk}/reject/", {"reason": "Unknown to us"}
-            )
+        decide("reject", "Unknown to us")
         assert "rejected" in mailoutbox[0].subject
         assert "Unknown to us" in mailoutbox[0].body
-        login = anon_client.post(
-            "/api/login/",
-            {"username": pending_engineer.username, "password": "correct horse battery staple"},
-        )
+        login = _sign_in(anon_client, pending_engineer)
         assert login.status_code == 403
         assert login.json()["code"] == "approval_rejected"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import unavailable
+from conftest import unavailable, wait_until
 from delivery.tests.fleet import Fleet
 from delivery.tests.sinks import SmtpSink, free_port
 
@@ -134,16 +134,6 @@ def _healthz(port: int) -> int | None:
         return None
 
 
-def _wait(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"{what}: not within {timeout} s")
-
-
 @pytest.mark.integration
 def test_a_postgresql_restart_mid_send_loses_nothing_and_everyone_reconnects(tmp_path):
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -189,7 +179,7 @@ def test_a_postgresql_restart_mid_send_loses_nothing_and_everyone_reconnects(tmp
                 ],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-            _wait(lambda: _healthz(web_port) == 200, timeout=60, what="gunicorn healthy")
+            wait_until(lambda: _healthz(web_port) == 200, timeout=60, what="gunicorn healthy")
             _manage(
                 env,
                 "shell",
@@ -206,11 +196,13 @@ def test_a_postgresql_restart_mid_send_loses_nothing_and_everyone_reconnects(tmp
                 "audience={'all': True})\n"
                 "services.notification_send(notification=n)\n",
             )
-            _wait(lambda: sink.handler.count >= RECIPIENTS // 5, timeout=180, what="a fifth sent")
+            wait_until(
+                lambda: sink.handler.count >= RECIPIENTS // 5, timeout=180, what="a fifth sent"
+            )
             at_restart = sink.handler.count
             cluster.restart()
             restarted_at = time.monotonic()
-            _wait(
+            wait_until(
                 lambda: len({r.to for r in sink.received}) >= RECIPIENTS,
                 timeout=300,
                 what="every recipient after the restart",

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_until
 from delivery.tests.sinks import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,16 +133,6 @@ class MakeRun:
         return self.output()
 
 
-def _wait(predicate, *, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not within {timeout} s")
-
-
 RECIPIENTS = 400
 # The embedded default's worker runs two drain tasks at once, one lane each.
 LANES_IN_THE_EMBEDDED_WORKER = 2
@@ -239,27 +230,27 @@ def test_make_run_serves_for_real_supervises_backs_up_and_restores(tmp_path):
             # A child that dies is started again, with a line saying so.
             web_pid = first.child_pid("web")
             os.kill(web_pid, signal.SIGKILL)
-            _wait(
+            wait_until(
                 lambda: f"web (pid {web_pid}) exited with -9; restarting it in 1 s"
                 in first.output(),
                 timeout=10,
                 what="the restart line",
             )
-            _wait(lambda: first.child_pid("web") != web_pid, timeout=10, what="a new web")
+            wait_until(lambda: first.child_pid("web") != web_pid, timeout=10, what="a new web")
             # Nothing of the dead one is left answering with the old code:
             # its worker process went with it.
-            _wait(lambda: not _alive_in_group(web_pid), timeout=5, what="the old web gone")
+            wait_until(lambda: not _alive_in_group(web_pid), timeout=5, what="the old web gone")
             first.wait_healthy(timeout=60)
 
             # An upload, then a send; a backup while it runs; a SIGKILL.
             (data / "media" / "attachments").mkdir(parents=True)
             (data / "media" / "attachments" / "photo.jpg").write_bytes(b"\xff\xd8 a photo")
             first.manage_shell(_SEND)
-            _wait(lambda: sink.handler.count >= 40, timeout=120, what="40 emails")
+            wait_until(lambda: sink.handler.count >= 40, timeout=120, what="40 emails")
             backup = _backup_tool(first.env, "backup")
             assert backup.returncode == 0, backup.stderr
             archive = Path(backup.stdout.split("Backup written: ")[1].strip())
-            _wait(lambda: sink.handler.count >= 80, timeout=120, what="80 emails")
+            wait_until(lambda: sink.handler.count >= 80, timeout=120, what="80 emails")
             worker_pid = first.child_pid("worker")
             os.kill(worker_pid, signal.SIGKILL)
             killed_at = time.monotonic()
@@ -313,7 +304,7 @@ def test_make_run_serves_for_real_supervises_backs_up_and_restores(tmp_path):
             second.wait_healthy()
             refused = _backup_tool(restore_env, "restore", str(archive))
             assert refused.returncode != 0 and "is running" in refused.stderr
-            _wait(
+            wait_until(
                 lambda: json.loads(second.manage_shell(_COUNTS)) == {"sent": RECIPIENTS},
                 timeout=180,
                 what="the restored queue to finish",

@@ -3,7 +3,6 @@
 import pytest
 from django.test import Client
 
-from accounts.models import User
 from customers.models import Customer, Site
 from customers.tests import helpers
 
@@ -11,10 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff_browser():
-    user = User.objects.create_superuser("root", "root@example.com", "pw-not-used-elsewhere")
+def staff_browser(superuser):
     client = Client()
-    client.force_login(user)
+    client.force_login(superuser)
     return client
 
 

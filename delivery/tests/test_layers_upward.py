@@ -12,13 +12,31 @@ from delivery.tests.conftest import started
 pytestmark = pytest.mark.django_db
 
 
-def test_a_batch_tells_the_hook_which_notifications_it_touched(make_customer, make_notification):
+@pytest.fixture
+def notification(make_customer, make_notification):
+    """A started notification with one email written, to one customer."""
     notification = started(make_notification())
     services.messages_materialise(
         notification=notification,
         customers=Customer.objects.filter(pk=make_customer().pk),
         channels=["email"],
     )
+    return notification
+
+
+@pytest.fixture
+def copy_to_me():
+    """A test copy as compose writes it: no notification, due now."""
+    return Message.objects.create(
+        channel="email",
+        to_address="me@example.com",
+        subject="[Test] Hi",
+        body="Hello",
+        next_attempt_at=timezone.now(),
+    )
+
+
+def test_a_batch_tells_the_hook_which_notifications_it_touched(notification):
     heard = []
 
     def receiver(*, notification_ids):
@@ -32,40 +50,20 @@ def test_a_batch_tells_the_hook_which_notifications_it_touched(make_customer, ma
     assert heard == [[notification.pk]]
 
 
-def test_notifications_finishes_through_the_hook(make_customer, make_notification):
-    notification = started(make_notification())
-    services.messages_materialise(
-        notification=notification,
-        customers=Customer.objects.filter(pk=make_customer().pk),
-        channels=["email"],
-    )
+def test_notifications_finishes_through_the_hook(notification):
     services.message_batch_deliver()
     notification.refresh_from_db()
     assert notification.status == notification.Status.COMPLETED
 
 
-def test_a_copy_a_drain_claimed_first_is_not_sent_again_by_deliver_now():
-    message = Message.objects.create(
-        channel="email",
-        to_address="me@example.com",
-        subject="[Test] Hi",
-        body="Hello",
-        next_attempt_at=timezone.now(),
-    )
-    assert services.message_claim_batch() == [message.pk]  # a drain got there first
-    returned = services.message_deliver_now(message=message)
+def test_a_copy_a_drain_claimed_first_is_not_sent_again_by_deliver_now(copy_to_me):
+    assert services.message_claim_batch() == [copy_to_me.pk]  # a drain got there first
+    returned = services.message_deliver_now(message=copy_to_me)
     assert returned.status == MessageStatus.SENDING and returned.attempts == 1
     assert not OutboxMessage.objects.exists()
 
 
-def test_deliver_now_sends_a_copy_nobody_else_claimed():
-    message = Message.objects.create(
-        channel="email",
-        to_address="me@example.com",
-        subject="[Test] Hi",
-        body="Hello",
-        next_attempt_at=timezone.now(),
-    )
-    returned = services.message_deliver_now(message=message)
+def test_deliver_now_sends_a_copy_nobody_else_claimed(copy_to_me):
+    returned = services.message_deliver_now(message=copy_to_me)
     assert returned.status == MessageStatus.SENT and returned.attempts == 1
     assert OutboxMessage.objects.get().to == "me@example.com"

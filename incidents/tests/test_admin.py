@@ -8,11 +8,6 @@ from incidents.services import incident_declare
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456789")
-
-
 def test_staff_browse_incidents_in_the_admin(client, superuser, make_customer):
     make_customer(location="Moscow")
     incident = incident_declare(

@@ -8,13 +8,6 @@ from delivery.models import Message
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def superuser(db):
-    from accounts.models import User
-
-    return User.objects.create_superuser("root", "root@example.com", "pw-123456-long")
-
-
 def test_staff_browse_notifications_and_messages_in_the_admin(client, superuser, make_notification):
     make_notification(title="Fiber cut")
     message = services.transactional_email_enqueue(to="a@example.com", subject="s", body="b")

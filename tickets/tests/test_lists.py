@@ -191,25 +191,8 @@ class TestRepresentation:
 
     def test_it_shows_the_contract_fields(self, customer_user, tickets):
         ticket = client_for(customer_user).get(f"/api/tickets/{tickets['a'].pk}/").json()
-        for field in [
-            "id",
-            "number",
-            "title",
-            "description",
-            "customer",
-            "service_type",
-            "priority",
-            "status",
-            "assignee",
-            "accepted_at",
-            "resolved_at",
-            "resolution",
-            "due_at",
-            "created_by",
-            "created_at",
-            "updated_at",
-        ]:
-            assert field in ticket
+        # A customer reads every field of the contract (the representation is written by hand).
+        assert set(ticket) == set(TicketSerializer.Meta.fields)
         assert ticket["number"] == f"T-{tickets['a'].pk:06d}"
 
 

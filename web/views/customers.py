@@ -28,7 +28,7 @@ from notifications import templating
 from tickets import selectors as ticket_selectors
 from tickets import services as ticket_services
 from web.errors import attempt, error_sentences
-from web.forms import CustomerForm, ImportForm, InteractionForm, TicketForm
+from web.forms import CustomerForm, ImportForm, InteractionForm, TicketForm, add_api_errors
 from web.permissions import staff_required
 from web.views import ticket_common
 
@@ -158,7 +158,9 @@ def customer_form_view(request, customer_id: int | None = None):
             try:
                 saved = serializer.save()
             except ValidationError as exc:
-                form.add_errors(exc.detail if isinstance(exc.detail, dict) else {None: exc.detail})
+                add_api_errors(
+                    form, exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
+                )
             else:
                 messages.success(request, f"{saved.name} is saved.")
                 return redirect("web-customer", customer_id=saved.pk)

@@ -9,7 +9,7 @@ from customers import services as customer_services
 from customers.api import ServiceTypeSerializer, SiteSerializer
 from customers.models import ServiceType, Site
 from web.errors import attempt
-from web.forms import ServiceTypeForm, SiteForm
+from web.forms import ServiceTypeForm, SiteForm, add_api_errors
 from web.permissions import admin_required, staff_required
 
 
@@ -32,7 +32,7 @@ def _save_with(request, form, serializer, success: str) -> bool:
     """Validate with the API's serializer and save through it (which calls the
     directory services); errors land on the form or as a message."""
     if not serializer.is_valid():
-        form.add_errors(serializer.errors)
+        add_api_errors(form, serializer.errors)
         return False
     return bool(attempt(request, serializer.save, success=success))
 
@@ -93,9 +93,7 @@ def service_type_create_view(request):
             serializer.save()
             messages.success(request, f"Service type {serializer.instance.code} is created.")
             return redirect("web-sites")
-        for field, errors in serializer.errors.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, str(error))
+        add_api_errors(form, serializer.errors)
     return _sites_page(request, service_type_form=form, status=400)
 
 

@@ -75,42 +75,33 @@ def notification_compose_view(request, notification_id: int | None = None):
             starter = STARTERS.get(kind, STARTERS["general"])
             initial = {"kind": kind if kind in STARTERS else "general", **starter}
         form = NotificationForm(initial=initial)
-        return render(
-            request, "web/notifications/compose.html", _compose_context(form, notification)
-        )
+        return _compose_page(request, form, notification)
     form = NotificationForm(request.POST)
     action = request.POST.get("action", "draft")
     serializer = form.validated_serializer(
         lambda data: NotificationSerializer(instance=notification, data=data)
     )
     if serializer is None:
-        return render(
-            request,
-            "web/notifications/compose.html",
-            _compose_context(form, notification),
-            status=400,
-        )
+        return _compose_page(request, form, notification, status=400)
     if action == "test":
         _send_test(request, serializer.validated_data, form.cleaned_data["test_phone"])
-        return render(
-            request, "web/notifications/compose.html", _compose_context(form, notification)
-        )
+        return _compose_page(request, form, notification)
     data = serializer.validated_data
     if notification is None:
         saved = attempt(request, services.notification_create, created_by=request.user, **data)
     else:
         saved = attempt(request, services.notification_update, notification=notification, **data)
     if not saved:
-        return render(
-            request,
-            "web/notifications/compose.html",
-            _compose_context(form, notification),
-            status=400,
-        )
+        return _compose_page(request, form, notification, status=400)
     if action == "send":
         return redirect("web-notification-send", notification_id=saved.value.pk)
     messages.success(request, "The draft is saved.")
     return redirect("web-notification", notification_id=saved.value.pk)
+
+
+def _compose_page(request, form, notification: Notification | None, *, status: int = 200):
+    context = _compose_context(form, notification)
+    return render(request, "web/notifications/compose.html", context, status=status)
 
 
 def _send_test(request, data: dict, phone: str) -> None:

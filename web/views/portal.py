@@ -17,7 +17,7 @@ from tickets import selectors, services
 from tickets.models import ACTIVE_STATUSES, CUSTOMER_EDITABLE_STATUSES, Status
 from tickets.throttles import ticket_create_refusal
 from web.errors import attempt
-from web.forms import ProfileForm, TicketCancelForm, TicketForm, TicketTextForm
+from web.forms import ProfileForm, TicketCancelForm, TicketForm, TicketTextForm, add_api_errors
 from web.permissions import customer_required
 from web.templatetags.web_tags import person
 from web.views import ticket_common
@@ -158,9 +158,7 @@ def portal_profile_view(request):
                     request.user.refresh_from_db(fields=["pending_email"])
                     messages.success(request, _saved_sentence(request.user, data.get("email")))
                     return redirect("web-portal-profile")
-            for field, errors in serializer.errors.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, str(error))
+            add_api_errors(form, serializer.errors)
         status = 400
     else:
         form = ProfileForm(initial=CustomerMeSerializer(customer).data)

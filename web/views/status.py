@@ -56,20 +56,21 @@ def _page_bytes(document: dict) -> bytes:
     return render_to_string("web/status/status.html", context).encode()
 
 
+def _status_response(name: str, render_bytes, content_type: str) -> HttpResponse:
+    document = public_status()
+    content = _once_per_build(name, document, render_bytes)
+    response = HttpResponse(content, content_type=content_type)
+    return status_headers(response, built_at=document["built_at"])
+
+
 @conditional_page
 def status_page_view(request):
-    document = public_status()
-    content = _once_per_build("page", document, _page_bytes)
-    response = HttpResponse(content, content_type="text/html; charset=utf-8")
-    return status_headers(response, built_at=document["built_at"])
+    return _status_response("page", _page_bytes, "text/html; charset=utf-8")
 
 
 @conditional_page
 def status_feed_view(request):
-    document = public_status()
-    content = _once_per_build("feed", document, _feed_bytes)
-    response = HttpResponse(content, content_type="application/atom+xml; charset=utf-8")
-    return status_headers(response, built_at=document["built_at"])
+    return _status_response("feed", _feed_bytes, "application/atom+xml; charset=utf-8")
 
 
 def _feed_bytes(document: dict) -> bytes:
