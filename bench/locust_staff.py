@@ -8,7 +8,12 @@ a customer, a ticket, the notification being sent and its statistics.
 
 One in five is an admin (the shift lead), who also opens the ticket
 statistics. The plan (sessions, tokens, ids to open) comes from the JSON file named by
-BENCH_LOAD_PLAN; on quitting, the figures are written to its "result" path."""
+BENCH_LOAD_PLAN; on quitting, the figures are written to its "result" path.
+
+The users start browsing before the send (a NOC is already at work when an
+outage notice goes out): what they see until the plan's "measure_from" file
+appears (signing in, every server process's first pages) is kept apart as
+"warm-up", and the figures are those from then on, during the send."""
 
 import itertools
 import json
@@ -116,6 +121,32 @@ class Admin(Engineer):
         self._get("/tickets/stats/", "tickets stats", self.page)
 
 
+_warm_up: dict = {}
+
+
+@events.init.add_listener
+def _measure_from_the_mark(environment, **_):
+    """Once the benchmark marks the send's start, keep the warm-up's figures
+    aside and count only what follows."""
+    import gevent
+
+    def watch():
+        marker = PLAN.get("measure_from")
+        if not marker:
+            return
+        while not os.path.exists(marker):
+            gevent.sleep(0.05)
+        total = environment.stats.total
+        _warm_up.update(
+            requests=total.num_requests,
+            failures=total.num_failures,
+            p95=total.get_response_time_percentile(0.95) if total.num_requests else 0,
+        )
+        environment.stats.reset_all()
+
+    gevent.spawn(watch)
+
+
 @events.quitting.add_listener
 def _write_result(environment, **_):
     stats = environment.stats
@@ -138,6 +169,7 @@ def _write_result(environment, **_):
         "rps": total.total_rps,
         "endpoints": endpoints,
         "errors": [f"{e.occurrences}× {e.name}: {e.error}" for e in stats.errors.values()][:10],
+        "warm_up": _warm_up,
     }
     with open(PLAN["result"], "w") as file:
         json.dump(result, file)
