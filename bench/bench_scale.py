@@ -183,6 +183,17 @@ def _report(r: dict) -> int:
         "running, and the update's supersession of the older one's pending rows timed.",
         flush=True,
     )
+    print(
+        "  the send's rate in each tenth of its window (messages/s): "
+        + " ".join(str(n) for n in r["tenths"]),
+        flush=True,
+    )
+    seen = r["vacuum_seconds"]
+    print(
+        "  autovacuum of the message table running during the send: "
+        + (f"seen from {seen[0]} s to {seen[-1]} s ({len(seen)} samples)" if seen else "not seen"),
+        flush=True,
+    )
     print(f"  load average: {r['load']}", flush=True)
     return 1 if missed else 0
 
@@ -261,6 +272,34 @@ def _rates(notification_id: int) -> tuple[int, float, float]:
     return len(stamps), rate(stamps[:tenth]), rate(stamps[-tenth:])
 
 
+def _tenths(notification_id: int) -> list[float]:
+    """The send's rate in each tenth of its window (messages/s), by sent_at."""
+    from delivery.models import Message
+
+    stamps = list(
+        Message.objects.filter(notification_id=notification_id, status="sent")
+        .order_by("sent_at")
+        .values_list("sent_at", flat=True)
+    )
+    start, span = stamps[0], (stamps[-1] - stamps[0]).total_seconds()
+    counts = [0] * 10
+    for stamp in stamps:
+        counts[min(int((stamp - start).total_seconds() / span * 10), 9)] += 1
+    return [round(n / (span / 10)) for n in counts]
+
+
+def _autovacuum_running() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' "
+            "AND query LIKE %s",
+            ["%delivery_message%"],
+        )
+        return cursor.fetchone()[0] > 0
+
+
 def child() -> dict:
     import django
 
@@ -337,7 +376,9 @@ def child() -> dict:
                 return False
             return elapsed < SEND_SECONDS or enough.count() < 20
 
+        vacuuming = []  # (seconds into the send, an autovacuum of the message table running)
         while going():
+            vacuuming.append((time.perf_counter() - started, _autovacuum_running()))
             for name, probe in probes.items():
                 before = time.perf_counter()
                 answer = probe()
@@ -390,6 +431,8 @@ def child() -> dict:
         fleet.stop()
         sinks_stop(sinks)
     figures["sent"], figures["first_rate"], figures["last_rate"] = _rates(first.pk)
+    figures["tenths"] = _tenths(first.pk)
+    figures["vacuum_seconds"] = [round(at) for at, running in vacuuming if running]
     figures["during_send_p95_ms"] = {
         name: statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
         for name, values in timings.items()

@@ -286,6 +286,9 @@ SMS_GATEWAY_TIMEOUT = env_float("SMS_GATEWAY_TIMEOUT_SECONDS", 10.0)
 # Delivery pipeline tuning.
 DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
 DELIVERY_LANES = env_int("DELIVERY_LANES", 2, minimum=1)
+# Lanes as processes forked for each drain task (True) or threads (False);
+# see delivery/lanes.py.
+DELIVERY_LANE_PROCESSES = env_bool("DELIVERY_LANE_PROCESSES", False)
 # Workers run this much nicer than the website (see config/celery.py).
 WORKER_NICENESS = env_int("WORKER_NICENESS", 10, minimum=0)
 DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 120, minimum=5)

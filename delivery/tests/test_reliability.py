@@ -6,6 +6,7 @@ notification is cancelled or reaches its end mid-run."""
 import datetime
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -128,17 +129,49 @@ def wait_done(notification, *, timeout: float) -> Counter:
     return wait_until(done, timeout=timeout, interval=0.25)
 
 
-def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_flight(rig):
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (a worker's lane processes)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+@pytest.mark.parametrize("lane_processes", [False, True], ids=["lane-threads", "lane-processes"])
+def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_flight(
+    rig, lane_processes
+):
     make_customers(2000)
     smtp = rig.smtp
-    fleet = rig()
+    fleet = rig(DELIVERY_LANE_PROCESSES=str(lane_processes).lower())
     notification = start_notification()
-    kills = 0
+    kills, lanes_killed = 0, set()
     for threshold, name in ((400, "w0"), (1000, "w1")):
         wait_until(lambda t=threshold: smtp.handler.count >= t, timeout=90, interval=0.05)
+        lanes = _children(fleet.workers[name].pid)
         fleet.kill(name)
         kills += 1
+        lanes_killed |= lanes
         fleet.start_worker(name)
+    if lane_processes:
+        # The killed workers were sending, so their lanes were running; they
+        # die with them instead of sending on unsupervised.
+        assert lanes_killed
+        wait_until(lambda: not any(_alive(pid) for pid in lanes_killed), timeout=5)
     result = wait_done(notification, timeout=120)
     received = Counter(r.to for r in smtp.received)
     duplicates = sum(received.values()) - len(received)
