@@ -4,6 +4,7 @@ RFC 8058) or `Auto-Submitted` (service), plus a footer link to the
 customer's preferences page."""
 
 import dataclasses
+import functools
 import html as html_lib
 from urllib.parse import quote
 
@@ -20,7 +21,14 @@ def message_id_domain() -> str:
     """EMAIL_MESSAGE_ID_DOMAIN, else the domain of DEFAULT_FROM_EMAIL."""
     if settings.EMAIL_MESSAGE_ID_DOMAIN:
         return settings.EMAIL_MESSAGE_ID_DOMAIN
-    address = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
+    return _domain_of(settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_of(from_email: str) -> str:
+    """Parsing the address takes some 60 µs, and every email asks twice:
+    once per sender address and process is enough."""
+    address = sanitize_address(from_email, "utf-8")
     return address.rpartition("@")[2].rstrip(">") or "proactive.local"
 
 
