@@ -4,6 +4,7 @@ tests that need the real PostgreSQL and Redis."""
 
 import os
 import socket
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -266,6 +267,27 @@ def start_worker(tmp_path):
     yield start
     for worker in workers:
         worker.stop()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a worker's pool or lane processes)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def process_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's name (state first),
+    or None when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def process_running(pid: int) -> bool:
+    """Running, not gone and not a zombie waiting for a parent to reap it."""
+    fields = process_stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")
 
 
 def wait_until(

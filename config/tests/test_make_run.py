@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import process_stat, wait_until
 from delivery.tests.sinks import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,14 +53,10 @@ def _alive_in_group(group: int) -> list[int]:
     """The pids of the process group's members that still run (not zombies
     waiting for a parent to reap them)."""
     alive = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == group and state not in ("Z", "X"):
-            alive.append(int(stat_file.parent.name))
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = process_stat(int(entry.name))  # state, parent, group, …
+        if fields is not None and int(fields[2]) == group and fields[0] not in ("Z", "X"):
+            alive.append(int(entry.name))
     return alive
 
 

@@ -6,13 +6,12 @@ notification is cancelled or reaches its end mid-run."""
 import datetime
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from conftest import database_url_for_subprocess, wait_until
+from conftest import child_pids, database_url_for_subprocess, process_running, wait_until
 from customers.models import Customer
 from customers.tests.factories import CustomerFactory
 from delivery.models import Message, MessageStatus
@@ -129,28 +128,6 @@ def wait_done(notification, *, timeout: float) -> Counter:
     return wait_until(done, timeout=timeout, interval=0.25)
 
 
-def _children(pid: int) -> set[int]:
-    """The processes whose parent is `pid` (a worker's lane processes)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2] != "Z"
-
-
 @pytest.mark.parametrize("lane_processes", [False, True], ids=["lane-threads", "lane-processes"])
 def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_flight(
     rig, lane_processes
@@ -162,7 +139,7 @@ def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_fli
     kills, lanes_killed = 0, set()
     for threshold, name in ((400, "w0"), (1000, "w1")):
         wait_until(lambda t=threshold: smtp.handler.count >= t, timeout=90, interval=0.05)
-        lanes = _children(fleet.workers[name].pid)
+        lanes = set(child_pids(fleet.workers[name].pid))
         fleet.kill(name)
         kills += 1
         lanes_killed |= lanes
@@ -171,7 +148,7 @@ def test_killing_workers_mid_run_loses_nothing_and_duplicates_at_most_the_in_fli
         # The killed workers were sending, so their lanes were running; they
         # die with them instead of sending on unsupervised.
         assert lanes_killed
-        wait_until(lambda: not any(_alive(pid) for pid in lanes_killed), timeout=5)
+        wait_until(lambda: not any(process_running(pid) for pid in lanes_killed), timeout=5)
     result = wait_done(notification, timeout=120)
     received = Counter(r.to for r in smtp.received)
     duplicates = sum(received.values()) - len(received)
