@@ -252,16 +252,19 @@ def _notification(title: str, **extra):
     )
 
 
-def _rates(notification_id: int) -> tuple[int, float, float]:
-    """(sent, rate of the first tenth, rate of the last tenth) from the
-    messages' own sent_at stamps."""
+def _sent_stamps(notification_id: int) -> list:
+    """When each of the notification's sent messages left, in order."""
     from delivery.models import Message
 
-    stamps = list(
+    return list(
         Message.objects.filter(notification_id=notification_id, status="sent")
         .order_by("sent_at")
         .values_list("sent_at", flat=True)
     )
+
+
+def _rates(stamps: list) -> tuple[int, float, float]:
+    """(sent, rate of the first tenth, rate of the last tenth) of the messages."""
     tenth = max(len(stamps) // 10, 2)
     if len(stamps) < 20:
         raise RuntimeError(f"only {len(stamps)} messages were sent; nothing to compare")
@@ -272,15 +275,8 @@ def _rates(notification_id: int) -> tuple[int, float, float]:
     return len(stamps), rate(stamps[:tenth]), rate(stamps[-tenth:])
 
 
-def _tenths(notification_id: int) -> list[float]:
-    """The send's rate in each tenth of its window (messages/s), by sent_at."""
-    from delivery.models import Message
-
-    stamps = list(
-        Message.objects.filter(notification_id=notification_id, status="sent")
-        .order_by("sent_at")
-        .values_list("sent_at", flat=True)
-    )
+def _tenths(stamps: list) -> list[float]:
+    """The send's rate in each tenth of its window (messages/s)."""
     start, span = stamps[0], (stamps[-1] - stamps[0]).total_seconds()
     counts = [0] * 10
     for stamp in stamps:
@@ -430,8 +426,9 @@ def child() -> dict:
     finally:
         fleet.stop()
         sinks_stop(sinks)
-    figures["sent"], figures["first_rate"], figures["last_rate"] = _rates(first.pk)
-    figures["tenths"] = _tenths(first.pk)
+    stamps = _sent_stamps(first.pk)
+    figures["sent"], figures["first_rate"], figures["last_rate"] = _rates(stamps)
+    figures["tenths"] = _tenths(stamps)
     figures["vacuum_seconds"] = [round(at) for at, running in vacuuming if running]
     figures["during_send_p95_ms"] = {
         name: statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]

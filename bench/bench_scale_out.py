@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.child import run_phase, sinks_start, sinks_stop
+from bench.child import pg_admin, run_phase, sinks_start, sinks_stop
 
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/")
 PG_DB = os.environ.get("BENCH_SCALE_OUT_DB", "proactive_bench_scale_out")
@@ -30,17 +30,20 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        figures = run_phase(
-            "bench.bench_scale_out",
-            "curve",
-            {
-                "DATABASE_URL": PG_BASE.rstrip("/") + "/" + PG_DB,
-                "PROACTIVE_DATA_DIR": folder,
-                "CELERY_BROKER_URL": REDIS_URL,
-                "BENCH_FRESH_DB": "1",
-            },
-        )
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            figures = run_phase(
+                "bench.bench_scale_out",
+                "curve",
+                {
+                    "DATABASE_URL": PG_BASE.rstrip("/") + "/" + PG_DB,
+                    "PROACTIVE_DATA_DIR": folder,
+                    "CELERY_BROKER_URL": REDIS_URL,
+                    "BENCH_FRESH_DB": "1",
+                },
+            )
+    finally:
+        pg_admin(PG_BASE.rstrip("/"), f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
     lanes = figures["lanes"]
     print(
         f"  {COUNT:,} emails a send, {lanes} lanes a worker, {os.cpu_count()} CPUs; "

@@ -38,6 +38,10 @@ def test_the_scale_benchmark_runs_at_a_tiny_size(postgres):
         "BENCH_REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/12"),
         "BENCH_SCALE_CUSTOMERS": "400",
         "BENCH_SCALE_SEND_SECONDS": "8",
+        # `bench scale` runs the scale-out curve too: a small one.
+        "BENCH_SCALE_OUT_COUNT": "400",
+        "BENCH_PG_URL": server,
+        "BENCH_SCALE_OUT_DB": f"proactive_bench_scale_out_smoke_{os.getpid()}",
     }
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
@@ -54,4 +58,5 @@ def test_the_scale_benchmark_runs_at_a_tiny_size(postgres):
     for goal in ("< 200 ms", "≤ 10 s", "≥ 0.9", "< 300 MB", "< 50 ms", "< 5 s", "≤ 0.25 s"):
         assert goal in out, goal
     assert "directory benchmark's loader" in out
+    assert "ceiling /s" in out  # the scale-out curve printed its table
     assert "failed" not in out
