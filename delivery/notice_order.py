@@ -54,14 +54,17 @@ def _incident_notices(messages: list[Message]) -> dict[int, list[Message]]:
 
 
 def _notice_order(incident_ids: set[int]) -> dict[int, list[int]]:
-    """Each incident's started notices (root-cause reports aside), oldest
-    first: the order their customers must hear them in."""
+    """Each incident's started notices (root-cause reports and cancelled
+    notices aside: a cancel's rows may not all be marked yet, and none of
+    them will be sent), oldest first: the order their customers must hear
+    them in."""
     from notifications.models import Notification
 
     order: dict[int, list[int]] = {}
     rows = (
         Notification.objects.filter(incident_id__in=incident_ids, started_at__isnull=False)
         .exclude(kind=Notification.Kind.RCA)
+        .exclude(status=Notification.Status.CANCELLED)
         .order_by("started_at", "id")
         .values_list("incident_id", "pk")
     )

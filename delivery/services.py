@@ -19,6 +19,7 @@ Each step lives in a module of its own, in the order a message meets them:
 
 from delivery.bulk import (
     messages_cancel,
+    messages_cancel_rest,
     messages_expire_ended,
     messages_retry_failed,
     messages_supersede,
@@ -49,6 +50,7 @@ __all__ = [
     "message_nudge_on_commit",
     "message_test_copy_send",
     "messages_cancel",
+    "messages_cancel_rest",
     "messages_expire_ended",
     "messages_materialise",
     "messages_retry_failed",

@@ -6,6 +6,7 @@ import datetime
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -430,7 +431,10 @@ def _supersede_older_notices(notification: Notification) -> list[int]:
 def notification_cancel(*, notification: Notification) -> Notification:
     """Stop it: every undelivered message becomes `cancelled`. Workers
     re-check the notification behind a lock the cancel takes first, so
-    nothing leaves after this commits."""
+    nothing leaves after this commits. The request marks the first range of
+    rows itself (all of them, for up to delivery.bulk.RANGE_IDS messages);
+    a task marks the rest, and the statistics count them as cancelled
+    meanwhile."""
     delivery.cancel_fence_close(notification_id=notification.pk)
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     if notification.status == Status.CANCELLED:
@@ -438,12 +442,33 @@ def notification_cancel(*, notification: Notification) -> Notification:
     if notification.status in (Status.COMPLETED, Status.EXPIRED):
         raise Conflict(f"The notification is already {notification.status}; nothing to cancel.")
     now = timezone.now()
-    cancelled = delivery.messages_cancel(notification_id=notification.pk, now=now)
     notification.status = Status.CANCELLED
     notification.finished_at = now
     notification.save(update_fields=["status", "finished_at", "updated_at"])
-    _log(notification, "cancelled", messages_cancelled=cancelled)
+    cancelled, every_range = delivery.messages_cancel(
+        notification_id=notification.pk, now=now, ranges=1
+    )
+    if not every_range:
+        transaction.on_commit(partial(_cancel_rest_later, notification.pk))
+    _log(notification, "cancelled", messages_cancelled=cancelled, rest_later=not every_range)
     return notification
+
+
+def _cancel_rest_later(notification_id: int) -> None:
+    """Losing this (broker down) costs only time: the scheduler's sweep
+    marks what a cancel left (notification_cancel_rest)."""
+    from notifications.tasks import cancel_rest
+
+    try:
+        cancel_rest.delay(notification_id)
+    except Exception as exc:
+        logger.warning("could not queue the rest of a cancel: %s", exc)
+
+
+def notification_cancel_rest(*, notification_id: int) -> int | None:
+    """Mark the undelivered messages a cancel's request left (see
+    notification_cancel). None when another run is marking them."""
+    return delivery.messages_cancel_rest(notification_id=notification_id)
 
 
 @transaction.atomic
@@ -519,9 +544,31 @@ def notification_start_due(*, now: datetime.datetime | None = None) -> int:
     ):
         notification_materialise(notification=notification)
     notification_expire_ended(now=now)
+    for pk in _cancelled_with_open_messages(now=now):
+        notification_cancel_rest(notification_id=pk)
     sending = list(Notification.objects.filter(status=Status.SENDING).values_list("pk", flat=True))
     notification_finish_if_done(notification_ids=sending)
     return started
+
+
+def _cancelled_with_open_messages(*, now: datetime.datetime) -> list[int]:
+    """Cancelled in the last day with messages still unmarked: their
+    cancel's task was lost or is still marking (a run that finds another
+    marking leaves it to that one)."""
+    open_messages = Message.objects.filter(notification=OuterRef("pk"), status__in=OPEN_STATUSES)
+    return list(
+        Notification.objects.filter(
+            status=Status.CANCELLED,
+            finished_at__gte=now - datetime.timedelta(days=1),
+            finished_at__lt=now - datetime.timedelta(seconds=CANCEL_REST_GRACE_SECONDS),
+        )
+        .filter(Exists(open_messages))
+        .values_list("pk", flat=True)
+    )
+
+
+# The scheduler's sweep leaves a fresh cancel's rows this long to its own task.
+CANCEL_REST_GRACE_SECONDS = 30
 
 
 def notification_expire_ended(*, now: datetime.datetime) -> int:

@@ -22,3 +22,8 @@ def materialise_notification(notification_id: int) -> int:
 @shared_task(name="notifications.tasks.send_daily_report", ignore_result=True)
 def send_daily_report() -> int:
     return len(services.daily_report_send())
+
+
+@shared_task(name="notifications.tasks.cancel_rest", ignore_result=True)
+def cancel_rest(notification_id: int) -> int | None:
+    return services.notification_cancel_rest(notification_id=notification_id)

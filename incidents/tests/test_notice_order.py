@@ -147,3 +147,28 @@ def test_an_older_notice_claimed_again_after_the_update_went_is_superseded(
         S.SUPERSEDED
     }
     assert not emails_to(customers[0].email)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancelled_update_whose_rows_are_not_all_marked_yet_supersedes_nothing(
+    engineer_client, outage_of_three, monkeypatch
+):
+    from delivery import bulk
+
+    monkeypatch.setattr(bulk, "RANGE_IDS", 1)  # the cancel's request marks one row
+    incident, customers = outage_of_three
+    first = incident["updates"][0]["notification"]
+    claimed = delivery.message_claim_batch(limit=10)  # a worker that died
+    second = _post_update(engineer_client, incident)
+    monkeypatch.setattr("notifications.services._cancel_rest_later", lambda pk: None)
+    assert engineer_client.post(f"/api/notifications/{second}/cancel/").status_code == 200
+    unmarked = Message.objects.filter(notification_id=second, status=S.PENDING)
+    assert unmarked.count() == 2
+    Message.objects.filter(pk__in=claimed).update(next_attempt_at=timezone.now())
+    deliver()
+    assert set(Message.objects.filter(notification_id=first).values_list("status", flat=True)) == {
+        S.SENT
+    }
+    for customer in customers:
+        [email] = emails_to(customer.email)
+        assert f"<notification-{first}.customer-{customer.pk}@" in email.headers["Message-ID"]
