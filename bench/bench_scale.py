@@ -18,11 +18,15 @@ beside its goal:
   dashboard, p95 during the send (< 50 ms), in-process with Django's client;
 - cancelling a second notification to everyone part-way (half of it
   sent, or 5 s after the workers sent its first message, whichever first),
-  its remaining rows still open (< 5 s), and how long the cancel waited at
-  the cancel fence (≤ 0.25 s);
+  its remaining rows still open: the request (< 5 s; it marks the first
+  range of rows, the statistics count the rest as cancelled at once), how
+  long it waited at the cancel fence (≤ 0.25 s), then the task marking the
+  rest until no row is open;
 - supersession: a newer notice of the same incident over a second
-  notification's million pending rows, the one UPDATE an incident update
-  runs (delivery's messages_supersede; < 10 s).
+  notification's million pending rows: the first range in the update's
+  transaction, then the task superseding the rest (delivery's
+  messages_supersede and messages_supersede_rest); from the update to the
+  last row marked < 10 s.
 
 Runs in a child process with its own database (`proactive_bench_scale`,
 override with BENCH_SCALE_DB) and the Redis database of BENCH_REDIS_URL.
@@ -156,16 +160,48 @@ def _report(r: dict) -> int:
             r["cancel_s"] < 5,
         ),
         (
+            "  then its task, until every row is marked (the request's figure counts them "
+            "cancelled meanwhile)",
+            f"{r['cancel_rest_s']:.1f} s",
+            "",
+            None,
+        ),
+        (
+            "  rows of the cancelled notice still open after both",
+            f"{r['cancel_left_open']:,}",
+            "0",
+            r["cancel_left_open"] == 0,
+        ),
+        (
             "  of which the wait at the cancel fence",
             f"{r['fence_wait_s']:.3f} s",
             "≤ 0.25 s",
             r["fence_wait_s"] <= 0.25,
         ),
         (
-            f"supersede {r['superseded']:,} pending rows (incident update)",
-            f"{r['supersede_s']:.1f} s",
+            f"supersede {r['superseded']:,} pending rows (incident update): its transaction",
+            f"{r['supersede_s']:.2f} s",
+            "",
+            None,
+        ),
+        (
+            "  then its task, until every row is marked (workers supersede unmarked ones "
+            "they claim)",
+            f"{r['supersede_rest_s']:.1f} s",
+            "",
+            None,
+        ),
+        (
+            "  supersession of the million, from the update to the last row marked",
+            f"{r['supersede_s'] + r['supersede_rest_s']:.1f} s",
             "< 10 s",
-            r["supersede_s"] < 10,
+            r["supersede_s"] + r["supersede_rest_s"] < 10,
+        ),
+        (
+            "  rows of the older notice still open after both",
+            f"{r['supersede_left_open']:,}",
+            "0",
+            r["supersede_left_open"] == 0,
         ),
     ]
     print("\nScale figures (goal beside each):")
@@ -302,7 +338,7 @@ def child() -> dict:
     django.setup()
     import redis
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
     from django.test import Client
 
     from accounts.models import ApprovalStatus, Role, User
@@ -420,6 +456,14 @@ def child() -> dict:
             figures["cancel_s"] = time.perf_counter() - started
         finally:
             delivery.cancel_fence_close = fence
+        # What the request left to its task, here in this process (the
+        # workers' task would do the same): until every row is marked.
+        started = time.perf_counter()
+        services.notification_cancel_rest(notification_id=second.pk)
+        figures["cancel_rest_s"] = time.perf_counter() - started
+        figures["cancel_left_open"] = rows.filter(
+            status__in=("pending", "deferred", "sending")
+        ).count()
         figures["cancelled"] = open_rows
         figures["cancel_sent_before"] = rows.filter(status="sent").count()
         figures["fence_wait_s"] = waits[0] if waits else 0.0
@@ -455,11 +499,23 @@ def child() -> dict:
         )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE delivery_message")
+    # The update's materialising transaction supersedes the first range of
+    # the older rows; a task supersedes the rest once it has committed.
     started = time.perf_counter()
-    figures["superseded"] = delivery.messages_supersede(
+    with transaction.atomic():
+        superseded, _ = delivery.messages_supersede(
+            newer_notification_id=newer.pk, older_notification_ids=[older.pk], ranges=1
+        )
+    figures["supersede_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    superseded += delivery.messages_supersede_rest(
         newer_notification_id=newer.pk, older_notification_ids=[older.pk]
     )
-    figures["supersede_s"] = time.perf_counter() - started
+    figures["supersede_rest_s"] = time.perf_counter() - started
+    figures["superseded"] = superseded
+    figures["supersede_left_open"] = Message.objects.filter(
+        notification=older, status__in=("pending", "deferred", "sending")
+    ).count()
     figures["web_peak_mb"] = _peak_mb(os.getpid())
     figures["load"] = [round(x, 2) for x in os.getloadavg()]
     return figures

@@ -23,6 +23,7 @@ from delivery.bulk import (
     messages_expire_ended,
     messages_retry_failed,
     messages_supersede,
+    messages_supersede_rest,
 )
 from delivery.claims import message_claim_batch, message_claims_expire
 from delivery.dispatch import message_dispatch_due, message_nudge_on_commit
@@ -55,6 +56,7 @@ __all__ = [
     "messages_materialise",
     "messages_retry_failed",
     "messages_supersede",
+    "messages_supersede_rest",
     "transactional_email_enqueue",
     "transactional_emails_enqueue",
     "transactional_sms_enqueue",

@@ -381,7 +381,7 @@ def _materialise_part(
             fresh=not existing.exists(),
         )
         last = upto is None
-        older = _supersede_older_notices(notification) if first or last else []
+        older = _supersede_older_notices(notification, last=last) if first or last else []
         if last:
             notification.materialized_at = timezone.now()
             notification.save(update_fields=["materialized_at", "updated_at"])
@@ -401,10 +401,24 @@ def _dispatch_now() -> None:
         logger.warning("could not dispatch the first part: %s", exc)
 
 
-def _supersede_older_notices(notification: Notification) -> list[int]:
+def _supersede_older_notices(notification: Notification, *, last: bool) -> list[int]:
     """An incident's newer notice replaces whatever its older ones have not
     delivered yet (a root-cause report replaces nothing: it is news of its
-    own). Returns the ids of the older notices."""
+    own). The materialising transaction supersedes the first range of their
+    rows; after the last part a task does the rest (a worker that claims a
+    row not marked yet supersedes it itself). Returns the older notices' ids."""
+    older = _older_notices(notification)
+    if older:
+        _, every_range = delivery.messages_supersede(
+            newer_notification_id=notification.pk, older_notification_ids=older, ranges=1
+        )
+        if last and not every_range:
+            transaction.on_commit(partial(_supersede_rest_later, notification.pk))
+    return older
+
+
+def _older_notices(notification: Notification) -> list[int]:
+    """The incident's notices still sending that this one replaces."""
     if notification.incident_id is None or notification.kind == Notification.Kind.RCA:
         return []
     notices = (
@@ -419,12 +433,35 @@ def _supersede_older_notices(notification: Notification) -> list[int]:
         notices = notices.filter(
             Q(started_at__lt=started) | Q(started_at=started, pk__lt=notification.pk)
         )
-    older = list(notices.values_list("pk", flat=True))
-    if older:
-        delivery.messages_supersede(
-            newer_notification_id=notification.pk, older_notification_ids=older
-        )
-    return older
+    return list(notices.values_list("pk", flat=True))
+
+
+def _supersede_rest_later(notification_id: int) -> None:
+    """Losing this (broker down) costs only the workers' time: each row not
+    marked is superseded when a worker claims it."""
+    from notifications.tasks import supersede_rest
+
+    try:
+        supersede_rest.delay(notification_id)
+    except Exception as exc:
+        logger.warning("could not queue the rest of a supersession: %s", exc)
+
+
+def notification_supersede_rest(*, notification_id: int) -> int | None:
+    """Supersede the older notices' rows a newer notice's materialisation
+    left (see _supersede_older_notices), then finish the older notices that
+    have nothing left. None when another run is doing it."""
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is None:
+        return 0
+    older = _older_notices(notification)
+    if not older:
+        return 0
+    superseded = delivery.messages_supersede_rest(
+        newer_notification_id=notification.pk, older_notification_ids=older
+    )
+    notification_finish_if_done(notification_ids=older)
+    return superseded
 
 
 @transaction.atomic
