@@ -10,10 +10,10 @@ marks the rest. Nothing unmarked is sent meanwhile: a cancel's fence and
 the notification's status stop a worker, and a worker that claims a
 superseded notice's row supersedes it itself (delivery.notice_order)."""
 
-import contextlib
 import datetime
 import logging
-from collections.abc import Iterator
+import time
+from functools import partial
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet
@@ -32,65 +32,98 @@ CANCELLED_REASON = "The notification was cancelled."
 # Message ids per range when a cancel or a supersession marks rows: one
 # UPDATE of up to this many rows, about a second on PostgreSQL here.
 RANGE_IDS = 50_000
-# Advisory lock namespaces: one session at a time marks a cancelled
-# notification's rows, or supersedes what a newer notice replaces.
+# Advisory lock namespaces (PostgreSQL): a range of a cancelled
+# notification's rows, or of the rows a newer notice supersedes, is marked
+# by one session at a time; the others pass it by.
 CANCEL_MARK_NAMESPACE = 0x5053
 SUPERSEDE_MARK_NAMESPACE = 0x5054
+# How often, and how long apart, a task marking the rest goes back over
+# ranges another session held when it passed them.
+MARK_ROUNDS = 600
+MARK_ROUND_PAUSE_SECONDS = 0.1
 
 
 def _id_ranges(rows: QuerySet) -> list[tuple[int, int]]:
-    """The rows' span of ids, cut into RANGE_IDS-wide ranges, lowest first.
+    """The RANGE_IDS-aligned ranges of ids the rows span, lowest first
+    (aligned, so every session cuts the same ranges and locks the same).
     `pk + 0` keeps PostgreSQL from finding the ends by walking the primary
     key from either end, which passes every other notification's rows first
     (a year of them, on a busy table); this reads the notification's own."""
     span = rows.aggregate(low=Min(F("pk") + 0), high=Max(F("pk") + 0))
     if span["low"] is None:
         return []
-    low, high = span["low"], span["high"]
-    return [(start, min(start + RANGE_IDS - 1, high)) for start in range(low, high + 1, RANGE_IDS)]
+    first, last = span["low"] // RANGE_IDS, span["high"] // RANGE_IDS
+    return [(n * RANGE_IDS, (n + 1) * RANGE_IDS - 1) for n in range(first, last + 1)]
 
 
-@contextlib.contextmanager
-def _sole_marker(namespace: int, notification_id: int) -> Iterator[bool]:
-    """True when no other session holds this namespace's lock on the
-    notification (PostgreSQL; SQLite has a single writer). A session that
-    dies lets go."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield True
-        return
-    key = [namespace, notification_id % 2**31]
+def _range_taken(lock: tuple[int, int] | None, low: int) -> bool:
+    """In the range's transaction: True when this session may mark the range
+    (no other session holds it; the lock goes with the transaction)."""
+    if lock is None or connection.vendor != "postgresql":
+        return True
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-        taken = cursor.fetchone()[0]
-    try:
-        yield taken
-    finally:
-        if taken:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [range_lock_key(lock, low)])
+        return cursor.fetchone()[0]
+
+
+def range_lock_key(lock: tuple[int, int], low: int) -> int:
+    """The advisory lock of the range starting at id `low`: its namespace,
+    whose rows (a notification id) and which range, in one bigint."""
+    namespace, owner = lock
+    return (namespace << 48) | ((owner % 2**24) << 24) | ((low // RANGE_IDS) % 2**24)
 
 
 def _mark_in_ranges(
-    rows: QuerySet, *, ranges: int | None, narrow: Q | None = None, **values
+    rows: QuerySet,
+    *,
+    ranges: int | None,
+    narrow: Q | None = None,
+    lock: tuple[int, int] | None = None,
+    **values,
 ) -> tuple[int, bool]:
     """Set `values` on `rows`, range by range of ids from the lowest, each
     range in its own transaction (or in the caller's); `narrow` is a
     condition only the UPDATE tests (the ranges come from `rows` alone).
-    `ranges` caps how many ranges this call marks (None: all). Returns (rows
-    changed, True when it went over every range)."""
-    spans = _id_ranges(rows)
-    changed = 0
-    for low, high in spans[:ranges]:
+    `ranges` caps how many ranges with rows to change this call marks (None:
+    all). With `lock` (namespace, notification id) a range another session
+    is marking is passed by. Returns (rows changed, True when it went over
+    every range and passed none by)."""
+    changed, marked, passed = 0, 0, False
+    for low, high in _id_ranges(rows):
+        if ranges is not None and marked >= ranges:
+            return changed, False
         in_range = rows.filter(pk__range=(low, high))
         if narrow is not None:
             in_range = in_range.filter(narrow)
         with transaction.atomic():
-            changed += in_range.update(**values)
-    return changed, ranges is None or len(spans) <= ranges
+            if not _range_taken(lock, low):
+                passed = True
+                continue
+            count = in_range.update(**values)
+        changed += count
+        marked += count > 0
+    return changed, not passed
+
+
+def _mark_until_done(mark) -> int:
+    """Outside any transaction: mark every range, going back over the ones
+    other sessions held (each of them marks its range within a second or
+    two; one that dies lets go of it). Returns the rows this call changed."""
+    changed = 0
+    for _ in range(MARK_ROUNDS):
+        count, done = mark()
+        changed += count
+        if done:
+            break
+        time.sleep(MARK_ROUND_PAUSE_SECONDS)
+    return changed
 
 
 def messages_supersede(
-    *, newer_notification_id: int, older_notification_ids: list[int], ranges: int | None = None
+    *,
+    newer_notification_id: int,
+    older_notification_ids: list[int],
+    ranges: int | None = None,
 ) -> tuple[int, bool]:
     """No stale notices: every undelivered message of the older notices to a
     customer and channel the newer notice has a message for becomes
@@ -115,6 +148,7 @@ def messages_supersede(
         ),
         ranges=ranges,
         narrow=undelivered & Q(Exists(newer)),
+        lock=(SUPERSEDE_MARK_NAMESPACE, newer_notification_id),
         status=MessageStatus.SUPERSEDED,
         next_attempt_at=None,
         last_error=SUPERSEDED_REASON,
@@ -129,18 +163,16 @@ def messages_supersede(
 
 def messages_supersede_rest(
     *, newer_notification_id: int, older_notification_ids: list[int]
-) -> int | None:
+) -> int:
     """After a newer notice's materialisation committed: supersede what its
-    transaction left, outside any transaction. None when another session is
-    doing it right now."""
-    with _sole_marker(SUPERSEDE_MARK_NAMESPACE, newer_notification_id) as sole:
-        if not sole:
-            return None
-        changed, _ = messages_supersede(
+    transaction left, outside any transaction. Returns the rows changed."""
+    return _mark_until_done(
+        partial(
+            messages_supersede,
             newer_notification_id=newer_notification_id,
             older_notification_ids=older_notification_ids,
         )
-    return changed
+    )
 
 
 def messages_cancel(
@@ -149,12 +181,14 @@ def messages_cancel(
     """The notification's undelivered messages become `cancelled`, range by
     range (see _mark_in_ranges; `ranges` caps how many). The cancelling
     transaction marks the first after `delivery.fence.cancel_fence_close`,
-    so no worker hands over another of its messages; the rest can wait (see
-    messages_cancel_rest). Returns (rows changed, True when it went over
-    every range)."""
+    so no worker hands over another of its messages; a task marks the rest
+    (messages_cancel_rest), and a worker that claims rows not marked yet
+    marks a range too (message_batch_deliver). Returns (rows changed, True
+    when it went over every range)."""
     return _mark_in_ranges(
         Message.objects.filter(notification_id=notification_id, status__in=OPEN_STATUSES),
         ranges=ranges,
+        lock=(CANCEL_MARK_NAMESPACE, notification_id),
         status=MessageStatus.CANCELLED,
         next_attempt_at=None,
         last_error=CANCELLED_REASON,
@@ -162,13 +196,12 @@ def messages_cancel(
     )
 
 
-def messages_cancel_rest(*, notification_id: int) -> int | None:
+def messages_cancel_rest(*, notification_id: int) -> int:
     """After a cancel committed: mark the rows its request left, outside any
-    transaction. None when another session is marking them right now."""
-    with _sole_marker(CANCEL_MARK_NAMESPACE, notification_id) as sole:
-        if not sole:
-            return None
-        changed, _ = messages_cancel(notification_id=notification_id, now=timezone.now())
+    transaction. Returns the rows this call changed."""
+    changed = _mark_until_done(
+        lambda: messages_cancel(notification_id=notification_id, now=timezone.now())
+    )
     logger.info(
         "cancelled messages marked", extra={"notification_id": notification_id, "messages": changed}
     )

@@ -447,10 +447,10 @@ def _supersede_rest_later(notification_id: int) -> None:
         logger.warning("could not queue the rest of a supersession: %s", exc)
 
 
-def notification_supersede_rest(*, notification_id: int) -> int | None:
+def notification_supersede_rest(*, notification_id: int) -> int:
     """Supersede the older notices' rows a newer notice's materialisation
     left (see _supersede_older_notices), then finish the older notices that
-    have nothing left. None when another run is doing it."""
+    have nothing left. Returns the rows this call superseded."""
     notification = Notification.objects.filter(pk=notification_id).first()
     if notification is None:
         return 0
@@ -469,9 +469,9 @@ def notification_cancel(*, notification: Notification) -> Notification:
     """Stop it: every undelivered message becomes `cancelled`. Workers
     re-check the notification behind a lock the cancel takes first, so
     nothing leaves after this commits. The request marks the first range of
-    rows itself (all of them, for up to delivery.bulk.RANGE_IDS messages);
-    a task marks the rest, and the statistics count them as cancelled
-    meanwhile."""
+    rows itself (delivery.bulk.RANGE_IDS ids: every row of a notification
+    of a few thousand); a task marks the rest, workers that claim unmarked
+    rows help, and the statistics count them as cancelled meanwhile."""
     delivery.cancel_fence_close(notification_id=notification.pk)
     notification = Notification.objects.select_for_update().get(pk=notification.pk)
     if notification.status == Status.CANCELLED:
@@ -502,9 +502,9 @@ def _cancel_rest_later(notification_id: int) -> None:
         logger.warning("could not queue the rest of a cancel: %s", exc)
 
 
-def notification_cancel_rest(*, notification_id: int) -> int | None:
+def notification_cancel_rest(*, notification_id: int) -> int:
     """Mark the undelivered messages a cancel's request left (see
-    notification_cancel). None when another run is marking them."""
+    notification_cancel). Returns the rows this call marked."""
     return delivery.messages_cancel_rest(notification_id=notification_id)
 
 
@@ -590,8 +590,8 @@ def notification_start_due(*, now: datetime.datetime | None = None) -> int:
 
 def _cancelled_with_open_messages(*, now: datetime.datetime) -> list[int]:
     """Cancelled in the last day with messages still unmarked: their
-    cancel's task was lost or is still marking (a run that finds another
-    marking leaves it to that one)."""
+    cancel's task was lost or is still marking (a range another session is
+    marking is left to it)."""
     open_messages = Message.objects.filter(notification=OuterRef("pk"), status__in=OPEN_STATUSES)
     return list(
         Notification.objects.filter(

@@ -25,10 +25,10 @@ def send_daily_report() -> int:
 
 
 @shared_task(name="notifications.tasks.cancel_rest", ignore_result=True)
-def cancel_rest(notification_id: int) -> int | None:
+def cancel_rest(notification_id: int) -> int:
     return services.notification_cancel_rest(notification_id=notification_id)
 
 
 @shared_task(name="notifications.tasks.supersede_rest", ignore_result=True)
-def supersede_rest(notification_id: int) -> int | None:
+def supersede_rest(notification_id: int) -> int:
     return services.notification_supersede_rest(notification_id=notification_id)

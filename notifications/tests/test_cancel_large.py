@@ -57,11 +57,15 @@ def test_the_request_marks_one_range_and_the_statistics_count_the_rest_as_cancel
     mine = next(row for row in listed["results"] if row["id"] == half_sent)
     assert mine["by_status"]["cancelled"] == CUSTOMERS - 1
 
-    # A worker that claims the unmarked rows sends none of them.
-    delivery.message_batch_deliver()
+    # A worker that claims unmarked rows sends none of them: it marks them
+    # and helps with one more range.
+    result = delivery.message_batch_deliver(limit=2)
+    assert result.claimed == 2 and result.outcomes == {"cancelled": 2}
     assert OutboxMessage.objects.count() == 1
+    helped = open_rows(half_sent)
+    assert helped < left - 2
 
-    assert cancel_rest.apply(args=[half_sent]).get() == left
+    assert cancel_rest.apply(args=[half_sent]).get() == helped
     assert open_rows(half_sent) == 0
     assert engineer_client.get(f"{URL}{half_sent}/stats/").json() == stats
     assert tallied() == counted()
@@ -95,3 +99,36 @@ def test_a_small_notification_is_marked_by_the_request_itself(
         engineer_client.post(f"{URL}{body['id']}/cancel/")
     assert queued == []
     assert open_rows(body["id"]) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_range_another_session_is_marking_is_passed_by_then_gone_back_to(
+    postgres, engineer_client, make_customer, small_ranges
+):
+    import threading
+
+    import psycopg
+
+    from conftest import database_url_for_subprocess
+
+    for _ in range(12):
+        make_customer()
+    body = draft(engineer_client, channels=["email"])
+    engineer_client.post(f"{URL}{body['id']}/send/")
+    notification_id = body["id"]
+    last = Message.objects.filter(notification_id=notification_id).order_by("-pk").first().pk
+    held = last // bulk.RANGE_IDS * bulk.RANGE_IDS  # the last range
+    key = bulk.range_lock_key((bulk.CANCEL_MARK_NAMESPACE, notification_id), held)
+    with psycopg.connect(database_url_for_subprocess()) as other:
+        other.execute("SELECT pg_advisory_xact_lock(%s)", [key])  # another session marks it
+        changed, complete = delivery.messages_cancel(
+            notification_id=notification_id, now=timezone.now()
+        )
+        assert not complete
+        left = Message.objects.filter(notification_id=notification_id, status__in=OPEN_STATUSES)
+        assert set(left.values_list("pk", flat=True)) == set(range(held, last + 1))
+        # The task goes back to the range once the other session lets go.
+        threading.Timer(0.5, other.rollback).start()
+        assert delivery.messages_cancel_rest(notification_id=notification_id) == last + 1 - held
+    assert open_rows(notification_id) == 0
+    assert changed + last + 1 - held == 12
