@@ -389,6 +389,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "delivery.tasks.purge_old_messages",
         "schedule": crontab(hour=RETENTION_HOUR, minute=30),
     },
+    "reorder-customer-search": {
+        "task": "customers.tasks.reorder_search",
+        "schedule": crontab(hour=RETENTION_HOUR, minute=50),
+    },
     "escalate-overdue-tickets": {
         "task": "tickets.tasks.escalate_overdue_tickets",
         "schedule": env_float("ESCALATION_INTERVAL_SECONDS", 60.0),

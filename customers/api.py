@@ -217,6 +217,9 @@ class CustomerViewSet(viewsets.ModelViewSet):
         TieBreakOrderingFilter,
     ]
     filterset_class = CustomerFilter
+    # The list is every customer before its filters: a search alone may read
+    # the search copy (CustomerPagination).
+    whole_directory = True
     search_fields = ["name", "email", "phone", "account_number"]
     ordering_fields = [
         "id",

@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from customers.models import CONTACT_FIELDS, PREFERENCE_FIELDS, Customer, ServiceType, Site
-from customers.services import tag_ids_for_names
+from customers.services import customer_search_reorder_after_import, tag_ids_for_names
 from customers.validation import (
     BOOLEAN_FIELDS,
     DEFAULTS,
@@ -400,6 +400,7 @@ def customer_import(
         ) from None
     finally:
         text.detach()
+    customer_search_reorder_after_import(written=importer.result.created + importer.result.updated)
     return importer.result
 
 

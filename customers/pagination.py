@@ -9,11 +9,14 @@ the first.
 """
 
 from django.core.paginator import InvalidPage
+from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from config.pagination import EstimatedCountPage, estimated_count
+from customers.filters import CustomerFilter, search_condition, search_terms
+from customers.models import CustomerSearchEntry
 from customers.selectors import customer_page_ids
 
 MAX_ROWS = 10_000
@@ -61,7 +64,14 @@ class CustomerPagination(EstimatedCountPage, PageNumberPagination):
         page_ids = queryset.values("pk")[offset : offset + page_size + 1]
         if request.query_params.get("search", "").strip():
             # A search's page is found in two steps (see the selector).
-            page_ids = customer_page_ids(queryset=queryset, offset=offset, limit=page_size + 1)
+            page_ids = customer_page_ids(
+                queryset=queryset,
+                offset=offset,
+                limit=page_size + 1,
+                entries=_search_entries(request)
+                if getattr(view, "whole_directory", False)
+                else None,
+            )
         source = queryset.model.objects.filter(pk__in=page_ids).order_by(*queryset.query.order_by)
         rows_of = getattr(view, "page_rows", None)
         rows = list(rows_of(source) if rows_of else source)
@@ -117,3 +127,16 @@ class CustomerPagination(EstimatedCountPage, PageNumberPagination):
             }
         )
         return parameters
+
+
+def _search_entries(request) -> QuerySet | None:
+    """A search of the whole directory with no other filter: the same search
+    over the narrow, name-ordered copy (see customer_page_ids). None when a
+    filter narrows the list too: that needs the customer table itself."""
+    params = request.query_params
+    if any(params.get(name, "").strip() for name in CustomerFilter.base_filters):
+        return None
+    entries = CustomerSearchEntry.objects.all()
+    for term in search_terms(params.get("search", "")):
+        entries = entries.filter(search_condition(term))
+    return entries
