@@ -278,8 +278,9 @@ def test_a_full_disk_under_the_data_folder_marks_nothing_sent_and_says_why(tmp_p
             "'the works go on. ' * 3000, channels=['email'], status='sending')\n"
             "services.messages_materialise(notification=n, customers=Customer.objects.all(), "
             "channels=['email'])\n"
-            # Fill the disk, as another program would, all but a little room.
-            f"filler = open('{data}/filler', 'wb')\n"
+            # Fill the disk, as another program would, all but a little room
+            # (unbuffered: nothing left over to flush into the full disk).
+            f"filler = open('{data}/filler', 'wb', buffering=0)\n"
             "try:\n"
             "    while True: filler.write(b'0' * 65536); filler.flush()\n"
             "except OSError: pass\n"
