@@ -245,9 +245,11 @@ def message_batch_deliver(
     if not ids:
         return result
     messages = messages_load(ids)
-    settled = messages_keep_notice_order(messages=messages)
     halted = _rows_of_cancelled(messages)
-    settled |= {message.pk for message in halted}
+    settled = {message.pk for message in halted}
+    settled |= messages_keep_notice_order(
+        messages=[message for message in messages if message.pk not in settled]
+    )
     logger.info("batch claimed", extra={"claimed": len(ids), "first_id": ids[0]})
     relaxed_commits(True)
     own_transports, own_recorder = transports is None, recorder is None
