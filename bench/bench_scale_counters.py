@@ -3,8 +3,8 @@
 1. What the tally's triggers cost the writers, with and without them:
    materialising N messages (one INSERT … SELECT), recording 5,000 sends
    one UPDATE each (a worker's hot path, without waiting for the WAL flush
-   as the workers do), superseding and cancelling N pending rows (one
-   UPDATE each). The goals apply to the figures with the trigger.
+   as the workers do), superseding and cancelling N pending rows (in
+   ranges of ids). The goals apply to the figures with the trigger.
 2. The statistics of an N-message notification from the tally (p95)
    beside the COUNT … GROUP BY over the messages they replaced, and read
    on another connection while the supersession and the cancel write.
@@ -38,7 +38,9 @@ SCALE = N / 1_000_000
 # (goal, "max" or "info"): the 1M goals scaled to N.
 GOALS = {
     "materialise_s": 10.0 * SCALE,
-    "cancel_s": 5.0 * SCALE,
+    # No goal for marking all of a cancel's rows: the (< 5 s) is the
+    # cancel request's, which marks one range whatever the size and leaves
+    # the rest to a task (bench_scale times both at 1M).
     "supersede_s": 10.0 * SCALE,
     "stats_tally_p95_ms": 50.0,
     "stats_during_writes_p95_ms": 50.0,
@@ -196,7 +198,7 @@ def _writers(suffix: str) -> dict:
             newer_notification_id=newer.pk, older_notification_ids=[older.pk]
         )
     )
-    figures[f"cancel_s{suffix}"] = _timed(  # the request and the rest it leaves to a task
+    figures[f"cancel_all_rows_s{suffix}"] = _timed(  # the request and the rest it leaves to a task
         lambda: (
             notification_services.notification_cancel(notification=newer),
             notification_services.notification_cancel_rest(notification_id=newer.pk),

@@ -13,6 +13,7 @@ superseded notice's row supersedes it itself (delivery.notice_order)."""
 import datetime
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from django.db import connection, transaction
@@ -41,6 +42,10 @@ SUPERSEDE_MARK_NAMESPACE = 0x5054
 # ranges another session held when it passed them.
 MARK_ROUNDS = 600
 MARK_ROUND_PAUSE_SECONDS = 0.1
+# Sessions marking the rest side by side (PostgreSQL), each taking the
+# next range the others do not hold. On 2 CPUs, 400,000 rows took
+# 3.8–4.2 s in one session, 2.9 s in two and 3.3 s in three.
+MARK_SESSIONS = 2
 
 
 def _id_ranges(rows: QuerySet) -> list[tuple[int, int]]:
@@ -106,9 +111,33 @@ def _mark_in_ranges(
 
 
 def _mark_until_done(mark) -> int:
-    """Outside any transaction: mark every range, going back over the ones
-    other sessions held (each of them marks its range within a second or
-    two; one that dies lets go of it). Returns the rows this call changed."""
+    """Outside any transaction: mark every range in MARK_SESSIONS sessions
+    side by side (the range locks keep them off each other's ranges; one
+    session on SQLite, which has no such locks and one writer at a time).
+    Returns the rows this call changed."""
+    sessions = MARK_SESSIONS
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        sessions = 1  # a helper's own session would not see this transaction's rows
+    if sessions == 1:
+        return _mark_rounds(mark)
+    with ThreadPoolExecutor(max_workers=sessions - 1) as pool:
+        helpers = [pool.submit(_in_own_session, mark) for _ in range(sessions - 1)]
+        changed = _mark_rounds(mark)
+        return changed + sum(helper.result() for helper in helpers)
+
+
+def _in_own_session(mark) -> int:
+    """In a helper thread: its own database session, closed at the end."""
+    try:
+        return _mark_rounds(mark)
+    finally:
+        connection.close()
+
+
+def _mark_rounds(mark) -> int:
+    """Mark every range, going back over the ones other sessions held (each
+    of them marks its range within a second or two; one that dies lets go
+    of it). Returns the rows this session changed."""
     changed = 0
     for _ in range(MARK_ROUNDS):
         count, done = mark()

@@ -89,6 +89,10 @@ def messages_insert_sql(
     # SQLite needs a WHERE before ON CONFLICT in an INSERT … SELECT (or it
     # reads the ON as a join's).
     where = "WHERE r.reason = ''" if reachable_only else "WHERE 1 = 1"
+    # In customer order: an incident's notices then line up range for range
+    # of message ids, so a supersession reads the newer notice's rows in
+    # the order it marks the older one's (9.0 µs a row instead of 10.3–10.6
+    # on 1M rows here; the sort cost the write nothing measurable).
     sql = f"""
         INSERT INTO {qn(Message._meta.db_table)}
             (notification_id, customer_id, channel, to_address, subject, body, html,
@@ -101,6 +105,7 @@ def messages_insert_sql(
             NULL, '', NULL, %s, %s
         FROM ({recipients}) r
         {where}
+        ORDER BY r.customer_id
         {on_conflict}
     """  # noqa: S608 - only quoted identifiers are interpolated
     params = [

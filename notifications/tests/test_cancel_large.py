@@ -132,3 +132,43 @@ def test_a_range_another_session_is_marking_is_passed_by_then_gone_back_to(
         assert delivery.messages_cancel_rest(notification_id=notification_id) == last + 1 - held
     assert open_rows(notification_id) == 0
     assert changed + last + 1 - held == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sessions_mark_the_rest_side_by_side_each_range_once(
+    postgres, engineer_client, make_customer, small_ranges, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+
+    monkeypatch.setattr(bulk, "MARK_SESSIONS", 2)
+    marked_by: dict[str, int] = {}
+    mark_rounds = bulk._mark_rounds
+
+    def counted_rounds(mark):
+        changed = mark_rounds(mark)
+        marked_by[threading.current_thread().name] = changed
+        return changed
+
+    monkeypatch.setattr(bulk, "_mark_rounds", counted_rounds)
+    for _ in range(40):
+        make_customer()
+    body = draft(engineer_client, channels=["email"])
+    engineer_client.post(f"{URL}{body['id']}/send/")
+    notification_id = body["id"]
+
+    def sessions() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return cursor.fetchone()[0]
+
+    before = sessions()
+    assert delivery.messages_cancel_rest(notification_id=notification_id) == 40
+    assert open_rows(notification_id) == 0
+    assert len(marked_by) == 2 and sum(marked_by.values()) == 40  # no row counted twice
+    assert sessions() == before  # the helper's session is closed
+    stats = engineer_client.get(f"{URL}{notification_id}/stats/").json()
+    assert stats["by_status"]["cancelled"] == 40
