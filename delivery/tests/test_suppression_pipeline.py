@@ -124,3 +124,21 @@ def test_a_permanent_failure_falls_back_to_sms_once(make_customer, make_notifica
     assert OutboxMessage.objects.filter(channel="sms", to=customer.phone).count() == 1
     notification.refresh_from_db()
     assert notification.status == "completed"
+
+
+def test_a_notices_rows_are_written_in_customer_order(postgres, make_customer, make_notification):
+    """So an incident's notices line up range for range of message ids (a
+    supersession reads the newer notice's rows in the order it marks the
+    older one's), whatever order the database finds the customers in."""
+    customers = [make_customer() for _ in range(6)]
+    for customer in customers[:3]:  # their row versions now sit after the others'
+        customer.name += " (moved)"
+        customer.save(update_fields=["name"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM customers_customer")
+        assert [row[0] for row in cursor.fetchall()] != sorted(c.pk for c in customers)
+    notification = started(make_notification(channels=["email", "sms"]))
+    materialise(notification)
+    for channel in ("email", "sms"):
+        rows = Message.objects.filter(notification=notification, channel=channel).order_by("pk")
+        assert [m.customer_id for m in rows] == [c.pk for c in customers]
