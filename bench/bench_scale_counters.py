@@ -38,8 +38,8 @@ SCALE = N / 1_000_000
 # (goal, "max" or "info"): the 1M goals scaled to N.
 GOALS = {
     "materialise_s": 10.0 * SCALE,
-    # None for a cancel or a supersession: their goals are the at
-    # 1M, which bench_scale measures at 1M. Marked in ranges of 50,000 ids,
+    # No goal here for a cancel or a supersession: theirs are the issue's
+    # at 1M, which bench_scale measures at 1M. Marked in ranges of 50,000 ids,
     # the first in the request's transaction and the rest by two sessions
     # side by side, their time does not scale down with N (at 100,000 the
     # first range is half the rows and has no one beside it), and a

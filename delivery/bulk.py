@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Exists, F, Max, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -112,26 +112,25 @@ def _mark_in_ranges(
 
 def _mark_until_done(mark) -> int:
     """Outside any transaction: mark every range in MARK_SESSIONS sessions
-    side by side (the range locks keep them off each other's ranges; one
-    session on SQLite, which has no such locks and one writer at a time).
+    side by side (the range locks keep them off each other's ranges). One
+    session on SQLite, which has no such locks and one writer at a time, and
+    inside a transaction, whose rows a helper's own session would not see.
     Returns the rows this call changed."""
-    sessions = MARK_SESSIONS
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        sessions = 1  # a helper's own session would not see this transaction's rows
-    if sessions == 1:
+    if connection.vendor != "postgresql" or connection.in_atomic_block or MARK_SESSIONS < 2:
         return _mark_rounds(mark)
-    with ThreadPoolExecutor(max_workers=sessions - 1) as pool:
-        helpers = [pool.submit(_in_own_session, mark) for _ in range(sessions - 1)]
-        changed = _mark_rounds(mark)
-        return changed + sum(helper.result() for helper in helpers)
+    helpers = MARK_SESSIONS - 1
+    with ThreadPoolExecutor(max_workers=helpers) as pool:
+        marking = [pool.submit(_in_own_session, mark) for _ in range(helpers)]
+        return _mark_rounds(mark) + sum(helper.result() for helper in marking)
 
 
 def _in_own_session(mark) -> int:
-    """In a helper thread: its own database session, closed at the end."""
+    """In a helper thread: its own database session, closed at the end (as
+    a drain lane's, delivery.lanes)."""
     try:
         return _mark_rounds(mark)
     finally:
-        connection.close()
+        connections.close_all()
 
 
 def _mark_rounds(mark) -> int:
