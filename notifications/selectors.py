@@ -82,6 +82,6 @@ def notification_awaiting_approval_list() -> QuerySet[Notification]:
     """Sends waiting for a second staff member's approval, the oldest first."""
     return (
         Notification.objects.filter(status=Notification.Status.AWAITING_APPROVAL)
-        .select_related("created_by")
+        .select_related("created_by", "incident")
         .order_by("created_at", "id")
     )

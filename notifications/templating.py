@@ -299,6 +299,32 @@ def render(compiled: CompiledNotification, context: dict) -> Rendered:
     return Rendered(subject=subject.strip(), text=text, html=html)
 
 
+# A customer whose values are their own placeholders: a title shown to
+# staff keeps what differs from customer to customer as written.
+_PLACEHOLDER_CUSTOMER = {key: f"{{{{ customer.{key} }}}}" for key in SAMPLE_CUSTOMER}
+
+
+def notification_title_shown(*, notification) -> str:
+    """The title as staff read it in the website: an incident notice's
+    incident values filled in (its title is a template such as
+    "{{ incident.title }}: update"), anything that differs per customer left
+    as written; a title that no longer compiles is shown as written."""
+    title = notification.title
+    if "{" not in title or _notification_incident(notification) is None:
+        return title
+    try:
+        compiled = _compile("title", title)
+    except TemplateInvalid:
+        return title
+    context = render_context(
+        customer=_PLACEHOLDER_CUSTOMER,
+        start_at=notification.start_at or notification.started_at,
+        end_at=notification.end_at,
+        incident=incident_values(notification.incident),
+    )
+    return _WHITESPACE.sub(" ", compiled.render(Context(context, autoescape=False))).strip()
+
+
 def text_render(*, source: str, customer: dict, incident: dict | None = None) -> str:
     """A stored text template (an incident update's body) as this customer
     reads it; a template that no longer renders is shown as written."""

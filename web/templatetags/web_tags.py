@@ -40,6 +40,14 @@ def badge(value) -> str:
 
 
 @register.filter
+def notice_title(notification) -> str:
+    """A notification's title with its incident's values filled in."""
+    from notifications.templating import notification_title_shown
+
+    return notification_title_shown(notification=notification)
+
+
+@register.filter
 def percent(part, whole) -> int:
     try:
         return round(100 * int(part) / int(whole)) if int(whole) else 0

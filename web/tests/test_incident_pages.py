@@ -444,3 +444,37 @@ class TestPermissions:
         assert client.post(f"/incidents/{incident.pk}/complete/").status_code == 302
         incident.refresh_from_db()
         assert incident.status == "investigating"  # an outage is resolved, not completed
+
+
+class TestNoticeTitles:
+    def test_a_notice_is_listed_by_its_incidents_title_not_its_template(
+        self, web_client, engineer, north
+    ):
+        client = web_client(engineer)
+        incident = declared(client)
+        notice = Notification.objects.get(incident=incident)
+        assert "{{ incident.title }}" in notice.title  # what it is stored as
+        shown = "Fibre cut on the north ring"
+        detail = text(client.get(f"/notifications/{notice.pk}/"))
+        assert f"<h1>{shown}</h1>" in detail and "<h1>{{" not in detail
+        listed = text(client.get("/notifications/"))
+        assert f'<a href="/notifications/{notice.pk}/">{shown}</a>' in listed
+        dashboard = text(client.get("/"))
+        assert f'<a href="/notifications/{notice.pk}/">{shown}</a>' in dashboard
+
+    def test_what_differs_per_customer_stays_as_written(self, north):
+        from notifications.templating import notification_title_shown
+
+        incident = Incident.objects.create(
+            kind="outage", title="Fibre <cut>", status="investigating"
+        )
+        notice = Notification(
+            title="{{ incident.title }} for {{ customer.name }}", incident=incident, body="b"
+        )
+        assert notification_title_shown(notification=notice) == (
+            "Fibre <cut> for {{ customer.name }}"
+        )
+        notice.title = "{% if %}"  # no longer compiles: shown as written
+        assert notification_title_shown(notification=notice) == "{% if %}"
+        plain = Notification(title="Planned works {{ customer.name }}", body="b")
+        assert notification_title_shown(notification=plain) == plain.title
