@@ -14,8 +14,8 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from delivery.models import OPEN_STATUSES, DrainSignal, Message, MessageStatus
-from delivery.recording import log_event
+from delivery.models import OPEN_STATUSES, DrainSignal, Message, MessageStatus, SentMark
+from delivery.recording import log_event, sent_marks_apply_orphans
 
 logger = logging.getLogger("proactive.delivery")
 
@@ -64,6 +64,7 @@ SET status = %(sending)s, attempts = attempts + 1, next_attempt_at = %(until)s,
 WHERE id = ANY(ARRAY(
     SELECT id FROM {messages}
     WHERE status = ANY(%(open)s) AND next_attempt_at <= %(now)s
+        AND NOT EXISTS (SELECT 1 FROM {marks} WHERE message_id = {messages}.id)
     ORDER BY next_attempt_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -76,11 +77,14 @@ def _claim_in_one_statement(
     *, limit: int, now: datetime.datetime, until: datetime.datetime, signal_id: int | None
 ) -> list[int]:
     """The claim as one statement (one round trip, no transaction to open
-    and commit): rows other workers hold are skipped, and the signal goes
-    with the rows it stood for."""
+    and commit): rows other workers hold are skipped, so are rows already
+    handed over whose sent mark is not on them yet (delivery.recording),
+    and the signal goes with the rows it stood for."""
     quote = connection.ops.quote_name
     sql = _CLAIM_SQL.format(
-        signals=quote(DrainSignal._meta.db_table), messages=quote(Message._meta.db_table)
+        signals=quote(DrainSignal._meta.db_table),
+        messages=quote(Message._meta.db_table),
+        marks=quote(SentMark._meta.db_table),
     )
     params = {
         "signal": signal_id,
@@ -108,12 +112,14 @@ def message_claims_expire(*, claimed_before: datetime.datetime) -> int:
     """End the lease of every row claimed before `claimed_before`: they are
     due at once, as if their lease had run out. Only for a worker that knows
     it is the only one (DELIVERY_SOLE_WORKER): the claims of a predecessor
-    that died are orphans, and waiting out their lease only delays them. The
-    message that predecessor had in flight may go twice, as after any lease."""
+    that died are orphans, and waiting out their lease only delays them. What
+    it marked sent is recorded; the message it had in flight may go twice,
+    as after any lease."""
     now = timezone.now()
     expired = Message.objects.filter(
         status=MessageStatus.SENDING, updated_at__lt=claimed_before, next_attempt_at__gt=now
     ).update(next_attempt_at=now)
+    sent_marks_apply_orphans(now=now)
     if expired:
         logger.info("claims of a previous worker given back", extra={"messages": expired})
     return expired

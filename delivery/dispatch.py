@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from delivery.claims import messages_due
 from delivery.models import DrainSignal
+from delivery.recording import sent_marks_apply_orphans
 
 logger = logging.getLogger("proactive.delivery")
 
@@ -56,6 +57,8 @@ def message_dispatch_due(*, now: datetime.datetime | None = None) -> int:
     from delivery.tasks import drain_messages
 
     now = now or timezone.now()
+    # Rows a dead worker sent and marked are not due: record them first.
+    sent_marks_apply_orphans(now=now)
     batch = settings.DELIVERY_BATCH_SIZE
     signal_ttl = datetime.timedelta(seconds=max(5, settings.DELIVERY_LEASE_SECONDS // 2))
     with transaction.atomic():

@@ -105,6 +105,24 @@ class Message(models.Model):
         return f"{self.channel} #{self.pk} to {self.to_address or '-'} ({self.status})"
 
 
+class SentMark(models.Model):
+    """A message a drain lane handed to the mail server or SMS gateway, not
+    yet recorded on its Message row: one small INSERT per message (no
+    trigger, one index) instead of an UPDATE of the large, many-indexed
+    message table. The lane moves its marks onto the rows in one statement
+    every short run (delivery/recording.py); claims pass over a marked row,
+    and the dispatcher applies the marks a dead worker left."""
+
+    # The message's id; no foreign key, so writing a mark reads and locks nothing.
+    message_id = models.BigIntegerField(primary_key=True)
+    sent_at = models.DateTimeField()
+    provider_id = models.CharField(max_length=255, blank=True)
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"message #{self.message_id} sent at {self.sent_at:%Y-%m-%d %H:%M:%S}"
+
+
 class OutboxMessage(models.Model):
     """An email or SMS captured instead of sent (no SMTP server or SMS gateway
     configured), so staff can read exactly what would have gone out."""

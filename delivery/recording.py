@@ -1,27 +1,34 @@
-"""Recording that a message was sent: one UPDATE by primary key per message,
-without making the next message wait for the database's answer.
+"""Recording that a message was sent, without making the next message wait
+for the database.
 
 A drain lane alternates between two servers: the mail server (or SMS
 gateway) accepts a message, the database records it. Waiting for both
-answers in turn left each lane idle half the time. On PostgreSQL the
-recorder has a connection of its own and writes each UPDATE to it without
-waiting (libpq's send-and-Sync, so the statement commits by itself); the
-answer is read when the next message is recorded, by which time it has
-long arrived, or when the lane settles (before a cancel may look at the
-rows, before the notification is checked for completion, at the end of a
-batch).
+answers in turn left each lane idle half the time, and an UPDATE of the
+message table per message (its indexes, the tally trigger) was most of
+the database's work per message. On PostgreSQL the recorder has a
+connection of its own and, after each send, writes a *sent mark*
+(`SentMark`: one small INSERT, no trigger) without waiting (libpq's
+send-and-Sync, so it commits by itself); the answer is read when the next
+message is recorded. Whenever the rows must be current (before a cancel
+may look at them, before the notification is checked for completion, at
+the end of a batch; at least every run of the cancel fence, 100 messages
+or 0.25 s) the recorder moves its marks onto the message rows in one
+statement: the tally trigger then runs once for the run, not per message.
 
-Nothing is lost to a worker crash that was not already at risk: the UPDATE
+Nothing is lost to a worker crash that was not already at risk: the mark
 is in the kernel's socket buffer before the next message goes out, and the
 database server executes what it has received even if the client dies. So
 a crash still leaves at most one message per lane accepted but unrecorded.
+A marked row is never claimed again, and the dispatcher applies the marks
+of a dead worker once their rows' lease has run out
+(`sent_marks_apply_orphans`).
 
 Inside a transaction (a test's, or any caller's atomic block) and on SQLite
-the recorder runs on Django's own connection and waits, as a separate
-connection would not see the transaction's rows.
+the recorder runs on Django's own connection and waits, updating the row
+itself, as a separate connection would not see the transaction's rows.
 
 Every other outcome (a check's verdict, a transport's error, giving up) is
-one prepared UPDATE by primary key too, waited for: `record_outcome`,
+one prepared UPDATE by primary key, waited for: `record_outcome`,
 `record_verdict`, `record_failure`.
 """
 
@@ -40,7 +47,7 @@ from django.utils import timezone
 from delivery import suppression
 from delivery.channels import TransportError
 from delivery.checks import Verdict
-from delivery.models import Message, MessageStatus
+from delivery.models import Message, MessageStatus, SentMark
 from delivery.tally import outcome_count
 
 logger = logging.getLogger("proactive.delivery")
@@ -55,7 +62,61 @@ def _sent_sql(marks: list[str]) -> str:
     return _SENT_SQL.format(*marks, table=connection.ops.quote_name(Message._meta.db_table))
 
 
-_STATEMENT = b"proactive_message_sent"
+_STATEMENT = b"proactive_sent_mark"
+
+# Only the quoted table names are interpolated into these; values are parameters.
+_MARK_SQL = (
+    "INSERT INTO {marks} (message_id, sent_at, provider_id, segments) "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING"
+)
+# A lane's marks onto its rows: each row still ours ('sending') becomes
+# 'sent'; the marks go either way.
+_FLUSH_SQL = """
+WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY(%s) RETURNING *)
+UPDATE {messages} AS m
+SET status = 'sent', updated_at = mark.sent_at, sent_at = mark.sent_at,
+    provider_id = mark.provider_id, last_error = '', next_attempt_at = NULL,
+    segments = mark.segments
+FROM mark WHERE m.id = mark.message_id AND m.status = 'sending'
+RETURNING m.id
+"""
+# The marks no living lane holds (their row is no longer 'sending' under a
+# running lease: the worker died, or its row vanished): the message was
+# handed over, so its row says 'sent', whatever happened to it since.
+_ORPHANS_SQL = """
+WITH mark AS (
+    DELETE FROM {marks} AS s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {messages} AS m
+        WHERE m.id = s.message_id AND m.status = 'sending' AND m.next_attempt_at > %s
+    )
+    RETURNING *
+)
+UPDATE {messages} AS m
+SET status = 'sent', updated_at = mark.sent_at, sent_at = mark.sent_at,
+    provider_id = mark.provider_id, last_error = '', next_attempt_at = NULL,
+    segments = mark.segments
+FROM mark WHERE m.id = mark.message_id AND m.status <> 'sent'
+"""
+
+
+def _tables(sql: str) -> str:
+    quote = connection.ops.quote_name
+    return sql.format(marks=quote(SentMark._meta.db_table), messages=quote(Message._meta.db_table))
+
+
+def sent_marks_apply_orphans(*, now: datetime.datetime | None = None) -> int:
+    """Apply the sent marks of workers that died before moving them onto
+    their rows (PostgreSQL; elsewhere no marks are written). Returns the
+    rows recorded as sent."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_tables(_ORPHANS_SQL), [now or timezone.now()])
+        applied = cursor.rowcount
+    if applied:
+        logger.info("sent marks of a stopped worker applied", extra={"messages": applied})
+    return applied
 
 
 def log_event(message: Message, event: str, **extra) -> None:
@@ -131,42 +192,67 @@ class SentRecorder:
         self.overlap = overlap
         self._connection = None  # psycopg.Connection, PostgreSQL only
         self._readable = self._writable = None  # select.poll on its socket
-        self._pending: _Sent | None = None  # the UPDATE on its way
+        self._pending: _Sent | None = None  # the mark on its way
+        self._marked: list[_Sent] = []  # marks written, not yet on their rows
 
     def record(self, message: Message, *, provider_id: str, segments: int | None) -> None:
         sent = _Sent(message, timezone.now(), provider_id, segments)
         # libpq takes one statement at a time: the previous answer first
         # (it came back while this message was with the mail server).
-        self.settle()
+        self._read()
         if self.overlap and connection.vendor == "postgresql" and not connection.in_atomic_block:
             self._send(sent)
         else:
             self._apply(sent, updated=self._execute_waiting(sent))
 
     def settle(self) -> None:
-        """Read the outstanding answer: afterwards the rows say what was sent."""
-        sent, self._pending = self._pending, None
-        if sent is None:
+        """Read the outstanding answer and move the marks onto their rows:
+        afterwards the rows say what was sent."""
+        self._read()
+        marked, self._marked = self._marked, []
+        if not marked:
             return
         try:
-            updated = self._answer()
+            with self._connection.cursor() as cursor:
+                cursor.execute(_tables(_FLUSH_SQL), [[sent.message.pk for sent in marked]])
+                updated = {row[0] for row in cursor.fetchall()}
         except BaseException:
-            # The UPDATE reached the server or died with the connection;
-            # either way nothing is pending here any more.
+            # The marks stay in the table; the dispatcher applies them once
+            # the rows' lease has run out.
             self._discard()
             logger.error(
-                "could not read the sent record of message %s",
-                sent.message.pk,
-                extra={"message_id": sent.message.pk},
+                "could not move %s sent marks onto their messages",
+                len(marked),
+                extra={"message_id": marked[0].message.pk},
             )
             raise
-        self._apply(sent, updated=updated)
+        for sent in marked:
+            self._apply(sent, updated=sent.message.pk in updated)
 
     def close(self) -> None:
         try:
             self.settle()
         finally:
             self._discard()
+
+    def _read(self) -> None:
+        """The outstanding mark's answer."""
+        sent, self._pending = self._pending, None
+        if sent is None:
+            return
+        try:
+            self._answer()
+        except BaseException:
+            # The mark reached the server or died with the connection;
+            # either way nothing is pending here any more.
+            self._discard()
+            logger.error(
+                "could not read the sent mark of message %s",
+                sent.message.pk,
+                extra={"message_id": sent.message.pk},
+            )
+            raise
+        self._marked.append(sent)
 
     # --- the waiting way (Django's connection) ---------------------------------
 
@@ -192,12 +278,11 @@ class SentRecorder:
 
         own = psycopg.connect(**connection.get_connection_params(), autocommit=True)
         # As for the batch on Django's connection: no wait for the WAL flush
-        # (see relaxed_commits below), and the UPDATE always by
-        # primary key whatever the statistics say about due rows.
+        # (see relaxed_commits below), and the rows always found by primary
+        # key whatever the statistics say about due rows.
         own.execute("SET synchronous_commit TO off")
         own.execute("SET plan_cache_mode TO force_generic_plan")
-        sql = _sent_sql([f"${number}" for number in range(1, 8)])
-        self._check(own.pgconn.prepare(_STATEMENT, sql.encode()))
+        self._check(own.pgconn.prepare(_STATEMENT, _tables(_MARK_SQL).encode()))
         self._readable, self._writable = select.poll(), select.poll()
         self._readable.register(own.pgconn.socket, select.POLLIN)
         self._writable.register(own.pgconn.socket, select.POLLOUT)
@@ -206,15 +291,11 @@ class SentRecorder:
 
     def _send(self, sent: _Sent) -> None:
         pgconn = (self._connection or self._open()).pgconn
-        at = sent.at.isoformat().encode()
         params = [
-            MessageStatus.SENT.value.encode(),
-            at,
-            at,
+            str(sent.message.pk).encode(),
+            sent.at.isoformat().encode(),
             sent.provider_id.encode(),
             None if sent.segments is None else str(sent.segments).encode(),
-            str(sent.message.pk).encode(),
-            MessageStatus.SENDING.value.encode(),
         ]
         pgconn.send_query_prepared(_STATEMENT, params)  # Bind, Execute and Sync
         while pgconn.flush():  # 1 while data remains: wait until the socket takes it
@@ -222,7 +303,7 @@ class SentRecorder:
         self._pending = sent
 
     def _answer(self) -> int:
-        """The outstanding UPDATE's row count. Any wait is in poll(), which
+        """The outstanding statement's row count. Any wait is in poll(), which
         lets the lane's other threads run, rather than inside libpq."""
         pgconn = self._connection.pgconn
         pgconn.consume_input()
@@ -247,6 +328,7 @@ class SentRecorder:
         if self._connection is not None:
             self._connection.close()
         self._connection = self._readable = self._writable = self._pending = None
+        self._marked = []
 
     def _apply(self, sent: _Sent, *, updated: int) -> None:
         if not updated:

@@ -115,3 +115,71 @@ def test_a_claim_skips_rows_another_worker_holds_and_takes_its_signal_along(
         other.rollback()
         other.close()
     assert Message.objects.filter(status=S.PENDING).count() == len(held)
+
+
+def _marks() -> dict:
+    from delivery.models import SentMark
+
+    return {mark.message_id: mark for mark in SentMark.objects.all()}
+
+
+def test_a_lane_marks_each_message_and_moves_its_marks_onto_the_rows_when_it_settles(
+    postgres, make_notification, make_customer
+):
+    _notification(make_notification, make_customer, 2)
+    first, second = sending.messages_load(services.message_claim_batch(limit=2))
+    recorder = SentRecorder()
+    try:
+        recorder.record(first, provider_id="<a@x>", segments=None)
+        recorder.record(second, provider_id="<b@x>", segments=None)
+        # Both handed over: their marks are written (the second's without
+        # waiting for the answer), the rows not touched yet.
+        assert wait_until(lambda: set(_marks()) == {first.pk, second.pk}, timeout=5)
+        assert set(
+            Message.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)
+        ) == {S.SENDING}
+        recorder.settle()
+    finally:
+        recorder.close()
+    assert _marks() == {}
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=[first.pk, second.pk])}
+    assert [rows[first.pk].status, rows[second.pk].status] == [S.SENT, S.SENT]
+    assert rows[second.pk].provider_id == "<b@x>" and rows[second.pk].sent_at is not None
+    assert first.status == S.SENT and second.status == S.SENT
+
+
+def test_a_marked_row_is_never_claimed_again_and_the_dispatcher_records_it_once_its_lease_ran_out(
+    postgres, make_notification, make_customer
+):
+    from delivery.models import SentMark
+    from delivery.selectors import message_tally
+
+    notification = _notification(make_notification, make_customer, 3)
+    ids = services.message_claim_batch(limit=3)
+    handed_over, live, superseded = ids
+    now = timezone.now()
+    # A worker died after handing over `handed_over` and `superseded`; an
+    # update superseded the latter once its lease ran out. `live` belongs
+    # to a lane still at work (its lease running).
+    for pk in ids:
+        SentMark.objects.create(message_id=pk, sent_at=now, provider_id=f"<{pk}@x>")
+    Message.objects.filter(pk=handed_over).update(next_attempt_at=now)
+    Message.objects.filter(pk=superseded).update(status=S.SUPERSEDED, next_attempt_at=None)
+
+    others = set(Message.objects.exclude(pk__in=ids).values_list("pk", flat=True))
+    assert len(others) == 3
+    assert set(services.message_claim_batch()) == others  # the marked rows are passed over
+    services.message_dispatch_due()
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=ids)}
+    assert rows[handed_over].status == S.SENT
+    assert rows[handed_over].provider_id == f"<{handed_over}@x>"
+    assert rows[handed_over].sent_at == now and rows[handed_over].next_attempt_at is None
+    assert rows[superseded].status == S.SENT  # it was handed over: that is what happened
+    assert rows[live].status == S.SENDING and set(_marks()) == {live}
+    # The statistics' counts moved with the rows.
+    counted = {
+        row["status"]: row["n"]
+        for row in message_tally(notifications=[notification.pk], by=("status",))
+        if row["n"]
+    }
+    assert counted == {S.SENT: 2, S.SENDING: 4}
