@@ -3,13 +3,30 @@ one-click unsubscribe): the customer's id signed with the secret key and a
 salt of its own. The id, not the address, is signed, so a link keeps working
 after the customer changes their email; the signature makes it unguessable."""
 
+import functools
+import hashlib
+import hmac
+
+from django.conf import settings
 from django.core import signing
 
 SALT = "proactive.customers.preferences"
 
 
+@functools.lru_cache(maxsize=4)
+def _hmac_key(secret: str) -> bytes:
+    """The key Django's Signer derives for our salt (salted_hmac's)."""
+    return hashlib.sha256(f"{SALT}signer".encode() + secret.encode()).digest()
+
+
 def customer_token_make(*, customer_id: int) -> str:
-    return signing.Signer(salt=SALT).sign_object(customer_id)
+    """Exactly `signing.Signer(salt=SALT).sign_object(customer_id)` (the
+    tests hold it to that), without building a signer, a serializer and the
+    derived key again for each of a notice's emails: the same HMAC-SHA256
+    of the base64 of the id's JSON."""
+    value = signing.b64_encode(str(int(customer_id)).encode()).decode()
+    mac = hmac.new(_hmac_key(settings.SECRET_KEY), value.encode(), hashlib.sha256).digest()
+    return f"{value}:{signing.b64_encode(mac).decode()}"
 
 
 def customer_token_read(*, token: str) -> int | None:

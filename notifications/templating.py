@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import nh3
 from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
-from django.template.base import VariableNode
+from django.template.base import TextNode, Variable, VariableNode
 from django.template.defaulttags import IfNode
-from django.utils.html import linebreaks
+from django.utils.html import conditional_escape, linebreaks
 
 from delivery.windows import zone
 
@@ -286,13 +286,67 @@ def _check_size(*parts: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=64)
+def _plain_parts(template: Template) -> tuple | None:
+    """A template of text and bare `{{ a.b }}` variables only (the usual
+    notice), as its parts: a string, or the lookups of a variable. None for
+    anything else (tags, filters, literals, translations)."""
+    parts = []
+    for node in template.nodelist:
+        if isinstance(node, TextNode):
+            parts.append(node.s)
+            continue
+        if not isinstance(node, VariableNode):
+            return None
+        expression = node.filter_expression
+        variable = expression.var
+        if (
+            expression.filters
+            or not isinstance(variable, Variable)
+            or variable.lookups is None
+            or variable.translate
+        ):
+            return None
+        parts.append(variable.lookups)
+    return tuple(parts)
+
+
+def _fill(template: Template, context: dict, *, autoescape: bool) -> str:
+    """The template rendered against `context`. A plain template whose
+    variables are all strings of the context's dictionaries is filled in
+    directly, exactly as Django would render it (a string is printed as is,
+    escaped when autoescaping) but without building a Context per message;
+    anything else (a missing value, a number, a date, a safe string) goes
+    through Django."""
+    parts = _plain_parts(template)
+    if parts is not None:
+        out = []
+        for part in parts:
+            if type(part) is str:
+                out.append(part)
+                continue
+            value = context
+            for key in part:
+                if type(value) is not dict or key not in value:
+                    break
+                value = value[key]
+            else:
+                if type(value) is str:
+                    out.append(conditional_escape(value) if autoescape else value)
+                    continue
+            break
+        else:
+            return "".join(out)
+    return template.render(Context(context, autoescape=autoescape))
+
+
 def render(compiled: CompiledNotification, context: dict) -> Rendered:
     """Raises RenderedTooLarge rather than return a message over the size cap."""
-    subject = _WHITESPACE.sub(" ", compiled.subject.render(Context(context, autoescape=False)))
-    text = compiled.text.render(Context(context, autoescape=False)).strip()
+    subject = _WHITESPACE.sub(" ", _fill(compiled.subject, context, autoescape=False))
+    text = _fill(compiled.text, context, autoescape=False).strip()
     _check_size(subject, text)
     if compiled.html is not None:
-        html = nh3.clean(compiled.html.render(Context(context)))
+        html = nh3.clean(_fill(compiled.html, context, autoescape=True))
     else:
         html = linebreaks(text, autoescape=True)
     _check_size(subject, text, html)

@@ -366,3 +366,11 @@ def test_the_gateway_session_reads_proxy_settings_from_the_environment_once(sett
     transport = GatewaySmsTransport()
     assert transport.session.proxies["http"] == "http://proxy.example.net:3128"
     assert transport.session.trust_env is False  # not looked up again per message
+
+
+def test_message_bytes_become_smtp_data_whatever_their_line_ends():
+    from delivery.channels.email import _content
+
+    assert _content(b"a\r\nb\r\n") == b"a\r\nb\r\n.\r\n"
+    assert _content(b"a\nb\rc\r\nd") == b"a\r\nb\r\nc\r\nd\r\n.\r\n"
+    assert _content(b".a\r\n.\r\nb\n..c") == b"..a\r\n..\r\nb\r\n...c\r\n.\r\n"
