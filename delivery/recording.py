@@ -63,6 +63,7 @@ def _sent_sql(marks: list[str]) -> str:
 
 
 _STATEMENT = b"proactive_sent_mark"
+_FLUSH = b"proactive_sent_marks_flush"
 
 # Only the quoted table names are interpolated into these; values are parameters.
 _MARK_SQL = (
@@ -72,7 +73,7 @@ _MARK_SQL = (
 # A lane's marks onto its rows: each row still ours ('sending') becomes
 # 'sent'; the marks go either way.
 _FLUSH_SQL = """
-WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY(%s) RETURNING *)
+WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY($1::bigint[]) RETURNING *)
 UPDATE {messages} AS m
 SET status = 'sent', updated_at = mark.sent_at, sent_at = mark.sent_at,
     provider_id = mark.provider_id, last_error = '', next_attempt_at = NULL,
@@ -212,10 +213,11 @@ class SentRecorder:
         marked, self._marked = self._marked, []
         if not marked:
             return
+        ids = "{" + ",".join(str(sent.message.pk) for sent in marked) + "}"
         try:
-            with self._connection.cursor() as cursor:
-                cursor.execute(_tables(_FLUSH_SQL), [[sent.message.pk for sent in marked]])
-                updated = {row[0] for row in cursor.fetchall()}
+            self._send_prepared(_FLUSH, [ids.encode()])
+            result = self._answer()
+            updated = {int(result.get_value(row, 0)) for row in range(result.ntuples)}
         except BaseException:
             # The marks stay in the table; the dispatcher applies them once
             # the rows' lease has run out.
@@ -283,6 +285,7 @@ class SentRecorder:
         own.execute("SET synchronous_commit TO off")
         own.execute("SET plan_cache_mode TO force_generic_plan")
         self._check(own.pgconn.prepare(_STATEMENT, _tables(_MARK_SQL).encode()))
+        self._check(own.pgconn.prepare(_FLUSH, _tables(_FLUSH_SQL).encode()))
         self._readable, self._writable = select.poll(), select.poll()
         self._readable.register(own.pgconn.socket, select.POLLIN)
         self._writable.register(own.pgconn.socket, select.POLLOUT)
@@ -290,20 +293,24 @@ class SentRecorder:
         return own
 
     def _send(self, sent: _Sent) -> None:
-        pgconn = (self._connection or self._open()).pgconn
+        self._connection or self._open()
         params = [
             str(sent.message.pk).encode(),
             sent.at.isoformat().encode(),
             sent.provider_id.encode(),
             None if sent.segments is None else str(sent.segments).encode(),
         ]
-        pgconn.send_query_prepared(_STATEMENT, params)  # Bind, Execute and Sync
-        while pgconn.flush():  # 1 while data remains: wait until the socket takes it
-            self._writable.poll()
+        self._send_prepared(_STATEMENT, params)
         self._pending = sent
 
-    def _answer(self) -> int:
-        """The outstanding statement's row count. Any wait is in poll(), which
+    def _send_prepared(self, name: bytes, params: list) -> None:
+        pgconn = self._connection.pgconn
+        pgconn.send_query_prepared(name, params)  # Bind, Execute and Sync
+        while pgconn.flush():  # 1 while data remains: wait until the socket takes it
+            self._writable.poll()
+
+    def _answer(self):
+        """The outstanding statement's result. Any wait is in poll(), which
         lets the lane's other threads run, rather than inside libpq."""
         pgconn = self._connection.pgconn
         pgconn.consume_input()
@@ -314,13 +321,16 @@ class SentRecorder:
         self._check(result)
         while pgconn.get_result() is not None:  # the end of this statement's answer
             pass
-        return result.command_tuples or 0
+        return result
 
     @staticmethod
     def _check(result) -> None:
         from psycopg import pq
 
-        if result is None or result.status != pq.ExecStatus.COMMAND_OK:
+        if result is None or result.status not in (
+            pq.ExecStatus.COMMAND_OK,
+            pq.ExecStatus.TUPLES_OK,
+        ):
             error = result.error_message.decode(errors="replace") if result else "no answer"
             raise DatabaseError(f"Recording a sent message failed: {error.strip()}")
 
