@@ -2,6 +2,7 @@
 gateway: one connection per batch, transient vs permanent errors, retries."""
 
 import datetime
+import time
 
 import pytest
 from django.utils import timezone
@@ -366,6 +367,25 @@ def test_the_gateway_session_reads_proxy_settings_from_the_environment_once(sett
     transport = GatewaySmsTransport()
     assert transport.session.proxies["http"] == "http://proxy.example.net:3128"
     assert transport.session.trust_env is False  # not looked up again per message
+    assert transport.direct is None  # through the proxy, by requests
+
+
+def test_a_gateway_over_https_is_verified_unless_told_otherwise(settings, monkeypatch):
+    import ssl
+
+    from delivery.channels.sms import _DirectConnection
+
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    settings.SMS_GATEWAY_URL = "https://gateway.example.net:8443/v1/send?account=7"
+    transport = GatewaySmsTransport()
+    connection = transport.direct.connection
+    assert (connection.host, connection.port) == ("gateway.example.net", 8443)
+    assert transport.direct.path == "/v1/send?account=7"
+    assert connection._context.verify_mode == ssl.CERT_REQUIRED
+    assert connection._context.check_hostname
+    unverified = _DirectConnection(settings.SMS_GATEWAY_URL, timeout=1, verify=False)
+    assert unverified.connection._context.verify_mode == ssl.CERT_NONE
 
 
 def test_message_bytes_become_smtp_data_whatever_their_line_ends():
@@ -374,3 +394,62 @@ def test_message_bytes_become_smtp_data_whatever_their_line_ends():
     assert _content(b"a\r\nb\r\n") == b"a\r\nb\r\n.\r\n"
     assert _content(b"a\nb\rc\r\nd") == b"a\r\nb\r\nc\r\nd\r\n.\r\n"
     assert _content(b".a\r\n.\r\nb\n..c") == b"..a\r\n..\r\nb\r\n...c\r\n.\r\n"
+
+
+def test_a_gateway_that_hangs_up_between_messages_gets_a_fresh_connection_and_each_sms_once(
+    settings,
+):
+    """A gateway that closes each keep-alive connection after one answer
+    (as an idle timeout does): the next SMS goes over a new connection,
+    never into the dead one, and nothing goes twice."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    requests_seen: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(3):
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(
+                    next(
+                        line.split(b":")[1]
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length")
+                    )
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                requests_seen.append(body)
+                reply = b'{"id": "gw-%d"}' % len(requests_seen)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(reply), reply)
+                )
+            # Hung up without saying so (no Connection: close).
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{port}/send"
+    settings.SMS_GATEWAY_TOKEN = ""
+    transport = GatewaySmsTransport()
+    try:
+        ids = []
+        for number in range(3):
+            outgoing = Outgoing(
+                message_id=number, to="+79001234567", subject="", text="hi", html=""
+            )
+            ids.append(transport.send(outgoing))
+            time.sleep(0.05)  # the gateway's hang-up reaches us
+    finally:
+        transport.close()
+        listener.close()
+    server.join(timeout=5)
+    assert ids == ["gw-1", "gw-2", "gw-3"]
+    assert len(requests_seen) == 3
