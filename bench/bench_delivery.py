@@ -10,7 +10,9 @@ Figures, each printed with its bound from the issue:
   many plain smtplib clients as the pipeline has connections (2 workers ×
   DELIVERY_LANES), each on a reused connection in its own process;
 - SMS to a local keep-alive HTTP gateway (≥ 800/s and ≥ half a bare
-  requests.Session loop), and the same ceiling with parallel bare sessions;
+  requests.Session loop), and the same ceiling with parallel bare sessions
+  (the goal's reference), printed beside the ceiling of as many bare
+  http.client connections (the lightest plain client);
 - the same email sent the naive way (one task and one new connection per
   message): our rate / naive rate ≥ 10;
 - Celery tasks per notification (≤ one per batch).
@@ -244,6 +246,18 @@ def main() -> int:
             sms["rate"] / sms["multi_rate"],
         ),
         (
+            f"  the same with {CONNECTIONS} bare http.client connections",
+            f"{sms['multi_direct_rate']:.0f} /s",
+            "",
+            True,
+        ),
+        (
+            f"  SMS: ours / {CONNECTIONS} http.client connections",
+            f"{sms['rate'] / sms['multi_direct_rate']:.2f}",
+            "(seen)",
+            True,
+        ),
+        (
             f"Celery drain tasks per notification ({email['batches']} batches)",
             f"{email['tasks']} / {sms['tasks']}",
             "≤ one per batch",
@@ -457,6 +471,32 @@ def _sms_client(url: str, token: str, texts: list[tuple[int, str, str]]) -> tupl
     return started, time.perf_counter()
 
 
+def _sms_direct_client(url: str, token: str, texts: list[tuple[int, str, str]]) -> tuple:
+    """One bare keep-alive http.client connection posting every text (the
+    lightest plain client there is): (start, end)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(body: dict) -> None:
+        connection.request("POST", parts.path, body=json.dumps(body).encode(), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"the gateway answered {response.status}")
+
+    post({"id": -1, "phone": "+79030000000", "text": "warm"})
+    started = time.perf_counter()
+    for i, phone, text in texts:
+        post({"id": i, "phone": phone, "text": text})
+    ended = time.perf_counter()
+    connection.close()
+    return started, ended
+
+
 def _sms_texts(count: int) -> list[tuple[int, str, str]]:
     return [(i, f"+7903{i:07d}", f"Dear Customer {i}, planned works.") for i in range(count)]
 
@@ -512,11 +552,12 @@ def _multi_smtp(port: int, payloads: list[tuple[str, bytes]], clients: int) -> f
     return _in_parallel(send, _split(payloads, clients))
 
 
-def _multi_sms(url: str, token: str, count: int, clients: int) -> float:
-    """`clients` bare keep-alive sessions in parallel processes."""
+def _multi_sms(url: str, token: str, count: int, clients: int, *, direct: bool = False) -> float:
+    """`clients` bare keep-alive sessions in parallel processes (requests
+    sessions, or with `direct` http.client connections)."""
 
     def send(chunk):
-        return _sms_client(url, token, chunk)
+        return (_sms_direct_client if direct else _sms_client)(url, token, chunk)
 
     return _in_parallel(send, _split(_sms_texts(count), clients))
 
@@ -633,6 +674,7 @@ def phase_throughput() -> dict:
         _settle()
         bare_sms = _bare_sms(gateway, token, COUNT)
         multi_sms = _multi_sms(gateway, token, COUNT, CONNECTIONS)
+        multi_sms_direct = _multi_sms(gateway, token, COUNT, CONNECTIONS, direct=True)
         naive_rate = _naive(fleet, "Mail", NAIVE_COUNT)
         load = os.getloadavg()
     finally:
@@ -656,6 +698,7 @@ def phase_throughput() -> dict:
             "rate": sms_rate,
             "bare_rate": bare_sms,
             "multi_rate": multi_sms,
+            "multi_direct_rate": multi_sms_direct,
             "tasks": sms_tasks,
             "batches": batches,
         },
