@@ -14,9 +14,11 @@ SALT = "proactive.customers.preferences"
 
 
 @functools.lru_cache(maxsize=4)
-def _hmac_key(secret: str) -> bytes:
-    """The key Django's Signer derives for our salt (salted_hmac's)."""
-    return hashlib.sha256(f"{SALT}signer".encode() + secret.encode()).digest()
+def _keyed(secret: str) -> hmac.HMAC:
+    """An HMAC-SHA256 keyed as Django's Signer keys it for our salt
+    (salted_hmac's derived key), copied for each token."""
+    key = hashlib.sha256(f"{SALT}signer".encode() + secret.encode()).digest()
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def customer_token_make(*, customer_id: int) -> str:
@@ -25,8 +27,9 @@ def customer_token_make(*, customer_id: int) -> str:
     derived key again for each of a notice's emails: the same HMAC-SHA256
     of the base64 of the id's JSON."""
     value = signing.b64_encode(str(int(customer_id)).encode()).decode()
-    mac = hmac.new(_hmac_key(settings.SECRET_KEY), value.encode(), hashlib.sha256).digest()
-    return f"{value}:{signing.b64_encode(mac).decode()}"
+    mac = _keyed(settings.SECRET_KEY).copy()
+    mac.update(value.encode())
+    return f"{value}:{signing.b64_encode(mac.digest()).decode()}"
 
 
 def customer_token_read(*, token: str) -> int | None:

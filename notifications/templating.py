@@ -7,13 +7,14 @@ import datetime
 import functools
 import re
 from dataclasses import dataclass
+from html import escape as html_escape
 
 import nh3
 from django.conf import settings
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import TextNode, Variable, VariableNode
 from django.template.defaulttags import IfNode
-from django.utils.html import conditional_escape, linebreaks
+from django.utils.html import conditional_escape
 
 from delivery.windows import zone
 
@@ -278,7 +279,7 @@ class RenderedTooLarge(ValueError):
 
 def _check_size(*parts: str) -> None:
     limit = settings.RENDERED_MESSAGE_MAX_BYTES
-    size = sum(len(part.encode()) for part in parts)
+    size = sum(len(part) if part.isascii() else len(part.encode()) for part in parts)
     if size > limit:
         raise RenderedTooLarge(
             f"it renders to {size} bytes, over the limit of {limit} bytes "
@@ -340,6 +341,20 @@ def _fill(template: Template, context: dict, *, autoescape: bool) -> str:
     return template.render(Context(context, autoescape=autoescape))
 
 
+_PARAGRAPH_BREAK = re.compile("\n{2,}")
+
+
+def _paragraphs(text: str) -> str:
+    """`django.utils.html.linebreaks(text, autoescape=True)` (the tests hold
+    it to that), without its lazy-text wrappers and safe strings: paragraphs
+    in <p>, single line breaks as <br>, everything escaped."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n\n".join(
+        f"<p>{html_escape(paragraph).replace(chr(10), '<br>')}</p>"
+        for paragraph in _PARAGRAPH_BREAK.split(text)
+    )
+
+
 def render(compiled: CompiledNotification, context: dict) -> Rendered:
     """Raises RenderedTooLarge rather than return a message over the size cap."""
     subject = _WHITESPACE.sub(" ", _fill(compiled.subject, context, autoescape=False))
@@ -348,7 +363,7 @@ def render(compiled: CompiledNotification, context: dict) -> Rendered:
     if compiled.html is not None:
         html = nh3.clean(_fill(compiled.html, context, autoescape=True))
     else:
-        html = linebreaks(text, autoescape=True)
+        html = _paragraphs(text)
     _check_size(subject, text, html)
     return Rendered(subject=subject.strip(), text=text, html=html)
 

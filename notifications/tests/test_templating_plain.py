@@ -55,3 +55,21 @@ def test_only_text_and_bare_variables_take_the_short_way():
     )
     for source in ("{{ customer.name|upper }}", "{% if x %}y{% endif %}", "{{ 'quoted' }}"):
         assert templating._plain_parts(templating.ENGINE.from_string(source)) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "One line",
+        "Line one\nline two",
+        "Para one\n\nPara two\n\n\n\nPara three",
+        "Windows\r\nline\r\n\r\nends\rand old Mac ones",
+        "<script>alert('x')</script> & \"quotes\"",
+        "",
+        "\n\nleading and trailing\n\n",
+    ],
+)
+def test_a_text_body_becomes_the_html_djangos_linebreaks_makes(text):
+    from django.utils.html import linebreaks
+
+    assert templating._paragraphs(text) == linebreaks(text, autoescape=True)
