@@ -65,22 +65,29 @@ def _sent_sql(marks: list[str]) -> str:
 _STATEMENT = b"proactive_sent_mark"
 _FLUSH = b"proactive_sent_marks_flush"
 
-# Only the quoted table names are interpolated into these; values are parameters.
+# Only the quoted table names and constant conditions are interpolated into
+# these; values are parameters.
+# ruff: noqa: S608
 _MARK_SQL = (
     "INSERT INTO {marks} (message_id, sent_at, provider_id, segments) "
     "VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING"
 )
-# A lane's marks onto its rows: each row still ours ('sending') becomes
-# 'sent'; the marks go either way.
-_FLUSH_SQL = """
-WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY($1::bigint[]) RETURNING *)
-UPDATE {messages} AS m
+# Marks (the CTE `mark`) onto their message rows: the one place that says
+# what a sent row holds; `{condition}` says which rows may take their mark.
+_MARKS_ONTO_ROWS = """
+UPDATE {{messages}} AS m
 SET status = 'sent', updated_at = mark.sent_at, sent_at = mark.sent_at,
     provider_id = mark.provider_id, last_error = '', next_attempt_at = NULL,
     segments = mark.segments
-FROM mark WHERE m.id = mark.message_id AND m.status = 'sending'
-RETURNING m.id
+FROM mark WHERE m.id = mark.message_id AND {condition}
 """
+# A lane's marks onto its rows: each row still ours ('sending') becomes
+# 'sent'; the marks go either way.
+_FLUSH_SQL = (
+    "WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY($1::bigint[]) RETURNING *)"
+    + _MARKS_ONTO_ROWS.format(condition="m.status = 'sending'")
+    + "RETURNING m.id"
+)
 # The marks no living lane holds (their row is no longer 'sending' under a
 # running lease: the worker died, or its row vanished): the message was
 # handed over, so its row says 'sent', whatever happened to it since.
@@ -92,13 +99,7 @@ WITH mark AS (
         WHERE m.id = s.message_id AND m.status = 'sending' AND m.next_attempt_at > %s
     )
     RETURNING *
-)
-UPDATE {messages} AS m
-SET status = 'sent', updated_at = mark.sent_at, sent_at = mark.sent_at,
-    provider_id = mark.provider_id, last_error = '', next_attempt_at = NULL,
-    segments = mark.segments
-FROM mark WHERE m.id = mark.message_id AND m.status <> 'sent'
-"""
+)""" + _MARKS_ONTO_ROWS.format(condition="m.status <> 'sent'")
 
 
 def _tables(sql: str) -> str:

@@ -312,6 +312,16 @@ def _plain_parts(template: Template) -> tuple | None:
     return tuple(parts)
 
 
+def _plain_value(context: dict, lookups: tuple[str, ...]) -> str | None:
+    """The string at `lookups` in the context's dictionaries, else None."""
+    value = context
+    for key in lookups:
+        if type(value) is not dict or key not in value:
+            return None
+        value = value[key]
+    return value if type(value) is str else None
+
+
 def _fill(template: Template, context: dict, *, autoescape: bool) -> str:
     """The template rendered against `context`. A plain template whose
     variables are all strings of the context's dictionaries is filled in
@@ -320,23 +330,17 @@ def _fill(template: Template, context: dict, *, autoescape: bool) -> str:
     anything else (a missing value, a number, a date, a safe string) goes
     through Django."""
     parts = _plain_parts(template)
-    if parts is not None:
-        out = []
-        for part in parts:
-            if type(part) is str:
-                out.append(part)
-                continue
-            value = context
-            for key in part:
-                if type(value) is not dict or key not in value:
-                    break
-                value = value[key]
-            else:
-                if type(value) is str:
-                    out.append(conditional_escape(value) if autoescape else value)
-                    continue
+    out = []
+    for part in parts or ():
+        if type(part) is str:
+            out.append(part)
+            continue
+        value = _plain_value(context, part)
+        if value is None:
             break
-        else:
+        out.append(conditional_escape(value) if autoescape else value)
+    else:
+        if parts is not None:
             return "".join(out)
     return template.render(Context(context, autoescape=autoescape))
 
