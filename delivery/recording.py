@@ -64,6 +64,7 @@ def _sent_sql(marks: list[str]) -> str:
 
 _STATEMENT = b"proactive_sent_mark"
 _FLUSH = b"proactive_sent_marks_flush"
+_SENDING = MessageStatus.SENDING.value.encode()
 
 # Only the quoted table names and constant conditions are interpolated into
 # these; values are parameters.
@@ -81,11 +82,15 @@ SET status = 'sent', updated_at = mark.sent_at, sent_at = mark.sent_at,
     segments = mark.segments
 FROM mark WHERE m.id = mark.message_id AND {condition}
 """
-# A lane's marks onto its rows: each row still ours ('sending') becomes
-# 'sent'; the marks go either way.
+# A lane's marks onto its rows: each row still ours ($2, 'sending') becomes
+# 'sent'; the marks go either way. The status is a parameter, planned
+# generically: with the constant, the plan may read the rows through the
+# partial index of due rows, which statistics from a quiet moment call
+# nearly empty, and scan every due row of the notification for each run
+# (230 µs per email instead of 28 with 20,000 due).
 _FLUSH_SQL = (
     "WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY($1::bigint[]) RETURNING *)"
-    + _MARKS_ONTO_ROWS.format(condition="m.status = 'sending'")
+    + _MARKS_ONTO_ROWS.format(condition="m.status = $2")
     + "RETURNING m.id"
 )
 # The marks no living lane holds (their row is no longer 'sending' under a
@@ -216,7 +221,7 @@ class SentRecorder:
             return
         ids = "{" + ",".join(str(sent.message.pk) for sent in marked) + "}"
         try:
-            self._send_prepared(_FLUSH, [ids.encode()])
+            self._send_prepared(_FLUSH, [ids.encode(), _SENDING])
             result = self._answer()
             updated = {int(result.get_value(row, 0)) for row in range(result.ntuples)}
         except BaseException:

@@ -402,10 +402,11 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
     postgres, make_notification
 ):
     """Statistics taken while no message was due make the partial index of
-    due rows look empty; the per-message UPDATEs must not scan it."""
+    due rows look empty; the per-message UPDATEs and a lane's move of its
+    sent marks onto their rows must not scan it."""
     from django.db import connection
 
-    from delivery.recording import _sent_sql, record_sql, relaxed_commits
+    from delivery.recording import _FLUSH_SQL, _sent_sql, _tables, record_sql, relaxed_commits
 
     Customer.objects.bulk_create(
         Customer(account_number=f"PLAN-{i}", name=f"C {i}", email=f"p{i}@example.com")
@@ -427,11 +428,13 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
     deferred = record_sql(
         pk, status="deferred", updated_at=now, last_error="451", next_attempt_at=now
     )
+    # The flush, as a lane's own connection prepares it (numbered already).
+    flush = (_tables(_FLUSH_SQL), [[pk], "sending"])
     plans = []
     relaxed_commits(True)
     try:
         with connection.cursor() as cursor:
-            for sql, params in (sent, deferred):
+            for sql, params in (sent, deferred, flush):
                 numbered = sql.replace("%s", "${}").format(*range(1, len(params) + 1))
                 cursor.execute(f"PREPARE outcome AS {numbered}")
                 marks = ", ".join(["%s"] * len(params))
