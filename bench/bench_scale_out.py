@@ -159,7 +159,7 @@ def phase_curve() -> dict:
             finally:
                 fleet.stop()
             if payloads is None:
-                payloads = bench_delivery._smtp_payloads("Mail")
+                payloads = bench_delivery._smtp_payloads(notification)
             bench_delivery._settle()
             connections.close_all()
             clients = workers * lanes
