@@ -15,8 +15,8 @@ Figures, each printed with its bound from the issue:
 - SMS to a local keep-alive HTTP gateway (≥ 800/s and ≥ half a bare
   requests.Session loop), and the same ceiling with parallel bare sessions
   (the goal's reference; before and after likewise), printed beside the
-  ceiling of as many bare
-  http.client connections (the lightest plain client);
+  ceiling of as many bare http.client connections (the lightest plain
+  client);
 - the same email sent the naive way (one task and one new connection per
   message): our rate / naive rate ≥ 10;
 - Celery tasks per notification (≤ one per batch).
