@@ -9,9 +9,9 @@ Figures, each printed with its bound from the issue:
   and beside it the multi-client ceiling: what the same sink takes from as
   many plain smtplib clients as the pipeline has connections (2 workers ×
   DELIVERY_LANES), each on a reused connection in its own process, sending
-  the same messages as the pipeline renders them, measured right before and
-  right after the pipeline's run (the ratio is to their mean: this shared
-  machine's speed drifts from minute to minute);
+  the very bytes the pipeline sends for the same notice, measured right
+  before and right after the pipeline's run (the ratio is to their mean:
+  this shared machine's speed drifts from minute to minute);
 - SMS to a local keep-alive HTTP gateway (≥ 800/s and ≥ half a bare
   requests.Session loop), and the same ceiling with parallel bare sessions
   (the goal's reference; before and after likewise), printed beside the
@@ -430,25 +430,23 @@ def _send_and_wait(notification, count: int) -> float:
 
 
 def _smtp_payloads(notification) -> list[tuple[str, bytes]]:
-    """The notification's messages as the pipeline renders them, ready for a
-    bare client to send: (recipient, bytes)."""
+    """The notification's messages exactly as the pipeline sends them over
+    SMTP, ready for a plain client: (recipient, bytes)."""
     from delivery.channels.email import EmailTransport
     from delivery.models import Message
     from delivery.rendering import Renderer
+    from delivery.sending import messages_load
 
-    messages = list(
-        Message.objects.filter(notification=notification)
-        .select_related("notification", "customer", "customer__last_mile_site")
-        .select_related("customer__service_type")
-        .order_by("pk")[:COUNT]
-    )
+    ids = Message.objects.filter(notification=notification).order_by("pk").values_list("pk")
+    messages = messages_load([pk for (pk,) in ids[:COUNT]])
     renderer = Renderer()
-    transport = EmailTransport.__new__(EmailTransport)
-    transport.connection, transport.domain = None, "bench.local"
-    return [
-        (m.to_address, transport.build(renderer.outgoing(m)).message().as_bytes(linesep="\r\n"))
-        for m in messages
-    ]
+    renderer.prepare(messages)
+    transport = EmailTransport()
+    payloads = []
+    for message in messages:
+        recipient, _, data = transport.smtp_data(renderer.outgoing(message))
+        payloads.append((recipient, data))
+    return payloads
 
 
 def _smtp_client(port: int, payloads: list[tuple[str, bytes]], *, nodelay: bool) -> tuple:

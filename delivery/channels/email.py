@@ -257,7 +257,8 @@ class EmailTransport:
         provider_id = getattr(getattr(email, "anymail_status", None), "message_id", None)
         return str(provider_id) if provider_id else email.extra_headers["Message-ID"]
 
-    def _send_fast(self, smtp, outgoing: Outgoing, next_message: tuple[int, str] | None) -> str:
+    def smtp_data(self, outgoing: Outgoing) -> tuple[str, str, bytes]:
+        """(recipient, Message-ID, bytes) of the email as it goes over SMTP."""
         headers = self._headers(outgoing)
         message_id = headers.pop("Message-ID")
         recipient = address(outgoing.to)
@@ -270,7 +271,10 @@ class EmailTransport:
             message_id=message_id,
             extra_headers=headers,
         )
-        data = dkim_sign(data)
+        return recipient, message_id, dkim_sign(data)
+
+    def _send_fast(self, smtp, outgoing: Outgoing, next_message: tuple[int, str] | None) -> str:
+        recipient, message_id, data = self.smtp_data(outgoing)
         try:
             if self.session is not None:
                 following = None
