@@ -90,14 +90,13 @@ def email_decorate(
     category: str = "service",
 ) -> Outgoing:
     """The email with its headers and footer for its category."""
-    headers = {
-        "Message-ID": email_message_id(
+    headers = dict(outgoing.headers)
+    if "Message-ID" not in headers:
+        headers["Message-ID"] = email_message_id(
             message_id=outgoing.message_id,
             notification_id=notification_id,
             customer_id=customer_id,
-        ),
-        **outgoing.headers,
-    }
+        )
     footer: list[tuple[str, str]] = []
     if category == MARKETING and customer_id is not None:
         one_click = unsubscribe_url(customer_id=customer_id)
@@ -113,4 +112,11 @@ def email_decorate(
     if not footer:
         return dataclasses.replace(outgoing, headers=headers)
     text, html = _with_footer(outgoing, footer)
-    return dataclasses.replace(outgoing, text=text, html=html, headers=headers)
+    return Outgoing(
+        message_id=outgoing.message_id,
+        to=outgoing.to,
+        subject=outgoing.subject,
+        text=text,
+        html=html,
+        headers=headers,
+    )

@@ -43,6 +43,7 @@ from django.db import DatabaseError, connection
 from django.db.models import F
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
+from psycopg import pq
 
 from delivery import suppression
 from delivery.channels import TransportError
@@ -65,6 +66,7 @@ def _sent_sql(marks: list[str]) -> str:
 _STATEMENT = b"proactive_sent_mark"
 _FLUSH = b"proactive_sent_marks_flush"
 _SENDING = MessageStatus.SENDING.value.encode()
+_ANSWERED = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 # Only the quoted table names and constant conditions are interpolated into
 # these; values are parameters.
@@ -131,6 +133,8 @@ def log_event(message: Message, event: str, **extra) -> None:
     story; outcomes are counted for /metrics too."""
     if "status" in extra:
         outcome_count(channel=message.channel, outcome=str(extra["status"]))
+    if not logger.isEnabledFor(logging.INFO):
+        return  # a worker sending at WARNING: not even the line's fields
     logger.info(
         "message %s",
         event,
@@ -331,12 +335,7 @@ class SentRecorder:
 
     @staticmethod
     def _check(result) -> None:
-        from psycopg import pq
-
-        if result is None or result.status not in (
-            pq.ExecStatus.COMMAND_OK,
-            pq.ExecStatus.TUPLES_OK,
-        ):
+        if result is None or result.status not in _ANSWERED:
             error = result.error_message.decode(errors="replace") if result else "no answer"
             raise DatabaseError(f"Recording a sent message failed: {error.strip()}")
 
