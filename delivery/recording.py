@@ -89,7 +89,7 @@ FROM mark WHERE m.id = mark.message_id AND {condition}
 # generically: with the constant, the plan may read the rows through the
 # partial index of due rows, which statistics from a quiet moment call
 # nearly empty, and scan every due row of the notification for each run
-# (230 µs per email instead of 28 with 20,000 due).
+# (230 µs of database time per email instead of 23–30 with 20,000 due).
 _FLUSH_SQL = (
     "WITH mark AS (DELETE FROM {marks} WHERE message_id = ANY($1::bigint[]) RETURNING *)"
     + _MARKS_ONTO_ROWS.format(condition="m.status = $2")

@@ -182,8 +182,8 @@ def messages_load(ids: list[int]) -> list[Message]:
     by their ids in a second query: joined to the messages, PostgreSQL reads
     every customer of a directory of tens of thousands to find a batch's 500
     (40 ms a batch, as much as the batch's sending). Their ids go as one
-    array (`any_of`): a prefetch builds an expression per id, a quarter of a
-    worker's CPU per email."""
+    array (`any_of`): a prefetch built an expression per id (65–68 µs of
+    worker CPU per email to load a batch of 500; 42–49 µs this way)."""
     from customers.models import Customer
     from notifications.models import Notification
 
