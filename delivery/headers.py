@@ -3,7 +3,6 @@ domain, and by category either the one-click unsubscribe headers (marketing,
 RFC 8058) or `Auto-Submitted` (service), plus a footer link to the
 customer's preferences page."""
 
-import dataclasses
 import functools
 import html as html_lib
 from urllib.parse import quote
@@ -109,9 +108,7 @@ def email_decorate(
         headers["Auto-Submitted"] = "auto-generated"
     if customer_id is not None:
         footer.append(("Choose how we contact you:", preferences_url(customer_id=customer_id)))
-    if not footer:
-        return dataclasses.replace(outgoing, headers=headers)
-    text, html = _with_footer(outgoing, footer)
+    text, html = _with_footer(outgoing, footer) if footer else (outgoing.text, outgoing.html)
     return Outgoing(
         message_id=outgoing.message_id,
         to=outgoing.to,
