@@ -445,3 +445,46 @@ def test_recording_an_outcome_goes_by_primary_key_even_when_statistics_are_stale
         relaxed_commits(False)
     for plan in plans:
         assert "delivery_message_pkey" in plan, plan
+
+
+def test_a_supersession_looks_up_the_newer_notice_row_by_row_in_each_range(
+    postgres, make_notification, monkeypatch
+):
+    """Each range's UPDATE finds the newer notice's message to the same
+    customer and channel through its unique index, row by row: a plan that
+    hashes every row of the newer notice would do it again for each range
+    (twenty times over a million-row supersession)."""
+    from delivery import bulk
+
+    monkeypatch.setattr(bulk, "RANGE_IDS", 1000)
+    Customer.objects.bulk_create(
+        Customer(account_number=f"SUP-{i}", name=f"C {i}", email=f"s{i}@example.com")
+        for i in range(3000)
+    )
+    older, newer = (started(make_notification(channels=["email"])) for _ in range(2))
+    for notification in (older, newer):
+        services.messages_materialise(
+            notification=notification, customers=Customer.objects.all(), channels=["email"]
+        )
+    with postgres.cursor() as cursor:
+        cursor.execute("ANALYZE delivery_message")
+    plans = []
+
+    def explained(execute, sql, params, many, context):
+        if sql.startswith('UPDATE "delivery_message"'):
+            context["cursor"].execute(f"EXPLAIN {sql}", params)
+            plans.append("\n".join(row[0] for row in context["cursor"].fetchall()))
+        return execute(sql, params, many, context)
+
+    with postgres.execute_wrapper(explained):
+        superseded, every_range = bulk.messages_supersede(
+            newer_notification_id=newer.pk, older_notification_ids=[older.pk]
+        )
+    assert (superseded, every_range) == (3000, True)
+    assert len(plans) >= 3  # 3,000 ids in ranges of 1,000
+    for plan in plans:
+        assert "Hash" not in plan, plan
+        assert "message_one_per_recipient_channel" in plan, plan
+    assert set(Message.objects.filter(notification=older).values_list("status", flat=True)) == {
+        MessageStatus.SUPERSEDED
+    }
