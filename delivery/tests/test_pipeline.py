@@ -3,6 +3,7 @@ checks before sending, recording, finishing."""
 
 import datetime
 import logging
+import re
 
 import pytest
 from django.utils import timezone
@@ -488,3 +489,35 @@ def test_a_supersession_looks_up_the_newer_notice_row_by_row_in_each_range(
     assert set(Message.objects.filter(notification=older).values_list("status", flat=True)) == {
         MessageStatus.SUPERSEDED
     }
+
+
+def test_a_notifications_messages_are_found_by_index_whatever_the_status_asked_for(
+    postgres, make_notification
+):
+    """The notification page and /api/notifications/{id}/messages/ read one
+    notification's rows, of every status or of one (cancelled and
+    superseded ones included, which the index by notification and status
+    leaves out): an index must serve each, never a scan of the whole table."""
+    from notifications.selectors import notification_messages
+
+    customers = Customer.objects.bulk_create(
+        Customer(account_number=f"IDX-{i}", name=f"C {i}", email=f"i{i}@example.com")
+        for i in range(50)
+    )
+    notification = started(make_notification(channels=["email"]))
+    services.messages_materialise(
+        notification=notification, customers=Customer.objects.all(), channels=["email"]
+    )
+    rows = notification_messages(notification=notification)
+    with postgres.cursor() as cursor:
+        cursor.execute("ANALYZE delivery_message")
+        cursor.execute("SET enable_seqscan = off")  # an index if one serves, else a seq scan
+    try:
+        for status in (None, MessageStatus.SENT, MessageStatus.CANCELLED, MessageStatus.SUPERSEDED):
+            asked = rows if status is None else rows.filter(status=status)
+            plan = asked.order_by().values("pk").explain()  # as the page's count reads them
+            assert re.search(r"Index Cond: \(+notification_id = ", plan), (status, plan)
+    finally:
+        with postgres.cursor() as cursor:
+            cursor.execute("RESET enable_seqscan")
+    assert rows.count() == len(customers)
