@@ -26,6 +26,7 @@ from delivery.tests.test_reliability import (
 S = MessageStatus
 RATE = 20
 COUNT = 120
+SENDING_LANES = 2 * 2  # two workers, two lanes each (DELIVERY_LANES)
 
 
 def busiest_second(times: list[float]) -> int:
@@ -56,6 +57,7 @@ def test_the_email_rate_holds_across_two_worker_processes(postgres, redis_url, t
                 env={
                     **smtp.env(),
                     "EMAIL_MAX_PER_SECOND": str(RATE),
+                    "DELIVERY_LANES": "2",
                     "DELIVERY_BATCH_SIZE": "25",
                     "DELIVERY_LEASE_SECONDS": "20",
                 },
@@ -77,11 +79,15 @@ def test_the_email_rate_holds_across_two_worker_processes(postgres, redis_url, t
     span = max(times) - min(times)
     achieved = (COUNT - 1) / span
     print(f"\n{COUNT} emails by two workers at a limit of {RATE}/s: {achieved:.1f}/s")
-    assert achieved <= RATE * 1.05
-    # Missed slots are made up at most BURST at once. One more: a send that left
-    # late on its slot and the on-time send one second of slots later both fall
-    # inside the same one-second window at the sink.
-    assert busiest_second(times) <= RATE + BURST + 1
+    # What reaches the sink in any stretch of time: the slots of that stretch
+    # (RATE a second), the missed slots made up at once (BURST), and on each
+    # sending lane at most one message whose slot came earlier but which
+    # arrived late (a lane or the sink stalled by a busy machine): a lane takes
+    # its next slot only after its last send is answered, and then no earlier
+    # than BURST slots ago.
+    beyond_the_rate = BURST + SENDING_LANES
+    assert busiest_second(times) <= RATE + beyond_the_rate
+    assert len(times) <= RATE * span + 1 + beyond_the_rate  # the whole send
     for name in ("w0", "w1"):  # both workers really sent
         assert "batch claimed" in fleet.log(name)
 
