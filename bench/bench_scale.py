@@ -28,6 +28,10 @@ beside its goal:
   messages_supersede and messages_supersede_rest); from the update to the
   last row marked < 10 s.
 
+BENCH_SCALE_EMAIL_MAX_PER_SECOND (default none) gives the workers a send-rate
+ceiling: a run of a few hundred customers needs one, or the second
+notification is all sent before it can be cancelled part-way.
+
 Runs in a child process with its own database (`proactive_bench_scale`,
 override with BENCH_SCALE_DB) and the Redis database of BENCH_REDIS_URL.
 """
@@ -51,6 +55,7 @@ CUSTOMERS = int(os.environ.get("BENCH_SCALE_CUSTOMERS", "1000000"))
 SEND_SECONDS = float(os.environ.get("BENCH_SCALE_SEND_SECONDS", "120"))
 # How long the workers send the second notification before it is cancelled.
 CANCEL_AFTER_SECONDS = 5.0
+EMAIL_RATE = os.environ.get("BENCH_SCALE_EMAIL_MAX_PER_SECOND", "")
 WORKERS = 2
 
 
@@ -381,7 +386,10 @@ def child() -> dict:
         database_url=os.environ["DATABASE_URL"],
         broker_url=REDIS_URL,
         data_dir=Path(os.environ["PROACTIVE_DATA_DIR"]) / "fleet",
-        env={"EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}"},
+        env={
+            "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+            **({"EMAIL_MAX_PER_SECOND": EMAIL_RATE} if EMAIL_RATE else {}),
+        },
         log_level="WARNING",
     )
     dashboard = Client()
