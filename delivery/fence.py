@@ -77,6 +77,25 @@ class CancelFence:
         self.sent_in_run = 0
         self.run_started = time.monotonic()
 
+    def pause(self, message: Message, seconds: float) -> bool:
+        """After `admit(message)`: sleep `seconds` (a wait for a send slot).
+        A pause that would take the run past FENCE_SECONDS lets go of the
+        fence first and passes it again after, so a cancel never waits out a
+        rate limit's pause. False when the notification stopped sending
+        meanwhile."""
+        if seconds <= 0:
+            return True
+        notification_id = message.notification_id
+        if notification_id is None or (
+            time.monotonic() + seconds - self.run_started <= FENCE_SECONDS
+        ):
+            time.sleep(seconds)
+            return True
+        self.release()
+        time.sleep(seconds)
+        self._enter(notification_id)
+        return self.open
+
     def release(self) -> None:
         # The run's sent records first: a cancel that gets in next must find
         # every message handed over so far already recorded as sent.

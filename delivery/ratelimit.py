@@ -87,7 +87,7 @@ class _DatabaseSchedule:
 
 
 class RateLimiter:
-    """One per lane and channel; `wait()` before each send."""
+    """One per lane and channel; `wait()` (or `take()` and wait) before each send."""
 
     def __init__(self, channel: str):
         self.rate = rate_for(channel)
@@ -96,14 +96,19 @@ class RateLimiter:
             url = _redis_url()
             self.schedule = _RedisSchedule(url, channel) if url else _DatabaseSchedule(channel)
 
-    def wait(self) -> float:
-        """Block until this sender's next slot; returns the seconds waited."""
+    def take(self) -> float:
+        """Take this sender's next slot; returns the seconds until it comes
+        (0: now), for the caller to wait."""
         if self.schedule is None:
             return 0.0
-        delay = self.schedule.take(1.0 / self.rate)
+        return max(self.schedule.take(1.0 / self.rate), 0.0)
+
+    def wait(self) -> float:
+        """Block until this sender's next slot; returns the seconds waited."""
+        delay = self.take()
         if delay > 0:
             time.sleep(delay)
-        return max(delay, 0.0)
+        return delay
 
     def close(self) -> None:
         if self.schedule is not None:

@@ -114,12 +114,16 @@ def message_send_one(
         )
         return
     segments = sms_size(outgoing.text).segments if message.channel == Channel.SMS else None
-    if not fence.admit(message):
+    admitted = fence.admit(message)
+    if admitted:
+        # The send slot. A wait for it that would hold a cancel up past the
+        # fence's bound lets go of the fence and passes it again after.
+        admitted = fence.pause(message, transports.rate_limit(message.channel).take())
+    if not admitted:
         log_event(message, "skipped: the notification was cancelled")
         if message.channel == Channel.EMAIL:
             transport.abandon()
         return
-    transports.rate_limit(message.channel).wait()
     started = time.perf_counter()
     try:
         if next_message is not None and message.channel == Channel.EMAIL:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from conftest import database_url_for_subprocess
 from customers.models import Customer
 from delivery import services
-from delivery.models import Message, MessageStatus
+from delivery.models import Message, MessageStatus, OutboxMessage
 from delivery.ratelimit import BURST
 from delivery.tests.fleet import Fleet
 from delivery.tests.sinks import SmtpSink
@@ -107,6 +107,91 @@ def test_the_database_schedule_spaces_sends_when_there_is_no_redis(settings):
     elapsed = time.monotonic() - started
     # 20 sends, one slot every 50 ms after the first BURST (taken at once)
     assert elapsed >= (20 - 1 - BURST) / 20 * 0.95
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_does_not_wait_while_a_lane_waits_for_its_send_slot(
+    postgres, settings, make_notification
+):
+    """At one email every two seconds a lane spends most of its time waiting
+    for its slot; it lets go of the cancel fence meanwhile, so a cancel
+    commits within the fence's bound and the message waiting is not sent."""
+    import threading
+
+    from django.db import connections
+
+    from delivery.fence import FENCE_SECONDS
+    from delivery.tests.conftest import started
+    from notifications.services import notification_cancel
+
+    always = datetime.time(0, 0)
+    for number in range(10):
+        Customer.objects.create(
+            account_number=f"F{number}",
+            name=f"Customer {number}",
+            email=f"f{number}@example.com",
+            contact_window_start=always,
+            contact_window_end=always,
+        )
+    settings.CELERY_BROKER_URL = "filesystem://"
+    settings.RATE_LIMIT_REDIS_URL = ""  # the schedule in the database
+    settings.EMAIL_MAX_PER_SECOND = 0.5
+    notification = started(make_notification(channels=["email"]))
+    services.messages_materialise(
+        notification=notification, customers=Customer.objects.all(), channels=["email"]
+    )
+
+    def lane():
+        try:
+            services.message_batch_deliver()
+        finally:
+            connections.close_all()
+
+    sender = threading.Thread(target=lane)
+    sender.start()
+    deadline = time.monotonic() + 30
+    while OutboxMessage.objects.count() < BURST + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first slots are at once, the next two seconds on
+    assert OutboxMessage.objects.count() == BURST + 1
+    time.sleep(0.3)  # the lane is waiting for its next slot
+    before = time.monotonic()
+    notification_cancel(notification=notification)
+    cancel_seconds = time.monotonic() - before
+    sender.join(timeout=30)
+    assert not sender.is_alive()
+    assert cancel_seconds < FENCE_SECONDS + 0.25
+    assert OutboxMessage.objects.count() == BURST + 1  # nothing after the cancel
+    statuses = sorted(Message.objects.values_list("status", flat=True))
+    assert statuses == [S.CANCELLED] * (10 - BURST - 1) + [S.SENT] * (BURST + 1)
+
+
+@pytest.mark.django_db
+def test_a_long_wait_for_a_slot_passes_the_fence_again_and_a_short_one_keeps_its_run(
+    make_customer, make_notification
+):
+    from delivery.fence import FENCE_SECONDS, CancelFence
+    from delivery.recording import SentRecorder
+    from delivery.tests.conftest import started
+    from notifications.models import Notification
+
+    make_customer()
+    notification = started(make_notification(channels=["email"]))
+    services.messages_materialise(
+        notification=notification, customers=Customer.objects.all(), channels=["email"]
+    )
+    message = Message.objects.get()
+    transactional = services.transactional_email_enqueue(
+        to="ann@example.com", subject="Ticket T-1 updated", body="Hello"
+    )
+    fence = CancelFence(SentRecorder())
+    assert fence.admit(message)
+    Notification.objects.filter(pk=notification.pk).update(status=Notification.Status.CANCELLED)
+    assert fence.pause(message, 0.01)  # inside the run: the admission stands
+    assert not fence.pause(message, FENCE_SECONDS + 0.01)  # let go, passed again: cancelled
+    # No notification, nothing to check again (not the run it finds itself in).
+    assert fence.pause(transactional, FENCE_SECONDS + 0.01)
+    fence.release()
 
 
 @pytest.mark.django_db
