@@ -112,7 +112,7 @@ def test_the_database_schedule_spaces_sends_when_there_is_no_redis(settings):
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_a_cancel_does_not_wait_while_a_lane_waits_for_its_send_slot(
-    postgres, settings, make_notification
+    postgres, settings, make_customer, make_notification
 ):
     """At one email every two seconds a lane spends most of its time waiting
     for its slot; it lets go of the cancel fence meanwhile, so a cancel
@@ -125,15 +125,9 @@ def test_a_cancel_does_not_wait_while_a_lane_waits_for_its_send_slot(
     from delivery.tests.conftest import started
     from notifications.services import notification_cancel
 
-    always = datetime.time(0, 0)
-    for number in range(10):
-        Customer.objects.create(
-            account_number=f"F{number}",
-            name=f"Customer {number}",
-            email=f"f{number}@example.com",
-            contact_window_start=always,
-            contact_window_end=always,
-        )
+    always = datetime.time(0, 0)  # open all day, whatever the hour the test runs at
+    for _ in range(10):
+        make_customer(contact_window_start=always, contact_window_end=always)
     settings.CELERY_BROKER_URL = "filesystem://"
     settings.RATE_LIMIT_REDIS_URL = ""  # the schedule in the database
     settings.EMAIL_MAX_PER_SECOND = 0.5
