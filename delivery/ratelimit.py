@@ -87,7 +87,7 @@ class _DatabaseSchedule:
 
 
 class RateLimiter:
-    """One per lane and channel; `wait()` (or `take()` and wait) before each send."""
+    """One per lane and channel: `take()` a slot before each send and wait for it."""
 
     def __init__(self, channel: str):
         self.rate = rate_for(channel)
@@ -98,17 +98,10 @@ class RateLimiter:
 
     def take(self) -> float:
         """Take this sender's next slot; returns the seconds until it comes
-        (0: now), for the caller to wait."""
+        (0: now), for the caller to wait (delivery.fence.CancelFence.pause)."""
         if self.schedule is None:
             return 0.0
         return max(self.schedule.take(1.0 / self.rate), 0.0)
-
-    def wait(self) -> float:
-        """Block until this sender's next slot; returns the seconds waited."""
-        delay = self.take()
-        if delay > 0:
-            time.sleep(delay)
-        return delay
 
     def close(self) -> None:
         if self.schedule is not None:
